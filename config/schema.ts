@@ -1,0 +1,293 @@
+/**
+ * The one typed description of the project. Every JSON file under config/ is
+ * validated here; runtime/ and infra/ only ever see the parsed, typed values.
+ */
+import { z } from 'zod';
+
+export const ENVIRONMENTS = ['dev', 'qa', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
+export type CloudName = (typeof CLOUDS)[number];
+
+const positiveInt = z.number().int().positive();
+const fraction = z.number().gt(0).lt(1);
+/** A key prefix inside a bucket: no leading slash, ends with a slash. */
+const prefix = z
+  .string()
+  .regex(/^(?!\/)([A-Za-z0-9._-]+\/)+$/, 'a relative prefix such as "data/raw/" (no leading slash, trailing slash)');
+
+const numberRange = z
+  .object({
+    min: z.number(),
+    max: z.number(),
+    /** Sample on a log scale (learning rates). */
+    log: z.boolean().default(false),
+    /** Round samples to integers (layer sizes, batch sizes). */
+    integer: z.boolean().default(false),
+  })
+  .strict()
+  .refine((r) => r.min <= r.max, { message: 'min must be <= max' })
+  .refine((r) => !r.log || r.min > 0, { message: 'a log-scale range needs min > 0' });
+
+const choice = z.object({ values: z.array(z.union([z.number(), z.string(), z.array(positiveInt)])).min(1) }).strict();
+
+export const trainingParamsSchema = z
+  .object({
+    batch_size: positiveInt,
+    epochs: positiveInt,
+    /** Units per hidden layer, e.g. [64, 64]. Takes precedence over hidden_size. */
+    hidden_layers: z.array(positiveInt).min(1).optional(),
+    /** Seed-compatible shorthand: one hidden layer of this size. */
+    hidden_size: positiveInt.optional(),
+    learning_rate: z.number().positive().max(1),
+    dropout: z.number().min(0).lt(1).default(0),
+    /** Share of the training split held out for early stopping and validation metrics. */
+    validation_split: fraction.default(0.1),
+    /** Epochs without improvement of the validation metric before training stops. */
+    early_stopping_patience: positiveInt.default(5),
+    /** L2 weight decay on dense kernels. */
+    l2: z.number().min(0).default(0),
+  })
+  .strict()
+  .refine((p) => p.hidden_layers !== undefined || p.hidden_size !== undefined, {
+    message: 'give hidden_layers (e.g. [64, 64]) or hidden_size (e.g. 128)',
+    path: ['hidden_layers'],
+  });
+
+export const tuningSchema = z
+  .object({
+    strategy: z.enum(['random', 'successive_halving']).default('random'),
+    trials: positiveInt.default(8),
+    /** Validation metric to maximise (auc, accuracy) or minimise (loss, rmse). */
+    metric: z.enum(['auc', 'accuracy', 'loss', 'rmse']).default('auc'),
+    /** Successive halving: keep the best 1/eta of trials at each rung. */
+    eta: z.number().int().min(2).default(3),
+    min_epochs: positiveInt.default(2),
+    search_space: z.record(z.string(), z.union([numberRange, choice])),
+  })
+  .strict();
+
+export const pipelineSchema = z
+  .object({
+    /** Names resources and the registry's model group. */
+    project: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, 'lowercase letters, digits and dashes, 2-31 chars, starting with a letter'),
+    model_type: z.enum(['neural_network']),
+    /** binary, multiclass or regression; inferred from the target column when omitted. */
+    task: z.enum(['binary', 'multiclass', 'regression']).optional(),
+    features: z.array(z.string().min(1)).min(1),
+    target: z.string().min(1),
+    /** Columns to one-hot encode; other columns' types are inferred from the data. */
+    categorical_features: z.array(z.string().min(1)).optional(),
+    /** For binary targets: the label that counts as positive (e.g. ">50K"). */
+    positive_class: z.union([z.string(), z.number()]).optional(),
+    train_split: fraction,
+    /** Seed for splits, initialisation and tuning. */
+    seed: z.number().int().default(42),
+    training_params: trainingParamsSchema,
+    tuning: tuningSchema.optional(),
+    /** Logical endpoint name; each cloud derives its resource name from it and the environment. */
+    endpoint_name: z.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$/, 'letters, digits and dashes, at most 41 chars'),
+    serving: z
+      .object({
+        max_batch_size: positiveInt.default(1000),
+        max_body_bytes: positiveInt.default(1_500_000),
+      })
+      .strict()
+      .default({ max_batch_size: 1000, max_body_bytes: 1_500_000 }),
+    /** Minimum metrics a model needs before it may be promoted. */
+    promotion_gates: z.record(z.string(), z.number()).default({}),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.features.includes(p.target)) {
+      ctx.addIssue({ code: 'custom', path: ['features'], message: `the target "${p.target}" must not be a feature` });
+    }
+    const dup = p.features.find((f, i) => p.features.indexOf(f) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['features'], message: `feature "${dup}" is listed twice` });
+    for (const c of p.categorical_features ?? []) {
+      if (!p.features.includes(c)) {
+        ctx.addIssue({ code: 'custom', path: ['categorical_features'], message: `"${c}" is not in features` });
+      }
+    }
+  });
+
+const fieldRule = z
+  .object({
+    type: z.enum(['number', 'integer', 'string', 'boolean', 'timestamp']),
+    required: z.boolean().default(false),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    allowed: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    /** Largest share of null values tolerated in a run (0..1); above it the run fails. */
+    max_null_share: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'min must be <= max' });
+
+export const parserSchema = z
+  .object({
+    /** Fields kept in processed data, named after field_mappings is applied. */
+    selected_fields: z.array(z.string().min(1)).min(1),
+    /** Source field name -> processed field name. */
+    field_mappings: z.record(z.string(), z.string().min(1)).default({}),
+    /** Validation rules per processed field name. */
+    validation: z.record(z.string(), fieldRule).default({}),
+    /** Field used for incremental loading: only records with a larger value are fetched on a rerun. */
+    watermark_field: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const dup = p.selected_fields.find((f, i) => p.selected_fields.indexOf(f) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['selected_fields'], message: `field "${dup}" is listed twice` });
+    const targets = Object.values(p.field_mappings);
+    const dupTarget = targets.find((t, i) => targets.indexOf(t) !== i);
+    if (dupTarget) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['field_mappings'],
+        message: `two source fields are mapped to the same name "${dupTarget}"`,
+      });
+    }
+    for (const name of Object.keys(p.validation)) {
+      if (!p.selected_fields.includes(name)) {
+        ctx.addIssue({ code: 'custom', path: ['validation', name], message: `"${name}" is not in selected_fields` });
+      }
+    }
+  });
+
+const autoscaling = z
+  .object({
+    min_capacity: z.number().int().min(0),
+    max_capacity: positiveInt,
+    /** AWS: invocations per instance per minute; GCP/Azure: concurrent requests per instance. */
+    target_value: z.number().positive(),
+  })
+  .strict()
+  .refine((a) => a.min_capacity <= a.max_capacity, {
+    message: 'min_capacity must be <= max_capacity',
+    path: ['min_capacity'],
+  });
+
+const storage = z
+  .object({
+    /** S3 bucket, GCS bucket, or Azure storage account (3-24 lowercase letters and digits). */
+    bucket: z.string().min(3).max(63),
+    /** Azure only: blob container inside the storage account. */
+    container: z.string().min(3).max(63).optional(),
+    raw_path: prefix.default('data/raw/'),
+    processed_path: prefix.default('data/processed/'),
+    models_path: prefix.default('models/'),
+    checkpoints_path: prefix.default('checkpoints/'),
+  })
+  .strict();
+
+const training = z
+  .object({
+    /** ml.g5.xlarge (AWS), n1-standard-8 / g2-standard-8 (GCP), Standard_NC4as_T4_v3 (Azure). */
+    instance_type: z.string().min(1),
+    instance_count: positiveInt.default(1),
+    /** Accelerator, e.g. nvidia-a10g, nvidia-l4, nvidia-tesla-t4; null for CPU training. */
+    gpu_type: z.string().min(1).nullable().default(null),
+    gpu_count: z.number().int().min(0).default(0),
+    /** Fail (synth and training) when no GPU is available. */
+    require_gpu: z.boolean().default(false),
+    /** Spot (AWS), preemptible/spot (GCP) or low priority (Azure) capacity, resumed from checkpoints. */
+    spot: z.boolean().default(false),
+    max_runtime_seconds: positiveInt.default(86_400),
+    /** AWS spot: how long to wait for capacity (including runtime); must be >= max_runtime_seconds. */
+    max_wait_seconds: positiveInt.optional(),
+    volume_size_gb: positiveInt.default(50),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.require_gpu && (t.gpu_type === null || t.gpu_count < 1)) {
+      ctx.addIssue({ code: 'custom', path: ['gpu_count'], message: 'require_gpu is true: set gpu_type and gpu_count >= 1' });
+    }
+    if (t.max_wait_seconds !== undefined && t.max_wait_seconds < t.max_runtime_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['max_wait_seconds'], message: 'must be >= max_runtime_seconds' });
+    }
+  });
+
+const serving = z
+  .object({
+    /** ml.c6i.large (AWS); for Cloud Run / Container Apps the cpu and memory below apply. */
+    instance_type: z.string().min(1),
+    cpu: z.string().default('1'),
+    memory: z.string().default('2Gi'),
+    gpu_type: z.string().min(1).nullable().default(null),
+    autoscaling,
+  })
+  .strict();
+
+const cloudBase = {
+  region: z.string().min(1),
+  storage,
+  training,
+  serving,
+  /** Container image tag deployed in this environment; promotion rewrites it. */
+  image_tag: z.string().min(1).default('latest'),
+};
+
+export const awsSchema = z
+  .object({
+    ...cloudBase,
+    /** Account id; omit for an environment-agnostic stack (synth works offline either way). */
+    account: z.string().regex(/^\d{12}$/).optional(),
+    /** Data capture share of requests (0-100) sent to the bucket. */
+    data_capture_percent: z.number().int().min(0).max(100).default(20),
+  })
+  .strict();
+
+export const gcpSchema = z
+  .object({
+    ...cloudBase,
+    project_id: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a GCP project id (6-30 lowercase letters, digits, dashes)'),
+  })
+  .strict();
+
+export const azureSchema = z
+  .object({
+    ...cloudBase,
+    resource_group: z.string().min(1).max(90),
+    /** Azure ML online endpoint scoring URL, used by `mlstack invoke --cloud azure`. */
+    endpoint_url: z.string().url().optional(),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    name: z.enum(ENVIRONMENTS),
+    /** The model version pinned for this environment (null until the first promotion). */
+    model_version: z.string().min(1).nullable(),
+    /** prod keeps buckets and registries on stack deletion; others are destroyed. */
+    retain_on_delete: z.boolean().default(false),
+    /** Email (or other SNS/notification endpoint) receiving alarms. */
+    alarm_email: z.string().email().optional(),
+    /** Ingestion schedule (cron, UTC) for the scheduled ingestion task. */
+    ingestion_schedule: z.string().default('cron(0 2 * * ? *)'),
+    aws: awsSchema,
+    gcp: gcpSchema,
+    azure: azureSchema,
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type ParserConfig = z.infer<typeof parserSchema>;
+export type FieldRule = z.infer<typeof fieldRule>;
+export type TrainingParams = z.infer<typeof trainingParamsSchema>;
+export type TuningConfig = z.infer<typeof tuningSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type AwsEnvironment = z.infer<typeof awsSchema>;
+export type GcpEnvironment = z.infer<typeof gcpSchema>;
+export type AzureEnvironment = z.infer<typeof azureSchema>;
+export type CloudEnvironment = AwsEnvironment | GcpEnvironment | AzureEnvironment;
+export type AutoscalingConfig = z.infer<typeof autoscaling>;
+
+/** Everything config/ describes, validated and cross-checked. */
+export interface ProjectConfig {
+  dir: string;
+  pipeline: PipelineConfig;
+  parser: ParserConfig;
+  environments: Record<EnvironmentName, EnvironmentConfig>;
+}

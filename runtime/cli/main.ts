@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../../config/load';
+import { registerCommands } from './commands';
+
+/** Raised by commands for user errors: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mlstack')
+    .description('ML stack: ingest, train, evaluate, register, serve and invoke models locally or on AWS, GCP and Azure')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI and resolves to the process exit code (never calls process.exit itself). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`mlstack: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`mlstack: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.MLSTACK_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CloudName, EnvironmentConfig } from '../../config/schema';
+import { LocalObjectStore } from './local-store';
+import type { ObjectStore } from './object-store';
+
+export type StoreCloud = CloudName | 'local';
+
+/** A parsed object URI: which store holds it and the key inside that store. */
+export interface ObjectLocation {
+  store: ObjectStore;
+  key: string;
+}
+
+const SCHEMES = ['file', 's3', 'gs', 'az'] as const;
+
+/** Splits "s3://bucket/a/b" into ["s3", "bucket", "a/b"]; plain paths are file paths. */
+export function parseObjectUri(uri: string): { scheme: (typeof SCHEMES)[number]; bucket: string; key: string } {
+  const match = /^([a-z0-9]+):\/\/([^/]*)\/?(.*)$/.exec(uri);
+  if (!match) {
+    return { scheme: 'file', bucket: '', key: path.resolve(uri).replace(/^\/+/, '') };
+  }
+  const [, scheme, bucket, key] = match;
+  if (scheme === 'file') {
+    return { scheme: 'file', bucket: '', key: fileURLToPath(uri).replace(/^\/+/, '') };
+  }
+  if (!(SCHEMES as readonly string[]).includes(scheme)) {
+    throw new Error(`unsupported object URI "${uri}": use file://, s3://, gs:// or az://account/container/key`);
+  }
+  if (!bucket) throw new Error(`object URI "${uri}" has no bucket`);
+  return { scheme: scheme as (typeof SCHEMES)[number], bucket, key: decodeURIComponent(key) };
+}
+
+/** Opens the store that holds `uri`; cloud adapters load lazily so the local path needs no SDK. */
+export async function openObjectUri(uri: string): Promise<ObjectLocation> {
+  const { scheme, bucket, key } = parseObjectUri(uri);
+  switch (scheme) {
+    case 'file':
+      return { store: new LocalObjectStore('/'), key };
+    default:
+      return { store: await openBucket(scheme, bucket), key };
+  }
+}
+
+/** Opens a bucket (S3, GCS) or an Azure "account/container" pair as a store. */
+export async function openBucket(scheme: 's3' | 'gs' | 'az', bucket: string): Promise<ObjectStore> {
+  throw new Error(`the ${scheme}:// adapter is not available in this build (bucket ${bucket})`);
+}
+
+/** The store an environment uses on a cloud; `local` is a folder (the workdir). */
+export async function storeForEnvironment(env: EnvironmentConfig, cloud: StoreCloud, workdir: string): Promise<ObjectStore> {
+  switch (cloud) {
+    case 'local':
+      return new LocalObjectStore(workdir);
+    case 'aws':
+      return openBucket('s3', env.aws.storage.bucket);
+    case 'gcp':
+      return openBucket('gs', env.gcp.storage.bucket);
+    case 'azure':
+      return openBucket('az', `${env.azure.storage.bucket}/${env.azure.storage.container ?? 'mlstack'}`);
+  }
+}
