@@ -1,14 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../config/load';
 import { registerCommands } from './commands';
+import { UsageError } from './errors';
 
-/** Raised by commands for user errors: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 export function buildProgram(): Command {
   const program = new Command('mlstack')
