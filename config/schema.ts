@@ -125,6 +125,84 @@ const fieldRule = z
   .strict()
   .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'min must be <= max' });
 
+/**
+ * Where and how ingestion reads its source (parser.json "ingestion"). Every key is optional;
+ * the defaults match the built-in sample API (`runtime/ingestion/sample-api.ts`).
+ */
+export const ingestionSchema = z
+  .object({
+    /** Source field names the source promises; lets a bad selected_fields fail before any fetch. */
+    source_fields: z.array(z.string().min(1)).optional(),
+    pagination: z
+      .object({
+        /** page: ?page=N&page_size=S; offset: ?offset=N&limit=S; cursor: ?cursor=C from the body; link: the Link header's rel="next"; none: one request. */
+        style: z.enum(['page', 'offset', 'cursor', 'link', 'none']).default('page'),
+        page_size: positiveInt.default(1000),
+        /** Query parameter carrying the page number (style page); the first page is start_page. */
+        page_param: z.string().min(1).default('page'),
+        start_page: z.number().int().min(0).default(1),
+        /** Query parameter carrying the page size (styles page, offset, cursor, link). */
+        size_param: z.string().min(1).default('page_size'),
+        /** Query parameter carrying the row offset (style offset). */
+        offset_param: z.string().min(1).default('offset'),
+        /** Query parameter carrying the cursor (style cursor). */
+        cursor_param: z.string().min(1).default('cursor'),
+        /** Dotted path of the next cursor in the response body (style cursor); null/absent ends the listing. */
+        cursor_path: z.string().min(1).default('next_cursor'),
+        /** Stop after this many pages (a safety net for endless APIs). */
+        max_pages: positiveInt.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Dotted path of the records array in each response body; "" when the body itself is the array. */
+    results_path: z.string().default('data'),
+    /** Extra query parameters sent with every request. */
+    params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** Query parameter carrying the last watermark (records with a larger watermark_field are returned). */
+    watermark_param: z.string().min(1).default('since'),
+    /** Authentication header; the secret comes from an environment variable or a mounted secret file, never from config. */
+    auth: z
+      .object({
+        header: z.string().min(1).default('Authorization'),
+        /** Prefix before the token, e.g. "Bearer"; "" sends the token alone. */
+        scheme: z.string().default('Bearer'),
+        token_env: z.string().min(1).optional(),
+        token_file: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((a) => a.token_env !== undefined || a.token_file !== undefined, { message: 'give token_env or token_file' })
+      .optional(),
+    /** Requests per second (token bucket) and the burst it allows. */
+    rate_limit: z.object({ per_second: z.number().positive().default(50), burst: positiveInt.default(5) }).strict().prefault({}),
+    /** Per-request timeout, including reading the body. */
+    timeout_ms: positiveInt.default(30_000),
+    /** Retries on 5xx, 429, timeouts and connection resets: exponential backoff with jitter, capped. */
+    retries: z
+      .object({
+        max_attempts: positiveInt.default(6),
+        base_delay_ms: z.number().int().min(0).default(250),
+        max_delay_ms: z.number().int().min(0).default(20_000),
+        /** Longest Retry-After honoured on a 429; longer asks fail the run. */
+        max_retry_after_ms: z.number().int().min(0).default(120_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Raw JSONL is written in parts of at most this many rows; each part is a resume checkpoint. */
+    raw_part_rows: positiveInt.default(50_000),
+    /** PostgreSQL / MySQL sources: the query (or table) read with a cursor, batch_size rows at a time. */
+    database: z
+      .object({
+        query: z.string().min(1).optional(),
+        table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'a table name (letters, digits, _ and .)').optional(),
+        batch_size: positiveInt.default(1000),
+      })
+      .strict()
+      .optional(),
+    /** File sources: CSV delimiter (.csv) — JSONL needs no options. */
+    csv_delimiter: z.string().length(1).default(','),
+  })
+  .strict();
+
 export const parserSchema = z
   .object({
     /** Fields kept in processed data, named after field_mappings is applied. */
@@ -135,6 +213,8 @@ export const parserSchema = z
     validation: z.record(z.string(), fieldRule).default({}),
     /** Field used for incremental loading: only records with a larger value are fetched on a rerun. */
     watermark_field: z.string().min(1).optional(),
+    /** Source options (pagination, auth, rate limit, retries, database query); see docs/ingestion.md. */
+    ingestion: ingestionSchema.prefault({}),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -275,6 +355,7 @@ export const environmentSchema = z
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ParserConfig = z.infer<typeof parserSchema>;
 export type FieldRule = z.infer<typeof fieldRule>;
+export type IngestionConfig = z.infer<typeof ingestionSchema>;
 export type TrainingParams = z.infer<typeof trainingParamsSchema>;
 export type TuningConfig = z.infer<typeof tuningSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;

@@ -1,0 +1,331 @@
+import { createHash } from 'node:crypto';
+import * as readline from 'node:readline';
+import type { EnvironmentName, ProjectConfig } from '../../config/schema';
+import { silentLogger, type Logger } from '../common/logger';
+import { newRunId, storagePaths } from '../common/paths';
+import { getJson, joinKey, putJson, type ObjectStore } from '../storage/object-store';
+import type { StoreCloud } from '../storage/open';
+import { csvLine } from './csv';
+import { IngestionConfigError, planFields, type FieldPlan } from './fields';
+import { ColumnStats, type ColumnReport } from './quality';
+import { ObjectWriter } from './sink';
+import { openSource } from './sources';
+import { IngestionState, sourceId, type RawPart, type RunCheckpoint } from './state';
+import { compareWatermarks, watermarkOf, type IngestionSource, type SourceRecord, type Watermark } from './types';
+import { RowValidator } from './validate';
+
+export { IngestionConfigError } from './fields';
+export { startSampleApi } from './sample-api';
+
+export interface IngestionOptions {
+  project: ProjectConfig;
+  env: EnvironmentName;
+  cloud: StoreCloud;
+  store: ObjectStore;
+  /** http(s) URL of a paginated JSON API; a file path or object URI (file://, s3://, gs://, az://) of .csv/.jsonl; postgres:// or mysql:// URL. */
+  source: string;
+  /** Same run id = same outputs: a finished run is returned as is, an interrupted one resumes. */
+  runId?: string;
+  logger?: Logger;
+}
+
+export interface IngestionResult {
+  runId: string;
+  rawKeys: string[];
+  processedKey: string;
+  quarantineKey: string;
+  reportKey: string;
+  rows: { fetched: number; processed: number; quarantined: number };
+  watermark?: string | number | null;
+}
+
+/** The run's data broke a rule that applies to the whole run (max_null_share); outputs are kept for inspection. */
+export class DataQualityError extends Error {
+  constructor(
+    message: string,
+    readonly reportKey: string,
+  ) {
+    super(message);
+    this.name = 'DataQualityError';
+  }
+}
+
+/** Where one run's outputs go: `<raw>/<runId>/part-NNNNN.jsonl` and `<processed>/<runId>/{data.csv,quarantine.jsonl,quality_report.json}`. */
+export function runKeys(project: ProjectConfig, env: EnvironmentName, cloud: StoreCloud, runId: string) {
+  const paths = storagePaths(project.environments[env], cloud);
+  const rawDir = joinKey(paths.raw, runId);
+  const processedDir = joinKey(paths.processed, runId);
+  return {
+    state: paths.state,
+    rawDir,
+    rawPart: (index: number) => joinKey(rawDir, `part-${String(index).padStart(5, '0')}.jsonl`),
+    rawMetadata: joinKey(rawDir, '_metadata.json'),
+    processed: joinKey(processedDir, 'data.csv'),
+    quarantine: joinKey(processedDir, 'quarantine.jsonl'),
+    report: joinKey(processedDir, 'quality_report.json'),
+    success: joinKey(processedDir, '_SUCCESS.json'),
+  };
+}
+
+/**
+ * Fetches a source into raw JSONL parts, maps and validates every record into processed CSV or the
+ * quarantine, and writes a data quality report. fetched = processed + quarantined, always.
+ * Crash-safe: each raw part is a checkpoint; rerunning the same run id replays the committed parts
+ * and fetches the rest from the checkpoint's watermark (or position), so nothing is lost or duplicated.
+ */
+export async function runIngestion(opts: IngestionOptions): Promise<IngestionResult> {
+  const logger = opts.logger ?? silentLogger;
+  const { parser } = opts.project;
+  const config = parser.ingestion;
+  // Config checks first: nothing is fetched or written when parser.json is inconsistent.
+  let plan = planFields(parser, config.source_fields);
+  const source = await openSource({ source: opts.source, config, watermarkColumn: plan.watermarkSource, logger });
+  try {
+    if ('prepare' in source && typeof source.prepare === 'function') {
+      await (source.prepare as () => Promise<void>)();
+      plan = planFields(parser, source.fieldNames?.());
+    }
+    return await new IngestionRun(opts, source, plan, logger).run();
+  } finally {
+    await source.close?.();
+  }
+}
+
+class IngestionRun {
+  private readonly state: IngestionState;
+  private readonly validator: RowValidator;
+  private readonly stats: ColumnStats[];
+  private readonly checksum = createHash('sha256');
+  private fetched = 0;
+  private processed = 0;
+  private quarantined = 0;
+  private fieldsChecked: boolean;
+  private runId = '';
+  private keys!: ReturnType<typeof runKeys>;
+
+  constructor(
+    private readonly opts: IngestionOptions,
+    private readonly source: IngestionSource,
+    private plan: FieldPlan,
+    private readonly logger: Logger,
+  ) {
+    const paths = storagePaths(opts.project.environments[opts.env], opts.cloud);
+    this.state = new IngestionState(opts.store, paths.state, sourceId(source.description));
+    this.validator = new RowValidator(plan, opts.project.parser);
+    this.stats = plan.columns.map(() => new ColumnStats());
+    this.fieldsChecked = source.fieldNames?.() !== undefined;
+  }
+
+  async run(): Promise<IngestionResult> {
+    const { store } = this.opts;
+    const previous = await this.state.readWatermark();
+    this.runId = this.opts.runId ?? previous?.in_progress_run_id ?? newRunId();
+    this.keys = runKeys(this.opts.project, this.opts.env, this.opts.cloud, this.runId);
+    const log = this.logger.child({ runId: this.runId, source: this.source.description });
+
+    if (await store.exists(this.keys.success)) {
+      log.info('run already complete: returning its result');
+      return getJson<IngestionResult>(store, this.keys.success);
+    }
+    const startedAt = new Date().toISOString();
+    let checkpoint: RunCheckpoint = (await this.state.readCheckpoint(this.runId)) ?? {
+      run_id: this.runId,
+      source: this.source.description,
+      started_at: startedAt,
+      since: previous?.watermark ?? null,
+      watermark: previous?.watermark ?? null,
+      position: {},
+      pages: 0,
+      skipped_by_watermark: 0,
+      parts: [],
+    };
+    if (checkpoint.parts.length > 0) log.info({ parts: checkpoint.parts.length }, 'resuming an interrupted run');
+    await this.state.writeWatermark({
+      source: this.source.description,
+      watermark_field: this.opts.project.parser.watermark_field ?? null,
+      watermark: previous?.watermark ?? null,
+      run_id: previous?.run_id ?? null,
+      in_progress_run_id: this.runId,
+      updated_at: startedAt,
+    });
+
+    const processedOut = new ObjectWriter(store, this.keys.processed, 'text/csv');
+    const quarantineOut = new ObjectWriter(store, this.keys.quarantine, 'application/x-ndjson');
+    try {
+      await processedOut.write(csvLine(this.plan.columns));
+      for (const part of checkpoint.parts) await this.replayPart(part, processedOut, quarantineOut);
+      checkpoint = await this.fetchRemaining(checkpoint, processedOut, quarantineOut, log);
+      await processedOut.end();
+      await quarantineOut.end();
+    } catch (err) {
+      await processedOut.abort(err as Error);
+      await quarantineOut.abort(err as Error);
+      throw err;
+    }
+    return this.finish(checkpoint, previous?.watermark ?? null, log);
+  }
+
+  /** Reads a committed raw part back through validation (resume path). */
+  private async replayPart(part: RawPart, processedOut: ObjectWriter, quarantineOut: ObjectWriter): Promise<void> {
+    const lines = readline.createInterface({ input: await this.opts.store.stream(part.key), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line === '') continue;
+      this.checksum.update(line + '\n');
+      await this.processRecord(JSON.parse(line) as SourceRecord, processedOut, quarantineOut);
+    }
+  }
+
+  private async fetchRemaining(checkpoint: RunCheckpoint, processedOut: ObjectWriter, quarantineOut: ObjectWriter, log: Logger): Promise<RunCheckpoint> {
+    const { config } = { config: this.opts.project.parser.ingestion };
+    const wmField = this.plan.watermarkSource;
+    // With a watermark field the read restarts after the committed watermark; without one, at the committed position.
+    const start =
+      wmField !== undefined
+        ? { since: checkpoint.watermark, position: {} }
+        : { since: null, position: checkpoint.position };
+    let current = { ...checkpoint, parts: [...checkpoint.parts] };
+    let watermark: Watermark = checkpoint.watermark;
+    let lines: string[] = [];
+    let partPages = 0;
+    let pending = { pages: 0, skipped: 0 };
+    const commit = async (position: RunCheckpoint['position']) => {
+      const key = this.keys.rawPart(current.parts.length);
+      const text = lines.join('');
+      const body = Buffer.from(text, 'utf8');
+      await this.opts.store.put(key, body, { contentType: 'application/x-ndjson' });
+      current = {
+        ...current,
+        watermark,
+        position,
+        pages: current.pages + pending.pages,
+        skipped_by_watermark: current.skipped_by_watermark + pending.skipped,
+        parts: [...current.parts, { key, rows: lines.length, pages: partPages, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }],
+      };
+      await this.state.writeCheckpoint(current);
+      log.debug({ part: key, rows: lines.length }, 'raw part committed');
+      lines = [];
+      partPages = 0;
+      pending = { pages: 0, skipped: 0 };
+    };
+
+    let lastPosition = checkpoint.position;
+    for await (const page of this.source.pages(start)) {
+      if (!this.fieldsChecked) {
+        // Sources without declared fields (an API without source_fields) are checked on their first page, before any write.
+        const names = this.source.fieldNames?.();
+        if (names !== undefined && names.length > 0) {
+          this.plan = planFields(this.opts.project.parser, names);
+          this.fieldsChecked = true;
+        }
+      }
+      pending.pages += 1;
+      partPages += 1;
+      for (const record of page.records) {
+        if (wmField !== undefined && record !== null && typeof record === 'object') {
+          const value = watermarkOf((record as Record<string, unknown>)[wmField]);
+          if (value !== null) {
+            if (start.since !== null && compareWatermarks(value, start.since) <= 0) {
+              pending.skipped += 1;
+              continue;
+            }
+            if (watermark === null || compareWatermarks(value, watermark) > 0) watermark = value;
+          }
+        }
+        const line = JSON.stringify(record) + '\n';
+        lines.push(line);
+        this.checksum.update(line);
+        await this.processRecord(record, processedOut, quarantineOut);
+      }
+      lastPosition = page.next;
+      if (lines.length >= config.raw_part_rows) await commit(page.next);
+    }
+    if (lines.length > 0 || pending.pages > 0) {
+      if (lines.length > 0) await commit(lastPosition);
+      else current = { ...current, pages: current.pages + pending.pages, skipped_by_watermark: current.skipped_by_watermark + pending.skipped };
+    }
+    return current;
+  }
+
+  private async processRecord(record: SourceRecord, processedOut: ObjectWriter, quarantineOut: ObjectWriter): Promise<void> {
+    this.fetched += 1;
+    const outcome = this.validator.check(record);
+    if (outcome.ok) {
+      this.processed += 1;
+      for (let i = 0; i < outcome.values.length; i += 1) this.stats[i].add(outcome.values[i]);
+      await processedOut.write(csvLine(outcome.values));
+    } else {
+      this.quarantined += 1;
+      await quarantineOut.write(JSON.stringify({ run_id: this.runId, row: this.fetched, reasons: outcome.reasons, record }) + '\n');
+    }
+  }
+
+  private async finish(checkpoint: RunCheckpoint, previousWatermark: Watermark, log: Logger): Promise<IngestionResult> {
+    const { store, project } = this.opts;
+    const finishedAt = new Date().toISOString();
+    const rawKeys = checkpoint.parts.map((p) => p.key);
+    const rows = { fetched: this.fetched, processed: this.processed, quarantined: this.quarantined };
+    const checksum = this.checksum.digest('hex');
+    await putJson(store, this.keys.rawMetadata, {
+      source: this.source.description,
+      run_id: this.runId,
+      fetched_at: checkpoint.started_at,
+      finished_at: finishedAt,
+      pages: checkpoint.pages,
+      row_count: this.fetched,
+      skipped_by_watermark: checkpoint.skipped_by_watermark,
+      checksum: { algorithm: 'sha256', value: checksum },
+      watermark: { field: project.parser.watermark_field ?? null, since: checkpoint.since, until: checkpoint.watermark },
+      parts: checkpoint.parts,
+    });
+
+    const columns: Record<string, ColumnReport> = {};
+    const problems: string[] = [];
+    this.plan.columns.forEach((name, i) => {
+      this.stats[i].nullsAllRows = this.validator.nullCounts[i];
+      const report = this.stats[i].report(this.validator.objectRecords);
+      columns[name] = report;
+      const limit = project.parser.validation[name]?.max_null_share;
+      if (limit !== undefined && report.null_share > limit) {
+        problems.push(`${name}: null share ${report.null_share.toFixed(4)} is above max_null_share ${limit}`);
+      }
+    });
+    await putJson(store, this.keys.report, {
+      run_id: this.runId,
+      source: this.source.description,
+      status: problems.length > 0 ? 'failed' : 'ok',
+      problems,
+      started_at: checkpoint.started_at,
+      finished_at: finishedAt,
+      rows: { ...rows, skipped_by_watermark: checkpoint.skipped_by_watermark },
+      pages: checkpoint.pages,
+      raw_checksum_sha256: checksum,
+      columns,
+    });
+    if (problems.length > 0) {
+      throw new DataQualityError(`run ${this.runId} failed data quality checks (report: ${store.uri(this.keys.report)}):\n  ${problems.join('\n  ')}`, this.keys.report);
+    }
+    const watermark = checkpoint.watermark ?? previousWatermark;
+    const result: IngestionResult = {
+      runId: this.runId,
+      rawKeys,
+      processedKey: this.keys.processed,
+      quarantineKey: this.keys.quarantine,
+      reportKey: this.keys.report,
+      rows,
+      watermark,
+    };
+    await putJson(store, this.keys.success, result);
+    await this.state.writeWatermark({
+      source: this.source.description,
+      watermark_field: project.parser.watermark_field ?? null,
+      watermark,
+      run_id: this.runId,
+      in_progress_run_id: null,
+      updated_at: finishedAt,
+    });
+    log.info({ ...rows, watermark }, 'ingestion complete');
+    return result;
+  }
+}
+
+export type { IngestionSource } from './types';

@@ -1,0 +1,252 @@
+import * as fs from 'node:fs';
+import type { IngestionConfig } from '../../config/schema';
+import type { Logger } from '../common/logger';
+import { silentLogger } from '../common/logger';
+import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from './retry';
+import { atPath, type IngestionSource, type ReadStart, type SourcePage, type SourcePosition } from './types';
+
+/** A request that failed for good (non-retryable status, or retries exhausted). */
+export class SourceRequestError extends Error {
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'SourceRequestError';
+  }
+}
+
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Removes credentials from a URL before it is logged or stored. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Reads the auth header value from the configured env var or secret file; throws naming what is missing. */
+export function resolveAuthHeader(config: IngestionConfig, env: NodeJS.ProcessEnv = process.env): [string, string] | undefined {
+  const auth = config.auth;
+  if (!auth) return undefined;
+  let token: string | undefined;
+  if (auth.token_env !== undefined) {
+    token = env[auth.token_env];
+    if (token === undefined || token === '') {
+      throw new Error(`parser.json ingestion.auth.token_env names ${auth.token_env}, but that environment variable is not set: export it with the API token`);
+    }
+  } else if (auth.token_file !== undefined) {
+    try {
+      token = fs.readFileSync(auth.token_file, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`parser.json ingestion.auth.token_file ${auth.token_file} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  return [auth.header, auth.scheme ? `${auth.scheme} ${token}` : String(token)];
+}
+
+/** Extracts rel="next" from a Link header, resolved against the request URL. */
+export function nextLink(header: string | null, base: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
+    if (match && /rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?/i.test(match[2])) return new URL(match[1], base).toString();
+  }
+  return null;
+}
+
+export interface RestSourceOptions {
+  url: string;
+  config: IngestionConfig;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A paginated JSON API read with rate limiting, timeouts and retries. */
+export class RestSource implements IngestionSource {
+  readonly description: string;
+  readonly declaredFields?: readonly string[];
+  private readonly bucket: TokenBucket;
+  private readonly authHeader?: [string, string];
+  private readonly logger: Logger;
+  private seenFields?: string[];
+  /** Requests sent, retries included (exposed for reports and tests). */
+  requests = 0;
+  retries = 0;
+
+  constructor(private readonly options: RestSourceOptions) {
+    const { config } = options;
+    this.description = redactUrl(options.url);
+    this.declaredFields = config.source_fields;
+    this.bucket = new TokenBucket(config.rate_limit.per_second, config.rate_limit.burst);
+    this.authHeader = resolveAuthHeader(config, options.env);
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  fieldNames(): readonly string[] | undefined {
+    return this.declaredFields ?? this.seenFields;
+  }
+
+  async *pages(start: ReadStart): AsyncIterable<SourcePage> {
+    const { pagination } = this.options.config;
+    let position: SourcePosition = { ...start.position };
+    let pagesRead = 0;
+    for (;;) {
+      if (pagination.max_pages !== undefined && pagesRead >= pagination.max_pages) return;
+      const url = this.requestUrl(position, start);
+      const { body, link } = await this.fetchJson(url);
+      const records = atPath(body, this.options.config.results_path);
+      if (!Array.isArray(records)) {
+        throw new SourceRequestError(
+          `${redactUrl(url)}: no records array at "${this.options.config.results_path}" in the response (set parser.json ingestion.results_path)`,
+          url,
+        );
+      }
+      pagesRead += 1;
+      if (this.seenFields === undefined) this.seenFields = fieldsOf(records);
+      const { next, done } = this.advance(position, records.length, body, link);
+      yield { records, next };
+      if (done) return;
+      position = next;
+    }
+  }
+
+  private requestUrl(position: SourcePosition, start: ReadStart): string {
+    const { config } = this.options;
+    const p = config.pagination;
+    if (p.style === 'link' && position.url) return position.url;
+    const url = new URL(this.options.url);
+    for (const [key, value] of Object.entries(config.params)) url.searchParams.set(key, String(value));
+    if (start.since !== null) url.searchParams.set(config.watermark_param, String(start.since));
+    switch (p.style) {
+      case 'page':
+        url.searchParams.set(p.page_param, String(position.page ?? p.start_page));
+        url.searchParams.set(p.size_param, String(p.page_size));
+        break;
+      case 'offset':
+        url.searchParams.set(p.offset_param, String(position.offset ?? 0));
+        url.searchParams.set(p.size_param, String(p.page_size));
+        break;
+      case 'cursor':
+        if (position.cursor) url.searchParams.set(p.cursor_param, position.cursor);
+        url.searchParams.set(p.size_param, String(p.page_size));
+        break;
+      case 'link':
+        url.searchParams.set(p.size_param, String(p.page_size));
+        break;
+      case 'none':
+        break;
+    }
+    return url.toString();
+  }
+
+  private advance(position: SourcePosition, count: number, body: unknown, link: string | null): { next: SourcePosition; done: boolean } {
+    const p = this.options.config.pagination;
+    const hasMore = atPath(body, 'has_more');
+    const shortPage = count === 0 || count < p.page_size || hasMore === false;
+    switch (p.style) {
+      case 'page':
+        return { next: { page: (position.page ?? p.start_page) + 1 }, done: shortPage };
+      case 'offset':
+        return { next: { offset: (position.offset ?? 0) + count }, done: shortPage };
+      case 'cursor': {
+        const cursor = atPath(body, p.cursor_path);
+        const next = cursor === undefined || cursor === null || cursor === '' ? null : String(cursor);
+        return { next: { cursor: next }, done: next === null || count === 0 };
+      }
+      case 'link':
+        return { next: { url: link }, done: link === null || count === 0 };
+      case 'none':
+        return { next: {}, done: true };
+    }
+  }
+
+  /** One GET with the configured retries; returns the parsed body and the Link header's next URL. */
+  private async fetchJson(url: string): Promise<{ body: unknown; link: string | null }> {
+    const { retries } = this.options.config;
+    for (let attempt = 1; ; attempt += 1) {
+      await this.bucket.take();
+      try {
+        return await this.fetchOnce(url);
+      } catch (err) {
+        if (!(err instanceof RetryableError)) throw err;
+        if (attempt >= retries.max_attempts) {
+          throw new SourceRequestError(`${redactUrl(url)}: gave up after ${attempt} attempts: ${err.message}`, url);
+        }
+        if (err.retryAfterMs !== undefined && err.retryAfterMs > retries.max_retry_after_ms) {
+          throw new SourceRequestError(
+            `${redactUrl(url)}: the API asked to retry after ${err.retryAfterMs} ms, more than ingestion.retries.max_retry_after_ms (${retries.max_retry_after_ms})`,
+            url,
+            429,
+          );
+        }
+        const delay = err.retryAfterMs ?? backoffDelay(attempt, { baseDelayMs: retries.base_delay_ms, maxDelayMs: retries.max_delay_ms });
+        this.retries += 1;
+        this.logger.warn({ url: redactUrl(url), attempt, delayMs: delay, reason: err.message }, 'retrying request');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async fetchOnce(url: string): Promise<{ body: unknown; link: string | null }> {
+    const { timeout_ms } = this.options.config;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeout_ms} ms`)), timeout_ms);
+    this.requests += 1;
+    try {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (this.authHeader) headers[this.authHeader[0]] = this.authHeader[1];
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(url, { headers, signal: controller.signal });
+        if (response.status === 429 || response.status >= 500) {
+          const retryAfter = response.status === 429 ? parseRetryAfter(response.headers.get('retry-after')) : undefined;
+          await response.body?.cancel().catch(() => undefined);
+          throw new RetryableError(`HTTP ${response.status}`, retryAfter);
+        }
+        text = await response.text();
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        // fetch rejects with a TypeError for resets and refused connections, and with the abort reason on timeout.
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new RetryableError(controller.signal.aborted ? `timed out after ${timeout_ms} ms` : `${(err as Error).message}${cause?.code ? ` (${cause.code})` : ''}`);
+      }
+      if (!response.ok) {
+        throw new SourceRequestError(
+          `${redactUrl(url)}: HTTP ${response.status} ${response.statusText}: ${text.slice(0, 200)}${response.status === 401 || response.status === 403 ? ' (check ingestion.auth and its token)' : ''}`,
+          url,
+          response.status,
+        );
+      }
+      try {
+        return { body: JSON.parse(text), link: nextLink(response.headers.get('link'), url) };
+      } catch (err) {
+        // A truncated body (connection cut mid-response) reads as invalid JSON: worth another try.
+        throw new RetryableError(`response is not valid JSON (${(err as Error).message})`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function fieldsOf(records: unknown[]): string[] {
+  const names = new Set<string>();
+  for (const record of records) {
+    if (record !== null && typeof record === 'object' && !Array.isArray(record)) for (const key of Object.keys(record)) names.add(key);
+  }
+  return [...names];
+}

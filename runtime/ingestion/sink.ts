@@ -1,0 +1,58 @@
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import type { ObjectStore } from '../storage/object-store';
+
+const FLUSH_BYTES = 256 * 1024;
+
+/**
+ * Streams text into one object through the store's atomic put: the object appears whole when
+ * `end()` resolves, or not at all after `abort()`. Small writes are batched; backpressure from
+ * the store pauses the writer, so memory stays flat whatever the size.
+ */
+export class ObjectWriter {
+  private readonly stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private readonly done: Promise<void>;
+  private buffer = '';
+  private failure?: Error;
+  bytes = 0;
+
+  constructor(
+    readonly store: ObjectStore,
+    readonly key: string,
+    contentType: string,
+  ) {
+    this.done = store.put(key, this.stream, { contentType });
+    this.done.catch((err: Error) => {
+      this.failure = err;
+    });
+  }
+
+  async write(text: string): Promise<void> {
+    this.buffer += text;
+    if (this.buffer.length >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.buffer.length === 0) return;
+    const chunk = Buffer.from(this.buffer, 'utf8');
+    this.buffer = '';
+    this.bytes += chunk.length;
+    if (!this.stream.write(chunk)) {
+      await Promise.race([once(this.stream, 'drain'), this.done]);
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await this.done;
+  }
+
+  /** Drops the object: the store's put fails and leaves nothing behind. */
+  async abort(reason: Error = new Error('ingestion aborted')): Promise<void> {
+    this.stream.destroy(reason);
+    await this.done.catch(() => undefined);
+  }
+}

@@ -1,0 +1,110 @@
+import type { FieldRule, ParserConfig } from '../../config/schema';
+import type { FieldPlan } from './fields';
+
+export type RowOutcome = { ok: true; values: unknown[] } | { ok: false; reasons: string[]; values?: unknown[] };
+
+const INTEGER = /^[+-]?\d+$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function describe(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** Empty strings, null and undefined are nulls; strings are trimmed (CSV cells such as " <=50K"). */
+function normalize(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    return trimmed === '' ? null : trimmed;
+  }
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return Number(value);
+  return value;
+}
+
+/** Converts a non-null value to the rule's type; returns an error text when it cannot. */
+function coerce(value: unknown, type: FieldRule['type']): { value: unknown } | { error: string } {
+  switch (type) {
+    case 'integer':
+      if (typeof value === 'number') return Number.isInteger(value) ? { value } : { error: `${describe(value)} is not an integer` };
+      if (typeof value === 'string' && INTEGER.test(value)) return { value: Number(value) };
+      return { error: `${describe(value)} is not an integer` };
+    case 'number':
+      if (typeof value === 'number') return Number.isFinite(value) ? { value } : { error: `${describe(value)} is not a finite number` };
+      if (typeof value === 'string' && NUMBER.test(value)) return { value: Number(value) };
+      return { error: `${describe(value)} is not a number` };
+    case 'boolean':
+      if (typeof value === 'boolean') return { value };
+      if (value === 'true' || value === 1 || value === '1') return { value: true };
+      if (value === 'false' || value === 0 || value === '0') return { value: false };
+      return { error: `${describe(value)} is not a boolean` };
+    case 'timestamp':
+      if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return { value };
+      if (typeof value === 'number' && Number.isFinite(value)) return { value: new Date(value).toISOString() };
+      return { error: `${describe(value)} is not a timestamp` };
+    case 'string':
+      if (typeof value === 'string') return { value };
+      if (typeof value === 'number' || typeof value === 'boolean') return { value: String(value) };
+      return { error: `${describe(JSON.stringify(value))} is not a string` };
+  }
+}
+
+/** Maps one source record to processed columns and checks parser.json `validation`. */
+export class RowValidator {
+  private readonly rules: (FieldRule | undefined)[];
+  /** Per column: records (objects) where the source value was null or missing, valid or not. */
+  readonly nullCounts: number[];
+  /** Records checked that were objects (the denominator of null shares). */
+  objectRecords = 0;
+
+  constructor(
+    private readonly plan: FieldPlan,
+    parser: ParserConfig,
+  ) {
+    this.rules = plan.columns.map((c) => parser.validation[c]);
+    this.nullCounts = plan.columns.map(() => 0);
+  }
+
+  check(record: unknown): RowOutcome {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      return { ok: false, reasons: [`record is ${Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`}, not an object`] };
+    }
+    const source = record as Record<string, unknown>;
+    const { columns, sourceNames } = this.plan;
+    const values: unknown[] = new Array(columns.length);
+    this.objectRecords += 1;
+    let reasons: string[] | undefined;
+    for (let i = 0; i < columns.length; i += 1) {
+      let value = normalize(source[sourceNames[i]]);
+      if (value === null) this.nullCounts[i] += 1;
+      const rule = this.rules[i];
+      if (rule === undefined) {
+        values[i] = value;
+        continue;
+      }
+      let error: string | undefined;
+      if (value === null) {
+        if (rule.required) error = 'required but missing';
+      } else {
+        const coerced = coerce(value, rule.type);
+        if ('error' in coerced) error = coerced.error;
+        else {
+          value = coerced.value;
+          if (typeof value === 'number') {
+            if (rule.min !== undefined && value < rule.min) error = `${value} is below min ${rule.min}`;
+            else if (rule.max !== undefined && value > rule.max) error = `${value} is above max ${rule.max}`;
+          }
+          if (error === undefined && rule.allowed !== undefined && !rule.allowed.some((a) => String(a) === String(value))) {
+            error = `${describe(value)} is not one of ${rule.allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+          }
+        }
+      }
+      if (error !== undefined) {
+        (reasons ??= []).push(`${columns[i]}: ${error}`);
+        values[i] = null;
+      } else values[i] = value;
+    }
+    return reasons ? { ok: false, reasons, values } : { ok: true, values };
+  }
+}
