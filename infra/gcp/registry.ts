@@ -1,0 +1,48 @@
+import { Construct } from 'constructs';
+import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
+import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';
+import { imageRef, type ImageName } from '../cdktf/images';
+
+export interface ImageRepositoryProps {
+  repositoryId: string;
+  projectId: string;
+  region: string;
+  labels: Record<string, string>;
+}
+
+/** A regional Docker repository (Vertex AI and Cloud Run want the image in the serving region). */
+export class ImageRepository extends Construct {
+  readonly repository: ArtifactRegistryRepository;
+  /** `<region>-docker.pkg.dev/<project>/<repository>` */
+  readonly host: string;
+
+  constructor(scope: Construct, id: string, private readonly props: ImageRepositoryProps) {
+    super(scope, id);
+    this.host = `${props.region}-docker.pkg.dev/${props.projectId}/${props.repositoryId}`;
+    this.repository = new ArtifactRegistryRepository(this, 'repository', {
+      repositoryId: props.repositoryId,
+      location: props.region,
+      format: 'DOCKER',
+      description: 'mlstack images: ingestion, training-gpu, serving',
+      labels: props.labels,
+      cleanupPolicyDryRun: false,
+      cleanupPolicies: [
+        { id: 'delete-untagged', action: 'DELETE', condition: { tagState: 'UNTAGGED', olderThan: `${7 * 86_400}s` } },
+        { id: 'keep-recent', action: 'KEEP', mostRecentVersions: { keepCount: 20 } },
+      ],
+    });
+  }
+
+  imageUri(name: ImageName, tag: string): string {
+    return imageRef(this.host, name, tag);
+  }
+
+  grantPull(id: string, member: string): ArtifactRegistryRepositoryIamMember {
+    return new ArtifactRegistryRepositoryIamMember(this, id, {
+      location: this.props.region,
+      repository: this.repository.name,
+      role: 'roles/artifactregistry.reader',
+      member,
+    });
+  }
+}

@@ -1,0 +1,89 @@
+import { Construct } from 'constructs';
+import { CloudRunV2Service, type CloudRunV2ServiceTraffic } from '@cdktf/provider-google/lib/cloud-run-v2-service';
+import type { EnvironmentConfig } from '../../config/schema';
+import { SERVING_CONTRACT } from '../cdktf/images';
+import { cloudRunSize } from './sizing';
+
+/** Send `percent` of traffic to the newest revision and the rest to `stableRevision`. */
+export interface CanaryTraffic {
+  stableRevision: string;
+  percent: number;
+}
+
+export interface ServingServiceProps {
+  name: string;
+  env: EnvironmentConfig;
+  image: string;
+  serviceAccountEmail: string;
+  environment: { name: string; value: string }[];
+  labels: Record<string, string>;
+  /** @default all traffic on the latest revision */
+  canary?: CanaryTraffic;
+}
+
+/**
+ * Online serving on Cloud Run. A Vertex AI endpoint cannot get a model deployed
+ * from Terraform (deployed_models is output-only), while a Cloud Run service
+ * declares the whole thing: image, min/max instances, concurrency, optional GPU
+ * and revision traffic splits for canaries.
+ */
+export class ServingService extends Construct {
+  readonly service: CloudRunV2Service;
+
+  constructor(scope: Construct, id: string, props: ServingServiceProps) {
+    super(scope, id);
+    const { serving, region } = props.env.gcp;
+    const gpu = serving.gpu_type;
+    const size = gpu ? cloudRunSize(`x-${serving.cpu}`, true) : { cpu: serving.cpu, memory: serving.memory };
+    const probe = { httpGet: { path: SERVING_CONTRACT.healthPath, port: SERVING_CONTRACT.port } };
+    this.service = new CloudRunV2Service(this, 'service', {
+      name: props.name,
+      location: region,
+      ingress: 'INGRESS_TRAFFIC_ALL',
+      deletionProtection: props.env.retain_on_delete,
+      labels: props.labels,
+      launchStage: gpu ? 'BETA' : undefined,
+      template: {
+        serviceAccount: props.serviceAccountEmail,
+        maxInstanceRequestConcurrency: Math.max(1, Math.round(serving.autoscaling.target_value)),
+        timeout: '60s',
+        scaling: {
+          minInstanceCount: serving.autoscaling.min_capacity,
+          maxInstanceCount: serving.autoscaling.max_capacity,
+        },
+        nodeSelector: gpu ? { accelerator: gpu } : undefined,
+        gpuZonalRedundancyDisabled: gpu ? true : undefined,
+        containers: [
+          {
+            image: props.image,
+            args: [...SERVING_CONTRACT.args],
+            // Cloud Run sets PORT to this container port; the server reads PORT.
+            ports: { containerPort: SERVING_CONTRACT.port },
+            env: props.environment,
+            resources: {
+              limits: { cpu: size.cpu, memory: size.memory, ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
+              // A GPU instance must keep its CPU allocated outside requests.
+              cpuIdle: gpu ? false : true,
+              startupCpuBoost: true,
+            },
+            startupProbe: { ...probe, periodSeconds: 5, failureThreshold: 48, timeoutSeconds: 2 },
+            livenessProbe: { ...probe, periodSeconds: 15, timeoutSeconds: 2 },
+          },
+        ],
+      },
+      traffic: trafficSplit(props.canary),
+    });
+  }
+}
+
+export function trafficSplit(canary?: CanaryTraffic): CloudRunV2ServiceTraffic[] {
+  const latest = 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST';
+  if (!canary) return [{ type: latest, percent: 100 }];
+  if (!Number.isInteger(canary.percent) || canary.percent <= 0 || canary.percent >= 100) {
+    throw new Error(`canary percent must be an integer between 1 and 99, found ${canary.percent}`);
+  }
+  return [
+    { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: canary.stableRevision, percent: 100 - canary.percent, tag: 'stable' },
+    { type: latest, percent: canary.percent, tag: 'canary' },
+  ];
+}
