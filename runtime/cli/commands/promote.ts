@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { assertEnvironmentName } from '../../../config/load';
+import { openRegistryLocation } from '../../promotion/model-source';
+import { promote, PromotionRefusedError, type PromotionResult } from '../../promotion/promote';
+import { UsageError } from '../errors';
+
+interface PromoteCliOptions {
+  model: string;
+  to: string;
+  imageTag?: string;
+  force?: boolean;
+  reason?: string;
+  rollback?: boolean;
+  dryRun?: boolean;
+  workdir: string;
+  registryUri?: string;
+  repoDir?: string;
+  configDir: string;
+  remote: string;
+  base: string;
+  repo?: string;
+}
+
+export function formatPromotion(result: PromotionResult): string {
+  const lines = [result.diff.trimEnd(), ''];
+  if (result.overridden.length) lines.push(`FORCED past ${result.overridden.length} failed gate(s); the reason is in the commit.`);
+  if (!result.dryRun) lines.push(`branch ${result.branch}, commit ${result.commit}`);
+  lines.push(...result.notes);
+  return lines.join('\n') + '\n';
+}
+
+export function registerPromoteCommand(program: Command): void {
+  program
+    .command('promote')
+    .description('pin a registered model version in an environment by opening a GitOps pull request')
+    .requiredOption('--model <version>', 'registry version to promote')
+    .requiredOption('--to <env>', 'target environment (dev, qa, staging, prod)')
+    .option('--image-tag <tag>', 'also set image_tag in every cloud section of the environment')
+    .option('--force', 'promote even though gates fail (needs --reason)')
+    .option('--reason <text>', 'why the gates are overridden; recorded in the commit')
+    .option('--rollback', 'go back to a version this environment pinned before (waives the order gate)')
+    .option('--dry-run', 'print the diff only; create no branch, commit, push or pull request')
+    .option('--workdir <dir>', 'local working folder holding registry/', '.mlstack')
+    .option('--registry-uri <uri>', 'registry root (file://, s3://, gs://, az://); overrides --workdir')
+    .option('--repo-dir <dir>', 'folder inside the git repository (default: current folder)')
+    .option('--config-dir <dir>', 'configuration folder relative to --repo-dir', 'config')
+    .option('--remote <name>', 'git remote to fetch the base from and push the branch to', 'origin')
+    .option('--base <branch>', 'branch the pull request targets', 'main')
+    .option('--repo <owner/name>', 'GitHub repository (default: parsed from the remote URL)')
+    .action(async (opts: PromoteCliOptions) => {
+      const target = assertEnvironmentName(opts.to);
+      const registry = await openRegistryLocation({ workdir: opts.workdir, registryUri: opts.registryUri });
+      try {
+        const result = await promote({
+          version: opts.model,
+          target,
+          registry,
+          repoDir: opts.repoDir,
+          configDir: opts.configDir,
+          imageTag: opts.imageTag,
+          force: opts.force,
+          reason: opts.reason,
+          rollback: opts.rollback,
+          dryRun: opts.dryRun,
+          remote: opts.remote,
+          base: opts.base,
+          repo: opts.repo,
+        });
+        process.stdout.write(formatPromotion(result));
+      } catch (err) {
+        if (err instanceof PromotionRefusedError) throw new UsageError(err.message);
+        throw err;
+      }
+    });
+}
