@@ -21,6 +21,8 @@ export class ObjectWriter {
     readonly key: string,
     contentType: string,
   ) {
+    // The store attaches its own listeners later (after e.g. mkdir); until then an abort must not be an unhandled 'error'.
+    this.stream.on('error', () => undefined);
     this.done = store.put(key, this.stream, { contentType });
     this.done.catch((err: Error) => {
       this.failure = err;
