@@ -1,0 +1,74 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PACKAGE_FILES, readModelPackage } from '../model/package';
+import { LocalObjectStore } from '../storage/local-store';
+import type { ObjectStore } from '../storage/object-store';
+import { openObjectUri } from '../storage/open';
+import { predictorFromPackage } from './model-predictor';
+import type { Predictor } from './predictor';
+
+export interface LoadPredictorOptions {
+  /** Local workdir whose registry resolves versions. @default '.mlstack' */
+  workdir?: string;
+  /** Store holding the registry (overrides workdir). */
+  store?: ObjectStore;
+  /** Reported version when the source is a folder or URI. @default the package's run_id */
+  version?: string;
+}
+
+const URI = /^[a-z0-9]+:\/\//;
+
+/**
+ * Loads a model for serving from a registry version ("v3"), a package folder, or a package
+ * URI (file://, s3://, gs://, az://). Errors name the source and what was missing.
+ */
+export async function loadPredictor(source: string, opts: LoadPredictorOptions = {}): Promise<Predictor> {
+  if (URI.test(source)) {
+    const { store, key } = await openObjectUri(source.endsWith('/') ? source : `${source}/`);
+    return fromStore(store, key, opts.version);
+  }
+  if (fs.existsSync(source)) {
+    const dir = findPackageDir(path.resolve(source));
+    return fromStore(new LocalObjectStore(dir), '', opts.version);
+  }
+  const store = opts.store ?? new LocalObjectStore(path.resolve(opts.workdir ?? '.mlstack'));
+  const record = await registryRecord(store, source);
+  return fromStore(store, record.package_prefix, opts.version ?? record.version);
+}
+
+async function fromStore(store: ObjectStore, prefix: string, version: string | undefined): Promise<Predictor> {
+  const pkg = await readModelPackage(store, prefix);
+  return predictorFromPackage(pkg, version ?? pkg.metadata.run_id);
+}
+
+async function registryRecord(store: ObjectStore, version: string): Promise<{ version: string; package_prefix: string }> {
+  // Resolved at run time until the registry module lands in every checkout.
+  const registryModule = '../registry/index';
+  const registry = (await import(registryModule).catch(() => undefined)) as
+    | { ModelRegistry: new (s: ObjectStore) => { get(v: string): Promise<{ version: string; package_prefix: string }> } }
+    | undefined;
+  if (!registry) throw new Error(`"${version}" is neither a folder nor a URI, and the model registry is not available to resolve it as a version`);
+  return new registry.ModelRegistry(store).get(version);
+}
+
+/**
+ * The folder holding metadata.json: the folder itself or the one package below it (Azure ML mounts
+ * models as AZUREML_MODEL_DIR/<name>/<version>/..., SageMaker unpacks tarballs as they were packed).
+ */
+export function findPackageDir(root: string, depth = 3): string {
+  if (fs.existsSync(path.join(root, PACKAGE_FILES.metadata))) return root;
+  const found: string[] = [];
+  const walk = (dir: string, left: number): void => {
+    if (left === 0) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const child = path.join(dir, entry.name);
+      if (fs.existsSync(path.join(child, PACKAGE_FILES.metadata))) found.push(child);
+      else walk(child, left - 1);
+    }
+  };
+  if (fs.statSync(root).isDirectory()) walk(root, depth);
+  if (found.length === 1) return found[0];
+  if (found.length === 0) throw new Error(`no model package in ${root}: no ${PACKAGE_FILES.metadata} there or up to ${depth} folders below`);
+  throw new Error(`several model packages under ${root} (${found.join(', ')}): point at one of them`);
+}

@@ -1,0 +1,73 @@
+import { denseForward, readDenseLayers, type ModelPackage } from '../model/package';
+import { transformRows, validateInputRow } from '../training/preprocessing';
+import type { Prediction, Predictor } from './predictor';
+
+/**
+ * A Predictor over a model package: the saved preprocessing, then a lean forward pass over the
+ * exported Dense weights (a few microseconds a row; tf's per-call overhead would dominate).
+ */
+export function predictorFromPackage(pkg: ModelPackage, version: string): Predictor {
+  const { metadata, preprocessing } = pkg;
+  const layers = readDenseLayers(pkg);
+  if (layers.length === 0) throw new Error('the model package has no Dense layers');
+  if (layers[0].inputDim !== preprocessing.outputDim) {
+    throw new Error(`the model takes ${layers[0].inputDim} inputs but preprocessing.json produces ${preprocessing.outputDim}: the package is inconsistent`);
+  }
+  const units = layers[layers.length - 1].units;
+  const features = preprocessing.features.map((f) => f.name);
+  const decode = decoder(metadata, units);
+
+  return {
+    version,
+    features,
+    validateRow: (row) => validateInputRow(preprocessing, row),
+    predict(rows) {
+      const n = rows.length;
+      const outputs = denseForward(layers, transformRows(preprocessing, rows), n);
+      const predictions: Prediction[] = new Array(n);
+      for (let i = 0; i < n; i++) predictions[i] = decode(outputs, i * units);
+      return predictions;
+    },
+    warmup() {
+      // Nulls are imputed, so this row is valid for every package; repeated so the JIT optimises the hot loops.
+      const row = Object.fromEntries(features.map((f) => [f, null]));
+      const batch = new Array(32).fill(row);
+      for (let i = 0; i < 50; i++) this.predict(batch);
+    },
+  };
+}
+
+type Decoder = (outputs: Float32Array, at: number) => Prediction;
+
+function decoder(metadata: ModelPackage['metadata'], units: number): Decoder {
+  const classes = metadata.classes;
+  switch (metadata.task) {
+    case 'regression':
+      return (out, at) => ({ prediction: out[at] });
+    case 'binary': {
+      if (classes.length !== 2) throw new Error(`a binary model needs 2 classes in metadata.json, found ${classes.length}`);
+      const [negative, positive] = classes;
+      const threshold = metadata.threshold ?? 0.5;
+      // One sigmoid unit gives P(positive); two softmax units give [P(negative), P(positive)].
+      const positiveAt = units === 1 ? 0 : 1;
+      return (out, at) => {
+        const p = out[at + positiveAt];
+        return { prediction: p >= threshold ? positive : negative, probabilities: { [negative]: 1 - p, [positive]: p } };
+      };
+    }
+    case 'multiclass': {
+      if (classes.length !== units) throw new Error(`metadata.json lists ${classes.length} classes but the model has ${units} outputs`);
+      return (out, at) => {
+        let best = 0;
+        const probabilities: Record<string, number> = {};
+        for (let c = 0; c < units; c++) {
+          probabilities[classes[c]] = out[at + c];
+          if (out[at + c] > out[at + best]) best = c;
+        }
+        return { prediction: classes[best], probabilities };
+      };
+    }
+    default:
+      throw new Error(`unknown task "${String(metadata.task)}" in metadata.json`);
+  }
+}

@@ -1,0 +1,36 @@
+/** One prediction for one input row. */
+export interface Prediction {
+  /** Class label (classification) or value (regression). */
+  prediction: string | number;
+  /** Class label -> probability (classification only). */
+  probabilities?: Record<string, number>;
+}
+
+/** What the server needs from a model: everything else (formats, routes, limits) is the server's job. */
+export interface Predictor {
+  /** Model version reported with every prediction. */
+  version: string;
+  /** Input features, in the order CSV rows without a header use. */
+  features: string[];
+  /**
+   * Type check of one row whose keys are exactly `features` (the server checks presence and
+   * finiteness first). Returns a message naming the field and what was expected, or null when valid.
+   */
+  validateRow?(row: Record<string, unknown>): string | null;
+  /** Predicts valid rows; must not throw for rows that passed `validateRow`. */
+  predict(rows: Record<string, unknown>[]): Prediction[];
+  /** Runs one representative prediction so the first real request pays no JIT or lazy-init cost. */
+  warmup?(): void;
+}
+
+/** A client mistake: answered with `status` and a JSON body naming the field and what was expected. */
+export class InputError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: { field?: string; row?: number; expected?: string } = {},
+  ) {
+    super(message);
+    this.name = 'InputError';
+  }
+}

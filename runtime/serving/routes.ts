@@ -1,0 +1,56 @@
+/**
+ * Which paths the server answers. One server serves every cloud's contract at once, so the
+ * same image runs on SageMaker, Vertex AI and Azure ML; each path can be moved by an env var.
+ */
+export type RouteKind = 'liveness' | 'readiness' | 'predict' | 'metrics';
+
+export interface RouteTable {
+  /** path -> what it does; a path is looked up without its query string. */
+  byPath: Map<string, { kind: RouteKind; name: string }>;
+  port: number;
+}
+
+/** Env var -> default, per route. Vertex AI and Azure set theirs; the rest are ours. */
+export const ROUTE_ENV = {
+  sagemaker_ping: { env: 'MLSTACK_SM_PING_ROUTE', default: '/ping', kind: 'readiness' },
+  sagemaker_invocations: { env: 'MLSTACK_SM_INVOCATIONS_ROUTE', default: '/invocations', kind: 'predict' },
+  vertex_health: { env: 'AIP_HEALTH_ROUTE', default: '/health', kind: 'readiness' },
+  vertex_predict: { env: 'AIP_PREDICT_ROUTE', default: '/predict', kind: 'predict' },
+  azure_liveness: { env: 'AML_LIVENESS_ROUTE', default: '/live', kind: 'liveness' },
+  azure_readiness: { env: 'AML_READINESS_ROUTE', default: '/ready', kind: 'readiness' },
+  azure_scoring: { env: 'AML_SCORING_ROUTE', default: '/score', kind: 'predict' },
+  metrics: { env: 'MLSTACK_METRICS_ROUTE', default: '/metrics', kind: 'metrics' },
+} as const satisfies Record<string, { env: string; default: string; kind: RouteKind }>;
+
+export const DEFAULT_PORT = 8080;
+
+/**
+ * Port precedence: explicit option, AIP_HTTP_PORT (Vertex), PORT (SageMaker and most platforms),
+ * AML_PORT (ours, for Azure's {port, path} routes), then 8080.
+ */
+export function resolvePort(explicit: number | undefined, env: NodeJS.ProcessEnv): number {
+  if (explicit !== undefined) return explicit;
+  for (const name of ['AIP_HTTP_PORT', 'PORT', 'AML_PORT']) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const port = Number(raw);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name}="${raw}" is not a TCP port (0-65535)`);
+    return port;
+  }
+  return DEFAULT_PORT;
+}
+
+export function buildRouteTable(env: NodeJS.ProcessEnv, port?: number): RouteTable {
+  const byPath = new Map<string, { kind: RouteKind; name: string }>();
+  for (const [name, spec] of Object.entries(ROUTE_ENV)) {
+    const path = env[spec.env] || spec.default;
+    if (!path.startsWith('/')) throw new Error(`${spec.env}="${path}" must be an absolute path starting with "/"`);
+    const existing = byPath.get(path);
+    // Vertex may point health and predict at paths we also use; the first (SageMaker) wins only for equal kinds.
+    if (existing && existing.kind !== spec.kind) {
+      throw new Error(`${spec.env}="${path}" clashes with the ${existing.name} route; give each route its own path`);
+    }
+    if (!existing) byPath.set(path, { kind: spec.kind, name });
+  }
+  return { byPath, port: resolvePort(port, env) };
+}
