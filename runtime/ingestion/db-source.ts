@@ -24,6 +24,7 @@ export interface DatabaseSourceOptions {
  */
 export class DatabaseSource implements IngestionSource {
   readonly description: string;
+  readonly filtersByWatermark = true;
   readonly kind: DatabaseKind;
   private columns?: string[];
   private readonly baseQuery: string;

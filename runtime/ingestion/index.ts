@@ -221,8 +221,12 @@ class IngestionRun {
       pending.pages += 1;
       partPages += 1;
       for (const record of page.records) {
-        if (wmField !== undefined && record !== null && typeof record === 'object') {
-          const value = watermarkOf((record as Record<string, unknown>)[wmField]);
+        if (wmField !== undefined) {
+          const value = record !== null && typeof record === 'object' ? watermarkOf((record as Record<string, unknown>)[wmField]) : null;
+          if (value === null && start.since !== null && !this.source.filtersByWatermark) {
+            pending.skipped += 1;
+            continue;
+          }
           if (value !== null) {
             if (start.since !== null && compareWatermarks(value, start.since) <= 0) {
               pending.skipped += 1;

@@ -77,6 +77,7 @@ export interface RestSourceOptions {
 /** A paginated JSON API read with rate limiting, timeouts and retries. */
 export class RestSource implements IngestionSource {
   readonly description: string;
+  readonly filtersByWatermark = true;
   readonly declaredFields?: readonly string[];
   private readonly bucket: TokenBucket;
   private readonly authHeader?: [string, string];

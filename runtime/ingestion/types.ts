@@ -33,6 +33,11 @@ export interface IngestionSource {
   readonly description: string;
   /** Field names known before any record is read (file headers are read lazily, so undefined there). */
   readonly declaredFields?: readonly string[];
+  /**
+   * True when the source itself returns only records above `since` (an API's watermark parameter, SQL).
+   * Files are filtered by the run instead, which then also skips records without a watermark value on reruns.
+   */
+  readonly filtersByWatermark?: boolean;
   /** Pages in order; each page ends at a point the run can checkpoint. */
   pages(start: ReadStart): AsyncIterable<SourcePage>;
   /** Field names seen so far or known from the source's schema (CSV header, query columns). */

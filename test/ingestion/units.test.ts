@@ -1,0 +1,115 @@
+import { DistinctCounter, ColumnStats } from '../../runtime/ingestion/quality';
+import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/ingestion/retry';
+import { nextLink, redactUrl } from '../../runtime/ingestion/rest-source';
+import { sourceId } from '../../runtime/ingestion/state';
+import { atPath, compareWatermarks, watermarkOf } from '../../runtime/ingestion/types';
+import { RowValidator } from '../../runtime/ingestion/validate';
+import { planFields } from '../../runtime/ingestion/fields';
+import { testProject } from '../helpers/ingest-fixtures';
+
+describe('rate limiting and retry timing', () => {
+  it('a token bucket spaces requests at the configured rate once the burst is spent', async () => {
+    const bucket = new TokenBucket(40, 2);
+    const started = performance.now();
+    for (let i = 0; i < 8; i += 1) await bucket.take();
+    // 2 free (burst), then 6 at 40/s = 150 ms at least.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('backoff grows exponentially, is capped, and keeps jitter within [half, full]', () => {
+    const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
+    expect(backoffDelay(1, policy, () => 0)).toBe(50);
+    expect(backoffDelay(1, policy, () => 1)).toBe(100);
+    expect(backoffDelay(3, policy, () => 1)).toBe(400);
+    expect(backoffDelay(10, policy, () => 1)).toBe(1000);
+    expect(backoffDelay(10, policy, () => 0)).toBe(500);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('2')).toBe(2000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('sleep can be aborted', async () => {
+    const controller = new AbortController();
+    const pending = sleep(10_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(pending).rejects.toThrow('stop');
+  });
+});
+
+describe('small helpers', () => {
+  it('finds rel="next" in a Link header, relative or absolute', () => {
+    expect(nextLink('</items?cursor=b>; rel="next", </items?cursor=a>; rel="prev"', 'http://h/items?cursor=a')).toBe('http://h/items?cursor=b');
+    expect(nextLink('<http://other/x>; rel=next', 'http://h/')).toBe('http://other/x');
+    expect(nextLink('</a>; rel="prev"', 'http://h/')).toBeNull();
+    expect(nextLink(null, 'http://h/')).toBeNull();
+  });
+
+  it('never stores credentials from a URL', () => {
+    expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u:***@h:5432/db');
+    expect(sourceId('postgres://u:***@h:5432/db')).toMatch(/^u-h-5432-db-[0-9a-f]{10}$/);
+  });
+
+  it('compares watermarks numerically or as ISO strings', () => {
+    expect(compareWatermarks(9, 10)).toBeLessThan(0);
+    expect(compareWatermarks('9', '10')).toBeLessThan(0);
+    expect(compareWatermarks('2024-01-02T00:00:00Z', '2024-01-10T00:00:00Z')).toBeLessThan(0);
+    expect(compareWatermarks(null, 1)).toBeLessThan(0);
+    expect(watermarkOf(' 42 ')).toBe(42);
+    expect(watermarkOf(new Date(0))).toBe('1970-01-01T00:00:00.000Z');
+    expect(watermarkOf('')).toBeNull();
+    expect(atPath({ a: { b: [1] } }, 'a.b')).toEqual([1]);
+    expect(atPath({ a: 1 }, 'a.b')).toBeUndefined();
+  });
+});
+
+describe('validation rules', () => {
+  const project = testProject((_ing, p) => {
+    p.parser.selected_fields = ['n', 'flag', 'ts', 'label'];
+    p.parser.field_mappings = {};
+    p.parser.watermark_field = undefined;
+    p.parser.validation = {
+      n: { type: 'number', required: false, min: 0, max: 10 },
+      flag: { type: 'boolean', required: false },
+      ts: { type: 'timestamp', required: false },
+      label: { type: 'string', required: false, allowed: ['a', 1] },
+    };
+  });
+  const validator = new RowValidator(planFields(project.parser), project.parser);
+
+  it('coerces types and checks ranges and allowed values', () => {
+    expect(validator.check({ n: '2.5e0', flag: 'true', ts: 0, label: 1 })).toEqual({ ok: true, values: [2.5, true, '1970-01-01T00:00:00.000Z', '1'] });
+    expect(validator.check({ n: 11, flag: 'maybe', ts: 'tomorrow', label: { x: 1 } })).toMatchObject({
+      ok: false,
+      reasons: ['n: 11 is above max 10', 'flag: "maybe" is not a boolean', 'ts: "tomorrow" is not a timestamp', 'label: "{\\"x\\":1}" is not a string'],
+    });
+    expect(validator.check({ n: -1, label: 'b' })).toMatchObject({ ok: false, reasons: ['n: -1 is below min 0', 'label: "b" is not one of "a", 1'] });
+    expect(validator.check({ n: Infinity, flag: 0 })).toMatchObject({ ok: false, reasons: ['n: Infinity is not a finite number'] });
+  });
+});
+
+describe('quality statistics', () => {
+  it('counts distinct values exactly when few and within 5% when many', () => {
+    const few = new DistinctCounter();
+    for (let i = 0; i < 1000; i += 1) few.add(String(i % 37));
+    expect(few.count()).toBe(37);
+    expect(few.isExact).toBe(true);
+    const many = new DistinctCounter();
+    for (let i = 0; i < 200_000; i += 1) many.add(String(i % 100_000));
+    expect(many.isExact).toBe(false);
+    expect(Math.abs(many.count() - 100_000) / 100_000).toBeLessThan(0.05);
+  });
+
+  it('reports min, max and mean for numbers and min/max for strings', () => {
+    const numbers = new ColumnStats();
+    [3, 1, null, 2].forEach((v) => numbers.add(v));
+    expect(numbers.report(4)).toMatchObject({ count: 3, nulls: 1, min: 1, max: 3, mean: 2, distinct: 3 });
+    const strings = new ColumnStats();
+    ['b', 'a', 'c'].forEach((v) => strings.add(v));
+    expect(strings.report(3)).toMatchObject({ min: 'a', max: 'c', distinct: 3 });
+    expect(strings.report(3).mean).toBeUndefined();
+  });
+});
