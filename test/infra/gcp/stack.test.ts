@@ -1,4 +1,6 @@
 import { Testing } from 'cdktf';
+// Types of the cdktf matchers (toHaveResourceWithProperties, ...) that setupJest registers.
+import type {} from 'cdktf/lib/testing/adapters/jest';
 Testing.setupJest();
 
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
