@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one server (own registry, so several servers can live in one process). */
 export class ServerMetrics {
@@ -11,7 +11,15 @@ export class ServerMetrics {
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
 
-  constructor() {
+  constructor(inFlight: () => number) {
+    new Gauge({
+      name: 'mlstack_http_requests_in_flight',
+      help: 'Requests being handled (including this scrape)',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
+      },
+    });
     this.requests = new Counter({
       name: 'mlstack_http_requests_total',
       help: 'HTTP requests by route and status code',

@@ -57,11 +57,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
   const routes = buildRouteTable(env, opts.port);
-  const metrics = new ServerMetrics();
-
   let predictor: Predictor | undefined;
   let draining = false;
   let inFlight = 0;
+  const metrics = new ServerMetrics(() => inFlight);
   let onIdle: (() => void) | undefined;
 
   const whenReady = Promise.resolve(opts.predictor).then((loaded) => {

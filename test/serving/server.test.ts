@@ -133,7 +133,7 @@ describe('serving contracts on loopback', () => {
     it('answers unknown routes with 404 and GET on a predict route with 405', async () => {
       const missing = await fetch(`${server.url}/nope`);
       expect(missing.status).toBe(404);
-      expect((await missing.json()).expected).toContain('/invocations');
+      expect(((await missing.json()) as { expected: string }).expected).toContain('/invocations');
       const get = await fetch(`${server.url}/invocations`);
       expect(get.status).toBe(405);
       expect(get.headers.get('allow')).toBe('POST');

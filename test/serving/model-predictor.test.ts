@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadTfModel, readModelPackage } from '../../runtime/model/package';
+import { findPackageDir, loadPredictor } from '../../runtime/serving/load';
+import { predictorFromPackage } from '../../runtime/serving/model-predictor';
+import { LocalObjectStore } from '../../runtime/storage/local-store';
+import { transformRows } from '../../runtime/training/preprocessing';
+import { makeTempDir } from '../helpers/tmp';
+import { sampleRows, writeTestPackage } from './fixtures';
+
+describe('predictor over a model package', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each(['binary', 'multiclass', 'regression'] as const)('the lean forward pass equals tf.LayersModel.predict within 1e-5 (%s)', async (task) => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir, { task, hidden: [64, 64] });
+    const pkg = await readModelPackage(new LocalObjectStore(dir), '');
+    const rows = [...sampleRows(40), { age: null, plan: 'unseen-plan', active: null }, { age: '33', plan: 'pro', active: 'false' }];
+    const tfModel = await loadTfModel(pkg);
+    const viaTf = (tfModel.predict(tf.tensor2d(transformRows(pkg.preprocessing, rows), [rows.length, pkg.preprocessing.outputDim])) as tf.Tensor).arraySync() as number[][];
+    const predictor = predictorFromPackage(pkg, 'v1');
+    const lean = predictor.predict(rows);
+    expect(lean).toHaveLength(rows.length);
+    lean.forEach((p, i) => {
+      if (task === 'regression') {
+        expect(Math.abs((p.prediction as number) - viaTf[i][0])).toBeLessThan(1e-5);
+      } else if (task === 'binary') {
+        expect(Math.abs(p.probabilities!.yes - viaTf[i][0])).toBeLessThan(1e-5);
+        expect(Math.abs(p.probabilities!.no - (1 - viaTf[i][0]))).toBeLessThan(1e-5);
+        expect(p.prediction).toBe(viaTf[i][0] >= 0.5 ? 'yes' : 'no');
+      } else {
+        ['low', 'mid', 'high'].forEach((c, k) => expect(Math.abs(p.probabilities![c] - viaTf[i][k])).toBeLessThan(1e-5));
+        expect(p.prediction).toBe(['low', 'mid', 'high'][viaTf[i].indexOf(Math.max(...viaTf[i]))]);
+      }
+    });
+  });
+
+  it('validates rows with the saved preprocessing and warms up on imputed rows', async () => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir);
+    const predictor = await loadPredictor(dir, { version: 'v7' });
+    expect(predictor.version).toBe('v7');
+    expect(predictor.features).toEqual(['age', 'plan', 'active']);
+    expect(predictor.validateRow!({ age: 'abc', plan: 'pro', active: true })).toMatch(/"age" must be a number/);
+    expect(predictor.validateRow!({ age: 3, plan: 'pro', active: 'maybe' })).toMatch(/"active" must be true or false/);
+    expect(() => predictor.warmup!()).not.toThrow();
+  });
+
+  it('loads from a folder, a file:// URI and a folder that holds one package below it', async () => {
+    const root = makeTempDir();
+    const nested = path.join(root, 'churn', '3');
+    fs.mkdirSync(nested, { recursive: true });
+    await writeTestPackage(nested, { runId: 'run-42' });
+    expect((await loadPredictor(root)).version).toBe('run-42');
+    expect((await loadPredictor(pathToFileURL(nested).href)).version).toBe('run-42');
+    expect(findPackageDir(root)).toBe(nested);
+  });
+
+  it('names the folder when no package or several packages are found', async () => {
+    const empty = makeTempDir();
+    await expect(loadPredictor(empty)).rejects.toThrow(/no model package in .*metadata.json/);
+    const two = makeTempDir();
+    for (const sub of ['a', 'b']) {
+      fs.mkdirSync(path.join(two, sub));
+      fs.writeFileSync(path.join(two, sub, 'metadata.json'), '{}');
+    }
+    expect(() => findPackageDir(two)).toThrow(/several model packages/);
+  });
+
+  it('rejects an inconsistent package (input width differs from preprocessing)', async () => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir);
+    const pkg = await readModelPackage(new LocalObjectStore(dir), '');
+    pkg.preprocessing = { ...pkg.preprocessing, outputDim: pkg.preprocessing.outputDim + 1 };
+    expect(() => predictorFromPackage(pkg, 'v')).toThrow(/inconsistent/);
+    const bad = await readModelPackage(new LocalObjectStore(dir), '');
+    bad.metadata = { ...bad.metadata, classes: ['only-one'] };
+    expect(() => predictorFromPackage(bad, 'v')).toThrow(/needs 2 classes/);
+  });
+});
