@@ -37,6 +37,11 @@ export async function openObjectUri(uri: string): Promise<ObjectLocation> {
   switch (scheme) {
     case 'file':
       return { store: new LocalObjectStore('/'), key };
+    case 'az': {
+      // az://account/container/key: the container is part of the store, not of the key.
+      const [container, ...rest] = key.split('/');
+      return { store: await openBucket('az', `${bucket}/${container}`), key: rest.join('/') };
+    }
     default:
       return { store: await openBucket(scheme, bucket), key };
   }
@@ -44,7 +49,17 @@ export async function openObjectUri(uri: string): Promise<ObjectLocation> {
 
 /** Opens a bucket (S3, GCS) or an Azure "account/container" pair as a store. */
 export async function openBucket(scheme: 's3' | 'gs' | 'az', bucket: string): Promise<ObjectStore> {
-  throw new Error(`the ${scheme}:// adapter is not available in this build (bucket ${bucket})`);
+  switch (scheme) {
+    case 's3':
+      return new (await import('./s3-store')).S3ObjectStore(bucket);
+    case 'gs':
+      return new (await import('./gcs-store')).GcsObjectStore(bucket);
+    case 'az': {
+      const [account, container] = bucket.split('/');
+      if (!account || !container) throw new Error(`Azure location "${bucket}" needs an account and a container: az://<account>/<container>/<key>`);
+      return new (await import('./azure-blob-store')).AzureBlobObjectStore(account, container);
+    }
+  }
 }
 
 /** The store an environment uses on a cloud; `local` is a folder (the workdir). */
