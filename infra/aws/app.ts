@@ -1,0 +1,17 @@
+/**
+ * The CDK app (cdk.json): `npx cdk ls`, `npx cdk synth`, `npx cdk deploy MlStack-<env>`.
+ * Reads config from $MLSTACK_CONFIG_DIR (default ./config).
+ */
+import { ConfigError } from '../../config/load';
+import { buildMlApp } from './build-app';
+import { ConstructPropsError } from './validation';
+
+try {
+  buildMlApp().app.synth();
+} catch (error) {
+  if (error instanceof ConfigError || error instanceof ConstructPropsError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}

@@ -1,0 +1,42 @@
+import { App } from 'aws-cdk-lib';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
+import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
+import { MlStack, stackName } from './ml-stack';
+import { addNagChecks } from './nag';
+
+export interface BuildAppOptions {
+  /** Config folder. @default $MLSTACK_CONFIG_DIR, else 'config' */
+  readonly configDir?: string;
+  /** Cloud assembly folder. @default - the CDK CLI's choice (cdk.out), or a temp folder */
+  readonly outdir?: string;
+  /** Environments to declare. @default all four */
+  readonly environments?: readonly EnvironmentName[];
+  /** Docker build context of the images. @default - the current working directory */
+  readonly buildContext?: string;
+  /** Also run CDK's built-in CloudFormation rule engine (slow; warnings only). @default false */
+  readonly builtinCloudFormationValidation?: boolean;
+  /** Run cdk-nag's AwsSolutions checks at synth. @default true */
+  readonly nag?: boolean;
+}
+
+export interface MlApp {
+  readonly app: App;
+  readonly stacks: Partial<Record<EnvironmentName, MlStack>>;
+}
+
+/** Declares MlStack-<env> for each environment in config/environments (the CDK app behind cdk.json). */
+export function buildMlApp(options: BuildAppOptions = {}): MlApp {
+  const project = loadProjectConfig(options.configDir ?? process.env.MLSTACK_CONFIG_DIR ?? DEFAULT_CONFIG_DIR);
+  const app = new App({
+    outdir: options.outdir,
+    // CDK's built-in CloudFormation rule engine (WebAssembly) costs several seconds per stack
+    // and only warns by default; cdk-nag (every synth) and cfn-lint (test/infra/aws) check these templates.
+    builtinCloudFormationValidation: options.builtinCloudFormationValidation ?? false,
+  });
+  const stacks: Partial<Record<EnvironmentName, MlStack>> = {};
+  for (const environment of options.environments ?? ENVIRONMENTS) {
+    stacks[environment] = new MlStack(app, stackName(environment), { project, environment, buildContext: options.buildContext });
+  }
+  if (options.nag ?? true) addNagChecks(app);
+  return { app, stacks };
+}

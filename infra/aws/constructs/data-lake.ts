@@ -1,0 +1,262 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { PropsValidator, isConcrete } from '../validation';
+
+/** The key prefixes inside the data bucket, one per kind of data (config `aws.storage.*_path`). */
+export interface DataLakePrefixes {
+  /** Raw API pages as ingested. @default 'data/raw/' */
+  readonly raw?: string;
+  /** Filtered, validated CSV that training reads. @default 'data/processed/' */
+  readonly processed?: string;
+  /** Model packages, one folder per version. @default 'models/' */
+  readonly models?: string;
+  /** Training checkpoints (SageMaker syncs /opt/ml/checkpoints here). @default 'checkpoints/' */
+  readonly checkpoints?: string;
+  /** Model registry records. @default 'registry/' */
+  readonly registry?: string;
+  /** Ingestion watermarks and tuning studies. @default 'state/' */
+  readonly state?: string;
+  /** Inference requests and responses captured by the endpoint. @default 'data-capture/' */
+  readonly dataCapture?: string;
+}
+
+export type DataLakePrefix = keyof DataLakePrefixes;
+
+export interface DataLakeProps {
+  /** Name of the data bucket (config `aws.storage.bucket`). */
+  readonly bucketName: string;
+  /** Key prefixes inside the bucket. @default - the defaults of each field */
+  readonly prefixes?: DataLakePrefixes;
+  /**
+   * Keep the bucket, its key and its access logs when the stack is deleted
+   * (config `retain_on_delete`); otherwise they are emptied and destroyed.
+   * @default true
+   */
+  readonly retainOnDelete?: boolean;
+  /** Days after which older object versions are deleted. @default 90 */
+  readonly noncurrentVersionExpirationDays?: number;
+  /** Days after which raw data moves to S3 Infrequent Access. @default 30 */
+  readonly rawInfrequentAccessAfterDays?: number;
+  /** Days after which training checkpoints expire (a finished job no longer needs them). @default 30 */
+  readonly checkpointExpirationDays?: number;
+  /** Config file named in validation errors. @default - none named */
+  readonly configFile?: string;
+}
+
+const DEFAULT_PREFIXES: Required<DataLakePrefixes> = {
+  raw: 'data/raw/',
+  processed: 'data/processed/',
+  models: 'models/',
+  checkpoints: 'checkpoints/',
+  registry: 'registry/',
+  state: 'state/',
+  dataCapture: 'data-capture/',
+};
+
+const CONFIG_KEY: Record<DataLakePrefix, string> = {
+  raw: 'aws.storage.raw_path',
+  processed: 'aws.storage.processed_path',
+  models: 'aws.storage.models_path',
+  checkpoints: 'aws.storage.checkpoints_path',
+  registry: '(fixed) registry/',
+  state: '(fixed) state/',
+  dataCapture: '(fixed) data-capture/',
+};
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX = /^(?!\/)([A-Za-z0-9._-]+\/)+$/;
+
+/**
+ * The project's data bucket: KMS-encrypted with a rotating customer key,
+ * versioned, TLS-only, public access blocked, server access logs to a
+ * separate bucket, lifecycle rules per prefix, EventBridge notifications on
+ * (training starts when processed data lands).
+ */
+export class DataLake extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogsBucket: s3.Bucket;
+  readonly encryptionKey: kms.Key;
+  readonly prefixes: Required<DataLakePrefixes>;
+
+  constructor(scope: Construct, id: string, props: DataLakeProps) {
+    super(scope, id);
+    this.prefixes = { ...DEFAULT_PREFIXES, ...props.prefixes };
+    this.validate(props);
+
+    const retain = props.retainOnDelete ?? true;
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.encryptionKey = new kms.Key(this, 'Key', {
+      description: `Encrypts ${props.bucketName} and the artifacts written from it`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+
+    // S3 server access logs only support SSE-S3 on the target bucket.
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+      removalPolicy,
+      autoDeleteObjects: !retain,
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the access-log target of the data bucket; logging it to itself would loop.',
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: props.bucketName,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.encryptionKey,
+      bucketKeyEnabled: true,
+      versioned: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'data-bucket/',
+      eventBridgeEnabled: true,
+      removalPolicy,
+      autoDeleteObjects: !retain,
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays ?? 90),
+        },
+        {
+          id: 'raw-to-infrequent-access',
+          prefix: this.prefixes.raw,
+          transitions: [
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(props.rawInfrequentAccessAfterDays ?? 30),
+            },
+          ],
+        },
+        {
+          id: 'expire-checkpoints',
+          prefix: this.prefixes.checkpoints,
+          expiration: Duration.days(props.checkpointExpirationDays ?? 30),
+        },
+      ],
+    });
+    this.acknowledgeNotificationsHandler();
+  }
+
+  /**
+   * eventBridgeEnabled makes aws-s3 add one stack-level Lambda that writes the
+   * bucket's notification configuration at deploy time.
+   */
+  private acknowledgeNotificationsHandler(): void {
+    const handler = Stack.of(this).node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+    if (!handler) return;
+    Validations.of(handler).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'aws-s3’s own deploy-time handler for EventBridge notifications; the managed policy only lets it write its CloudWatch logs.',
+    });
+  }
+
+  /** s3:// URI of a prefix, e.g. `s3://bucket/data/processed/`. */
+  s3Uri(prefix: DataLakePrefix, suffix = ''): string {
+    return `s3://${this.bucket.bucketName}/${this.prefixes[prefix]}${suffix}`;
+  }
+
+  /** Read objects under the given prefixes (GetObject, ListBucket limited to them, kms:Decrypt). */
+  grantRead(grantee: iam.IGrantable, ...prefixes: DataLakePrefix[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: this.objectArns(prefixes),
+    });
+    this.grantList(grantee, prefixes);
+    this.encryptionKey.grant(grantee, 'kms:Decrypt');
+    return grant;
+  }
+
+  /** Write (not delete) objects under the given prefixes. */
+  grantWrite(grantee: iam.IGrantable, ...prefixes: DataLakePrefix[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resourceArns: this.objectArns(prefixes),
+    });
+    // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
+    this.encryptionKey.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return grant;
+  }
+
+  /** Read, write and delete objects under the given prefixes. */
+  grantReadWrite(grantee: iam.IGrantable, ...prefixes: DataLakePrefix[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+      resourceArns: this.objectArns(prefixes),
+    });
+    this.grantList(grantee, prefixes);
+    this.encryptionKey.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return grant;
+  }
+
+  private grantList(grantee: iam.IGrantable, prefixes: DataLakePrefix[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${this.prefixes[p]}*`) } },
+    });
+  }
+
+  private objectArns(prefixes: DataLakePrefix[]): string[] {
+    return prefixes.map((p) => this.bucket.arnForObjects(`${this.prefixes[p]}*`));
+  }
+
+  private validate(props: DataLakeProps): void {
+    const v = new PropsValidator(this, props.configFile);
+    const name = props.bucketName;
+    if (isConcrete(name)) {
+      v.check(
+        BUCKET_NAME.test(name) && !name.includes('..') && !name.startsWith('xn--'),
+        'bucketName',
+        'aws.storage.bucket',
+        `"${name}" is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit`,
+      );
+    }
+    const entries = Object.entries(this.prefixes) as [DataLakePrefix, string][];
+    for (const [kind, prefix] of entries) {
+      v.check(PREFIX.test(prefix), kind, CONFIG_KEY[kind], `"${prefix}" must be a relative prefix ending in "/" (e.g. "data/raw/")`);
+    }
+    for (const [a, pa] of entries) {
+      for (const [b, pb] of entries) {
+        if (a < b) {
+          v.check(
+            !pa.startsWith(pb) && !pb.startsWith(pa),
+            a,
+            CONFIG_KEY[a],
+            `"${pa}" overlaps ${CONFIG_KEY[b]} "${pb}": each kind of data needs its own prefix so permissions and lifecycle rules stay separate`,
+          );
+        }
+      }
+    }
+    for (const [prop, days] of [
+      ['noncurrentVersionExpirationDays', props.noncurrentVersionExpirationDays],
+      ['rawInfrequentAccessAfterDays', props.rawInfrequentAccessAfterDays],
+      ['checkpointExpirationDays', props.checkpointExpirationDays],
+    ] as const) {
+      v.check(days === undefined || (Number.isInteger(days) && days >= 1), prop, prop, `must be a whole number of days >= 1, found ${days}`);
+    }
+    // S3 refuses transitions to Standard-IA earlier than 30 days after creation.
+    v.check(
+      props.rawInfrequentAccessAfterDays === undefined || props.rawInfrequentAccessAfterDays >= 30,
+      'rawInfrequentAccessAfterDays',
+      'rawInfrequentAccessAfterDays',
+      'S3 allows a transition to Infrequent Access only after 30 days or more',
+    );
+    v.throwIfInvalid();
+  }
+}

@@ -1,0 +1,206 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+import { PropsValidator } from '../validation';
+
+/** The project's container images; each is built from containers/<directory>/Dockerfile. */
+export const IMAGES = {
+  ingestion: 'ingestion',
+  training: 'training-gpu',
+  serving: 'serving',
+} as const;
+export type ImageKind = keyof typeof IMAGES;
+
+/**
+ * The tag that means "no CI-built tag is pinned": the stack then runs the
+ * image `cdk deploy` builds from this checkout.
+ */
+export const ASSET_IMAGE_TAG = 'latest';
+
+/** Paths never sent to Docker or hashed for the image assets (keeps synth fast). */
+export const IMAGE_ASSET_EXCLUDES = [
+  'node_modules',
+  '.git',
+  'cdk.out',
+  'cdktf.out',
+  'coverage',
+  '.mlstack',
+  'dist',
+  '**/*.test.ts',
+];
+
+/** A container image a job runs, plus the permission to pull it. */
+export interface ImageReference {
+  readonly imageUri: string;
+  /** Lets the grantee pull the image (ECR layer reads + GetAuthorizationToken). */
+  grantPull(grantee: iam.IGrantable): iam.Grant;
+}
+
+export interface RegistryProps {
+  /** ECR repositories are named `<repositoryPrefix>/<image>`, e.g. `mlstack-dev/serving`. */
+  readonly repositoryPrefix: string;
+  /** SageMaker model package group that holds the model versions. */
+  readonly modelPackageGroupName: string;
+  /**
+   * Image tag the environment runs (config `aws.image_tag`). `latest` selects the
+   * images `cdk deploy` builds from containers/ (Docker image assets); any other
+   * tag selects `<repository>:<tag>` in this registry, pushed by CI (tags are immutable).
+   * @default 'latest'
+   */
+  readonly imageTag?: string;
+  /** Repository root: the Docker build context of every image. @default - the current working directory */
+  readonly buildContext?: string;
+  /** Keep repositories and the model package group when the stack is deleted (config `retain_on_delete`). @default true */
+  readonly retainOnDelete?: boolean;
+  /** Tagged images kept per repository; older ones expire. @default 30 */
+  readonly maxTaggedImages?: number;
+  /** Days after which untagged images expire. @default 7 */
+  readonly untaggedImageExpiryDays?: number;
+  /** Config file named in validation errors. @default - none named */
+  readonly configFile?: string;
+}
+
+const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const PACKAGE_GROUP = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+/**
+ * One ECR repository per image (scan on push, immutable tags, lifecycle
+ * rules), the Docker image assets `cdk deploy` builds from containers/, and
+ * the SageMaker model package group for model versions.
+ */
+export class Registry extends Construct {
+  readonly repositories: Record<ImageKind, ecr.Repository>;
+  readonly assets: Record<ImageKind, ecrAssets.DockerImageAsset>;
+  readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
+  readonly modelPackageGroupName: string;
+  readonly imageTag: string;
+
+  constructor(scope: Construct, id: string, props: RegistryProps) {
+    super(scope, id);
+    this.imageTag = props.imageTag ?? ASSET_IMAGE_TAG;
+    this.modelPackageGroupName = props.modelPackageGroupName;
+    this.validate(props);
+
+    const retain = props.retainOnDelete ?? true;
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const buildContext = path.resolve(props.buildContext ?? process.cwd());
+
+    const repositories = {} as Record<ImageKind, ecr.Repository>;
+    const assets = {} as Record<ImageKind, ecrAssets.DockerImageAsset>;
+    for (const kind of Object.keys(IMAGES) as ImageKind[]) {
+      const dir = IMAGES[kind];
+      repositories[kind] = new ecr.Repository(this, `${kind}Repository`, {
+        repositoryName: `${props.repositoryPrefix}/${dir}`,
+        imageScanOnPush: true,
+        imageTagMutability: ecr.TagMutability.IMMUTABLE,
+        encryption: ecr.RepositoryEncryption.KMS,
+        removalPolicy,
+        emptyOnDelete: !retain,
+        lifecycleRules: [
+          {
+            description: 'Expire untagged layers left by failed or superseded pushes',
+            tagStatus: ecr.TagStatus.UNTAGGED,
+            maxImageAge: Duration.days(props.untaggedImageExpiryDays ?? 7),
+            rulePriority: 1,
+          },
+          {
+            description: 'Keep the most recent tagged images',
+            tagStatus: ecr.TagStatus.ANY,
+            maxImageCount: props.maxTaggedImages ?? 30,
+            rulePriority: 2,
+          },
+        ],
+      });
+      assets[kind] = new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
+        directory: buildContext,
+        file: path.join('containers', dir, 'Dockerfile'),
+        exclude: IMAGE_ASSET_EXCLUDES,
+        platform: ecrAssets.Platform.LINUX_AMD64,
+        displayName: `${props.repositoryPrefix}/${dir}`,
+      });
+    }
+    this.repositories = repositories;
+    this.assets = assets;
+
+    this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
+      modelPackageGroupName: props.modelPackageGroupName,
+      modelPackageGroupDescription: `Model versions registered by the ${props.repositoryPrefix} training pipeline`,
+    });
+    this.modelPackageGroup.applyRemovalPolicy(removalPolicy);
+  }
+
+  /** True when jobs run the images built by `cdk deploy` rather than a CI-pushed tag. */
+  get usesImageAssets(): boolean {
+    return this.imageTag === ASSET_IMAGE_TAG;
+  }
+
+  /** The image a job of this kind runs in this environment. */
+  image(kind: ImageKind): ImageReference {
+    if (this.usesImageAssets) {
+      const asset = this.assets[kind];
+      return { imageUri: asset.imageUri, grantPull: (g) => asset.repository.grantPull(g) };
+    }
+    const repository = this.repositories[kind];
+    return { imageUri: repository.repositoryUriForTag(this.imageTag), grantPull: (g) => repository.grantPull(g) };
+  }
+
+  /** ARN pattern of the model packages (versions) in the group. */
+  get modelPackageArnPattern(): string {
+    return this.modelPackageGroup.stack.formatArn({
+      service: 'sagemaker',
+      resource: 'model-package',
+      resourceName: `${this.modelPackageGroupName}/*`,
+    });
+  }
+
+  /** Lets the grantee register model versions in the group (and read them back). */
+  grantRegisterModel(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:AddTags'],
+      resourceArns: [this.modelPackageGroup.attrModelPackageGroupArn, this.modelPackageArnPattern],
+    });
+  }
+
+  /** Lets CI push tagged images to the repository of one image. */
+  grantPush(grantee: iam.IGrantable, kind: ImageKind): iam.Grant {
+    return this.repositories[kind].grantPullPush(grantee);
+  }
+
+  private validate(props: RegistryProps): void {
+    const v = new PropsValidator(this, props.configFile);
+    for (const dir of Object.values(IMAGES)) {
+      const name = `${props.repositoryPrefix}/${dir}`;
+      v.check(
+        ECR_NAME.test(name) && name.length >= 2 && name.length <= 256,
+        'repositoryPrefix',
+        'project (pipeline.json) + environment',
+        `ECR repository name "${name}" is invalid: lowercase letters, digits, ".", "_", "-" and "/" separators`,
+      );
+    }
+    v.check(
+      IMAGE_TAG.test(this.imageTag),
+      'imageTag',
+      'aws.image_tag',
+      `"${this.imageTag}" is not a valid image tag: up to 128 letters, digits, "_", "." and "-", not starting with "." or "-"`,
+    );
+    v.check(
+      PACKAGE_GROUP.test(props.modelPackageGroupName),
+      'modelPackageGroupName',
+      'project (pipeline.json) + environment',
+      `"${props.modelPackageGroupName}" is not a valid model package group name: up to 63 letters, digits and dashes`,
+    );
+    for (const [prop, value] of [
+      ['maxTaggedImages', props.maxTaggedImages],
+      ['untaggedImageExpiryDays', props.untaggedImageExpiryDays],
+    ] as const) {
+      v.check(value === undefined || (Number.isInteger(value) && value >= 1), prop, prop, `must be a whole number >= 1, found ${value}`);
+    }
+    v.throwIfInvalid();
+  }
+}
