@@ -1,0 +1,74 @@
+/**
+ * `--cloud aws`: mirrors a registry version into SageMaker Model Registry as a model package
+ * in the project's model package group (created when missing). The endpoint can be moved
+ * with AWS_ENDPOINT_URL_SAGEMAKER (tests point it at moto_server).
+ */
+import {
+  CreateModelPackageCommand,
+  CreateModelPackageGroupCommand,
+  DescribeModelPackageGroupCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
+import type { ModelVersion } from './index';
+
+export interface SageMakerPackageInput {
+  version: ModelVersion;
+  /** Model package group, usually the project name. */
+  groupName: string;
+  /** Serving image URI in ECR. */
+  image: string;
+  /** S3 URI of the model artifacts (the package prefix or its tarball). */
+  modelDataUrl?: string;
+  region: string;
+  client?: SageMakerClient;
+}
+
+export function sagemakerClient(region: string): SageMakerClient {
+  const endpoint = process.env.AWS_ENDPOINT_URL_SAGEMAKER ?? process.env.AWS_ENDPOINT_URL;
+  return new SageMakerClient({ region, ...(endpoint ? { endpoint } : {}) });
+}
+
+/** SageMaker metadata values are strings of at most 256 characters. */
+function metadataOf(version: ModelVersion): Record<string, string> {
+  const out: Record<string, string> = {
+    mlstack_version: version.version,
+    run_id: version.lineage.run_id,
+    data_hash: version.lineage.data_hash,
+    config_hash: version.lineage.config_hash,
+    code_version: version.lineage.code_version,
+  };
+  for (const [k, v] of Object.entries(version.metrics)) out[`metric_${k}`] = String(v);
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k.slice(0, 128), v.slice(0, 256)]));
+}
+
+async function ensureGroup(client: SageMakerClient, groupName: string, project: string): Promise<void> {
+  try {
+    await client.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: groupName }));
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name !== 'ValidationException' && name !== 'ResourceNotFound' && name !== 'ResourceNotFoundException') throw err;
+    await client.send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: groupName, ModelPackageGroupDescription: `mlstack models of ${project}` }));
+  }
+}
+
+/** Creates the model package (PendingManualApproval) and returns its ARN. */
+export async function createSageMakerModelPackage(input: SageMakerPackageInput): Promise<string> {
+  const client = input.client ?? sagemakerClient(input.region);
+  await ensureGroup(client, input.groupName, input.version.project);
+  const modelDataUrl = input.modelDataUrl ?? input.version.package_uri;
+  const response = await client.send(
+    new CreateModelPackageCommand({
+      ModelPackageGroupName: input.groupName,
+      ModelPackageDescription: `${input.version.project} ${input.version.version} (run ${input.version.lineage.run_id})`,
+      ModelApprovalStatus: 'PendingManualApproval',
+      InferenceSpecification: {
+        Containers: [{ Image: input.image, ...(modelDataUrl.startsWith('s3://') ? { ModelDataUrl: modelDataUrl } : {}) }],
+        SupportedContentTypes: ['application/json', 'text/csv'],
+        SupportedResponseMIMETypes: ['application/json'],
+      },
+      CustomerMetadataProperties: metadataOf(input.version),
+    }),
+  );
+  if (!response.ModelPackageArn) throw new Error(`SageMaker CreateModelPackage returned no ARN for group ${input.groupName}`);
+  return response.ModelPackageArn;
+}

@@ -1,0 +1,107 @@
+/** The per-run HTML report: metrics table, loss curves and ROC curve as inline SVG, confusion matrix. */
+import type { RocPoint } from './metrics';
+
+export interface ReportInput {
+  title: string;
+  runId: string;
+  task: string;
+  metrics: Record<string, number>;
+  /** Per-epoch records with at least epoch and loss. */
+  history: Record<string, number>[];
+  roc?: RocPoint[];
+  confusion?: { labels: string[]; matrix: number[][] };
+  lineage: Record<string, string | number | null>;
+}
+
+const W = 420;
+const H = 260;
+const PAD = 40;
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+function polyline(points: [number, number][], color: string, cls: string): string {
+  const d = points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
+  return `<polyline class="${cls}" fill="none" stroke="${color}" stroke-width="2" points="${d}"/>`;
+}
+
+function axes(xLabel: string, yLabel: string, yMin: number, yMax: number): string {
+  return [
+    `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/>`,
+    `<line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>`,
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${escapeHtml(xLabel)}</text>`,
+    `<text x="12" y="${H / 2}" font-size="12" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
+    `<text x="${PAD - 4}" y="${H - PAD}" text-anchor="end" font-size="10">${yMin.toPrecision(3)}</text>`,
+    `<text x="${PAD - 4}" y="16" text-anchor="end" font-size="10">${yMax.toPrecision(3)}</text>`,
+  ].join('');
+}
+
+export function lossCurveSvg(history: Record<string, number>[]): string {
+  const series = (['loss', 'val_loss'] as const).filter((k) => history.some((h) => Number.isFinite(h[k])));
+  const values = history.flatMap((h) => series.map((k) => h[k]).filter(Number.isFinite));
+  if (values.length === 0) return '<p>No epochs recorded.</p>';
+  const yMin = Math.min(...values);
+  const yMax = Math.max(...values) === yMin ? yMin + 1 : Math.max(...values);
+  const epochs = history.map((h) => h.epoch);
+  const xMin = Math.min(...epochs);
+  const xMax = Math.max(...epochs) === xMin ? xMin + 1 : Math.max(...epochs);
+  const sx = (x: number) => PAD + ((x - xMin) / (xMax - xMin)) * (W - PAD - 10);
+  const sy = (y: number) => H - PAD - ((y - yMin) / (yMax - yMin)) * (H - PAD - 10);
+  const colors: Record<string, string> = { loss: '#1f77b4', val_loss: '#ff7f0e' };
+  const lines = series.map((k) =>
+    polyline(
+      history.filter((h) => Number.isFinite(h[k])).map((h) => [sx(h.epoch), sy(h[k])]),
+      colors[k],
+      k,
+    ),
+  );
+  const legend = series.map((k, i) => `<text x="${W - 90}" y="${20 + i * 14}" font-size="11" fill="${colors[k]}">${k}</text>`).join('');
+  return `<svg id="loss-curve" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${axes('epoch', 'loss', yMin, yMax)}${lines.join('')}${legend}</svg>`;
+}
+
+export function rocCurveSvg(roc: RocPoint[], auc?: number): string {
+  const sx = (x: number) => PAD + x * (W - PAD - 10);
+  const sy = (y: number) => H - PAD - y * (H - PAD - 10);
+  const diagonal = `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#aaa" stroke-dasharray="4"/>`;
+  const label = auc === undefined ? '' : `<text x="${W - 110}" y="${H - PAD - 10}" font-size="12">AUC ${auc.toFixed(4)}</text>`;
+  return `<svg id="roc-curve" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${axes('false positive rate', 'true positive rate', 0, 1)}${diagonal}${polyline(
+    roc.map((p) => [sx(p.fpr), sy(p.tpr)]),
+    '#2ca02c',
+    'roc',
+  )}${label}</svg>`;
+}
+
+function formatMetric(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(4);
+}
+
+export function renderReport(input: ReportInput): string {
+  const metricRows = Object.entries(input.metrics)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${formatMetric(v)}</td></tr>`)
+    .join('');
+  const lineageRows = Object.entries(input.lineage)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v ?? ''))}</td></tr>`)
+    .join('');
+  const confusion = input.confusion
+    ? `<h2>Confusion matrix (rows: true, columns: predicted)</h2><table id="confusion"><tr><th></th>${input.confusion.labels
+        .map((l) => `<th>${escapeHtml(l)}</th>`)
+        .join('')}</tr>${input.confusion.matrix
+        .map((row, i) => `<tr><th>${escapeHtml(input.confusion!.labels[i])}</th>${row.map((v) => `<td>${v}</td>`).join('')}</tr>`)
+        .join('')}</table>`
+    : '';
+  const roc = input.roc ? `<h2>ROC curve (test split)</h2>${rocCurveSvg(input.roc, input.metrics.auc)}` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
+</head><body>
+<h1>${escapeHtml(input.title)}</h1>
+<p>run <code>${escapeHtml(input.runId)}</code>, task ${escapeHtml(input.task)}</p>
+<h2>Metrics (test split)</h2><table id="metrics">${metricRows}</table>
+<h2>Loss curves</h2>${lossCurveSvg(input.history)}
+${roc}
+${confusion}
+<h2>Lineage</h2><table id="lineage">${lineageRows}</table>
+</body></html>
+`;
+}
