@@ -42,7 +42,7 @@ export class AzureMlStack extends TerraformStack {
     const azure = env.azure;
     this.names = azureNames(pipeline, env);
     const cron = toUnixCron(env.ingestion_schedule);
-    const tags = { project: pipeline.project, environment: env.name, 'managed-by': 'cdktf' };
+    const tags = { project: pipeline.project, environment: env.name, managed_by: 'cdktf' };
     const location = azure.region;
 
     applyBackend(this, chooseBackend(id, props.backendEnv));

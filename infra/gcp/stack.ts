@@ -66,7 +66,8 @@ export class GcpMlStack extends TerraformStack {
     const gcp = env.gcp;
     this.names = gcpNames(pipeline, env);
     const schedule = toUnixCron(env.ingestion_schedule);
-    const labels = { project: pipeline.project, environment: env.name, 'managed-by': 'cdktf' };
+    // managed_by, not managed-by: `cdktf synth --hcl` rewrites dashed keys in the provider block.
+    const labels = { project: pipeline.project, environment: env.name, managed_by: 'cdktf' };
 
     applyBackend(this, chooseBackend(id, props.backendEnv));
     new GoogleProvider(this, 'google', { project: gcp.project_id, region: gcp.region, defaultLabels: labels });
