@@ -132,7 +132,7 @@ export function monitorOf(task: TaskKind): { key: string; mode: 'max' | 'min' } 
   return task === 'binary' ? { key: 'val_auc', mode: 'max' } : { key: 'val_loss', mode: 'min' };
 }
 
-async function latencyP99(model: tf.LayersModel, inputDim: number, samples = 200): Promise<number> {
+async function latencyP99(model: tf.LayersModel, inputDim: number, samples = 100): Promise<number> {
   const x = tf.zeros([1, inputDim]) as tf.Tensor2D;
   const times: number[] = [];
   for (let i = 0; i < samples + 10; i++) {
@@ -294,7 +294,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     metrics: { ...metrics, validation, best_epoch: state.bestEpoch, epochs: state.epoch, history: state.history, confusion: confusion?.matrix ?? null },
     reportHtml,
   });
-  (opts.metricsOut ?? process.stdout).write(`mlstack-test ${JSON.stringify(metrics)}\n`);
+  if ((opts.progress ?? 'auto') !== 'none') (opts.metricsOut ?? process.stdout).write(`mlstack-test ${JSON.stringify(metrics)}\n`);
   tf.dispose([fitM.x, fitM.y, valM.x, valM.y, testM.x, testM.y, ...bestWeights]);
   model.dispose();
   logger.info({ run: opts.runId, package: opts.store.uri(packagePrefix), metrics }, 'training finished');
