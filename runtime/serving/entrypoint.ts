@@ -44,20 +44,26 @@ export async function serveFromEnvironment(env: NodeJS.ProcessEnv = process.env,
   return startServer({ predictor: loadPredictor(source, { workdir: env.MLSTACK_WORKDIR }), logger, env, ...servingLimits(env) });
 }
 
-/** Closes the server on SIGTERM/SIGINT (drain, then exit 0); a second signal exits at once. */
+/** Resolves after the first SIGTERM/SIGINT has drained the server (rejects if draining fails). */
+export function drainOnSignal(server: RunningServer, logger: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve, reject) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      logger.info({ signal }, 'signal received: draining');
+      server.close().then(() => resolve(signal), reject);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+/** Drains on SIGTERM/SIGINT, then exits 0 (1 if draining failed). */
 export function exitOnSignals(server: RunningServer, logger: Logger, exit: (code: number) => void = (c) => process.exit(c)): void {
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return exit(1);
-    stopping = true;
-    logger.info({ signal }, 'signal received: draining');
-    server.close().then(
-      () => exit(0),
-      () => exit(1),
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  drainOnSignal(server, logger).then(
+    () => exit(0),
+    () => exit(1),
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

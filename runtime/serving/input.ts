@@ -122,7 +122,7 @@ function isHeader(cells: string[], features: readonly string[]): boolean {
 }
 
 /** Numbers become numbers, empty cells null; everything else stays text for the model's type check. */
-function csvCell(cell: string): unknown {
+export function csvCell(cell: string): unknown {
   if (cell === '') return null;
   return NUMBER_CELL.test(cell) ? Number(cell) : cell;
 }

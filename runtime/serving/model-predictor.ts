@@ -20,6 +20,7 @@ export function predictorFromPackage(pkg: ModelPackage, version: string): Predic
   return {
     version,
     features,
+    classes: metadata.task === 'regression' ? undefined : metadata.classes,
     validateRow: (row) => validateInputRow(preprocessing, row),
     predict(rows) {
       const n = rows.length;

@@ -12,6 +12,8 @@ export interface Predictor {
   version: string;
   /** Input features, in the order CSV rows without a header use. */
   features: string[];
+  /** Class labels in output order (classification); batch output has a probability column for each. */
+  classes?: string[];
   /**
    * Type check of one row whose keys are exactly `features` (the server checks presence and
    * finiteness first). Returns a message naming the field and what was expected, or null when valid.

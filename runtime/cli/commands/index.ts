@@ -3,6 +3,9 @@ import { registerConfigCommand } from './config';
 import { registerIngestCommand } from './ingest';
 import { registerImagesCommand } from './images';
 import { registerPromoteCommand } from './promote';
+import { registerBatchCommand } from './batch';
+import { registerInvokeCommand } from './invoke';
+import { registerServeCommand } from './serve';
 
 /** Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/. */
 export function registerCommands(program: Command): void {
@@ -10,4 +13,7 @@ export function registerCommands(program: Command): void {
   registerIngestCommand(program);
   registerPromoteCommand(program);
   registerImagesCommand(program);
+  registerServeCommand(program);
+  registerInvokeCommand(program);
+  registerBatchCommand(program);
 }

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../../config/load';
+import { createLogger } from '../../common/logger';
+import { drainOnSignal } from '../../serving/entrypoint';
+import { loadPredictor } from '../../serving/load';
+import { startServer } from '../../serving/server';
+import { UsageError } from '../errors';
+
+interface ServeOptions {
+  model: string;
+  port?: number;
+  host: string;
+  workdir: string;
+  configDir: string;
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${value}" is not a TCP port (0-65535; 0 picks a free one)`);
+  return port;
+}
+
+/** Batch and body limits from config/pipeline.json `serving`, when the config folder exists. */
+export function servingConfigLimits(configDir: string): { maxBatchSize?: number; maxBodyBytes?: number } {
+  if (!fs.existsSync(path.join(configDir, 'pipeline.json'))) return {};
+  const { serving } = loadProjectConfig(configDir).pipeline;
+  return { maxBatchSize: serving.max_batch_size, maxBodyBytes: serving.max_body_bytes };
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a model over HTTP with the SageMaker, Vertex AI and Azure ML routes (see docs/serving.md); SIGTERM drains')
+    .requiredOption('--model <source>', 'registry version (e.g. v3), model package folder, or file:// s3:// gs:// az:// URI')
+    .option('--port <n>', 'port (0 = a free one); default $AIP_HTTP_PORT, $PORT, $AML_PORT or 8080', parsePort)
+    .option('--host <host>', 'interface to listen on', '0.0.0.0')
+    .option('--workdir <dir>', 'local store holding the registry (for versions)', '.mlstack')
+    .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
+    .action(async (opts: ServeOptions) => {
+      const logger = createLogger('serve');
+      const server = await startServer({
+        predictor: loadPredictor(opts.model, { workdir: opts.workdir }),
+        port: opts.port,
+        host: opts.host,
+        logger,
+        ...servingConfigLimits(opts.configDir),
+      });
+      try {
+        await server.whenReady;
+      } catch (err) {
+        await server.close();
+        throw new UsageError(`cannot load model "${opts.model}": ${(err as Error).message}`);
+      }
+      process.stdout.write(`serving model ${opts.model} at ${server.url} (POST /invocations, /predict, /score; GET /ping, /metrics)\n`);
+      await drainOnSignal(server, logger);
+    });
+}

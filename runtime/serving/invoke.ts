@@ -1,0 +1,210 @@
+import type { EnvironmentName, ProjectConfig } from '../../config/schema';
+import { endpointName } from './endpoint-name';
+
+export const INVOKE_CLOUDS = ['aws', 'gcp', 'azure', 'local'] as const;
+export type InvokeCloud = (typeof INVOKE_CLOUDS)[number];
+
+export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:8080';
+
+/** Env vars `invoke` reads (documented in docs/serving.md). */
+export const INVOKE_ENV = {
+  /** Vertex AI endpoint: its numeric id or full resource name projects/P/locations/L/endpoints/ID. */
+  vertexEndpoint: 'MLSTACK_VERTEX_ENDPOINT',
+  /** Vertex AI API base URL override (default https://<region>-aiplatform.googleapis.com). */
+  vertexApi: 'MLSTACK_VERTEX_API_ENDPOINT',
+  /** Azure ML scoring URL (overrides azure.endpoint_url in the environment's config). */
+  azureUrl: 'MLSTACK_AZURE_ENDPOINT_URL',
+  /** Azure ML endpoint key (primary or secondary), sent as a bearer token. */
+  azureKey: 'MLSTACK_AZURE_ENDPOINT_KEY',
+} as const;
+
+export interface InvokeOptions {
+  cloud: InvokeCloud;
+  env: EnvironmentName;
+  project: ProjectConfig;
+  rows: Record<string, unknown>[];
+  /** local: server base URL (default http://127.0.0.1:8080) or a full route URL; azure: overrides the scoring URL. */
+  url?: string;
+  /** Where credentials and endpoint overrides are read. @default process.env */
+  vars?: NodeJS.ProcessEnv;
+  /** AWS: SageMaker runtime endpoint URL (moto in tests); the SDK also honours AWS_ENDPOINT_URL. */
+  awsEndpointUrl?: string;
+  /** GCP: auth client for the Vertex AI client (tests pass a stub; by default Application Default Credentials). */
+  gcpAuthClient?: unknown;
+  timeoutMs?: number;
+}
+
+export interface InvokeResult {
+  predictions: unknown[];
+  latencyMs: number;
+  /** The endpoint's whole response. */
+  raw: unknown;
+}
+
+/** A failed call, with what to do about it. */
+export class InvokeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvokeError';
+  }
+}
+
+/** Sends rows to the model deployed for `env` on `cloud` and returns its predictions. */
+export async function invoke(opts: InvokeOptions): Promise<InvokeResult> {
+  if (opts.rows.length === 0) throw new InvokeError('no rows to send: give at least one row');
+  const started = performance.now();
+  const raw = await CALLERS[opts.cloud](opts);
+  const latencyMs = performance.now() - started;
+  const predictions = (raw as { predictions?: unknown })?.predictions;
+  if (!Array.isArray(predictions)) {
+    throw new InvokeError(`the ${opts.cloud} endpoint answered without a "predictions" array: ${JSON.stringify(raw).slice(0, 200)}`);
+  }
+  return { predictions, latencyMs, raw };
+}
+
+const CALLERS: Record<InvokeCloud, (opts: InvokeOptions) => Promise<unknown>> = {
+  local: invokeLocal,
+  azure: invokeAzure,
+  aws: invokeSageMaker,
+  gcp: invokeVertex,
+};
+
+async function invokeLocal(opts: InvokeOptions): Promise<unknown> {
+  const base = opts.url ?? DEFAULT_LOCAL_URL;
+  const parsed = parseUrl(base, '--url');
+  const url = parsed.pathname === '/' ? new URL('/invocations', parsed).href : parsed.href;
+  return postJson(url, { instances: opts.rows }, {}, opts.timeoutMs, `nothing answers at ${url}: start a server with \`mlstack serve --model <version>\` or pass --url`);
+}
+
+async function invokeAzure(opts: InvokeOptions): Promise<unknown> {
+  const vars = opts.vars ?? process.env;
+  const url = opts.url ?? vars[INVOKE_ENV.azureUrl] ?? opts.project.environments[opts.env].azure.endpoint_url;
+  if (!url) {
+    throw new InvokeError(
+      `no Azure ML endpoint URL for ${opts.env}: set azure.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.azureUrl}`,
+    );
+  }
+  const key = vars[INVOKE_ENV.azureKey];
+  if (!key) throw new InvokeError(`no Azure ML endpoint key: set ${INVOKE_ENV.azureKey} (az ml online-endpoint get-credentials)`);
+  parseUrl(url, 'the Azure endpoint URL');
+  return postJson(url, { instances: opts.rows }, { Authorization: `Bearer ${key}` }, opts.timeoutMs, `the Azure ML endpoint ${url} does not answer`);
+}
+
+async function invokeSageMaker(opts: InvokeOptions): Promise<unknown> {
+  const { SageMakerRuntimeClient, InvokeEndpointCommand } = await import('@aws-sdk/client-sagemaker-runtime');
+  const region = opts.project.environments[opts.env].aws.region;
+  const name = endpointName(opts.project.pipeline, opts.env);
+  const client = new SageMakerRuntimeClient({ region, ...(opts.awsEndpointUrl ? { endpoint: opts.awsEndpointUrl } : {}), maxAttempts: 2 });
+  try {
+    const out = await client.send(
+      new InvokeEndpointCommand({
+        EndpointName: name,
+        ContentType: 'application/json',
+        Accept: 'application/json',
+        Body: Buffer.from(JSON.stringify({ instances: opts.rows })),
+      }),
+      { abortSignal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) },
+    );
+    return parseJson(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), `SageMaker endpoint ${name}`);
+  } catch (err) {
+    throw explainAwsError(err as Error & { name?: string }, name, region);
+  } finally {
+    client.destroy();
+  }
+}
+
+function explainAwsError(err: Error, name: string, region: string): Error {
+  if (err instanceof InvokeError) return err;
+  if (err.name === 'CredentialsProviderError' || /credential/i.test(err.message)) {
+    return new InvokeError(`no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${err.message})`);
+  }
+  if (/not found|Could not find endpoint/i.test(err.message)) {
+    return new InvokeError(`SageMaker endpoint "${name}" not found in ${region}: deploy it first (npx cdk deploy MlStack-<env>) (${err.message})`);
+  }
+  return new InvokeError(`SageMaker InvokeEndpoint on "${name}" (${region}) failed: ${err.name}: ${err.message}`);
+}
+
+async function invokeVertex(opts: InvokeOptions): Promise<unknown> {
+  const vars = opts.vars ?? process.env;
+  const gcp = opts.project.environments[opts.env].gcp;
+  const endpointSetting = vars[INVOKE_ENV.vertexEndpoint];
+  if (!endpointSetting) {
+    throw new InvokeError(
+      `no Vertex AI endpoint for ${opts.env}: set ${INVOKE_ENV.vertexEndpoint} to its id or projects/${gcp.project_id}/locations/${gcp.region}/endpoints/<id>`,
+    );
+  }
+  const endpoint = endpointSetting.includes('/') ? endpointSetting : `projects/${gcp.project_id}/locations/${gcp.region}/endpoints/${endpointSetting}`;
+  const { v1, helpers } = await import('@google-cloud/aiplatform');
+  const api = vars[INVOKE_ENV.vertexApi] ? parseUrl(vars[INVOKE_ENV.vertexApi] as string, INVOKE_ENV.vertexApi) : undefined;
+  const client = new v1.PredictionServiceClient({
+    apiEndpoint: api ? api.hostname : `${gcp.region}-aiplatform.googleapis.com`,
+    ...(api ? { port: Number(api.port || (api.protocol === 'http:' ? 80 : 443)), protocol: api.protocol.replace(':', ''), fallback: true } : {}),
+    ...(opts.gcpAuthClient ? { authClient: opts.gcpAuthClient as never } : {}),
+  } as ConstructorParameters<typeof v1.PredictionServiceClient>[0]);
+  try {
+    const [response] = await client.predict(
+      {
+        endpoint,
+        instances: opts.rows.map((row) => helpers.toValue(row) as object),
+        parameters: helpers.toValue({}) as object,
+      },
+      { timeout: opts.timeoutMs ?? 60_000 },
+    );
+    return {
+      predictions: (response.predictions ?? []).map((p) => helpers.fromValue(p as never)),
+      deployed_model_id: response.deployedModelId,
+      model_version_id: response.modelVersionId,
+    };
+  } catch (err) {
+    const e = err as Error;
+    if (/default credentials|Could not load|credential/i.test(e.message)) {
+      throw new InvokeError(`no Google Cloud credentials: run \`gcloud auth application-default login\` or set GOOGLE_APPLICATION_CREDENTIALS (${e.message})`);
+    }
+    throw new InvokeError(`Vertex AI predict on ${endpoint} failed: ${e.message}`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function postJson(url: string, body: unknown, headers: Record<string, string>, timeoutMs = 60_000, unreachable: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new InvokeError(`${unreachable} (${cause})`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text.slice(0, 500);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the text
+    }
+    const hint = res.status === 401 || res.status === 403 ? ' (check the endpoint key)' : '';
+    throw new InvokeError(`${url} answered ${res.status}${hint}: ${message}`);
+  }
+  return parseJson(text, url);
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvokeError(`${source} answered with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+function parseUrl(text: string, what: string): URL {
+  try {
+    return new URL(text);
+  } catch {
+    throw new InvokeError(`${what} "${text}" is not a URL (e.g. http://127.0.0.1:8080)`);
+  }
+}
