@@ -18,7 +18,7 @@ export const STORE_CLOUDS: readonly StoreCloud[] = ['local', 'aws', 'gcp', 'azur
 
 export function assertStoreCloud(name: string): StoreCloud {
   if (!(STORE_CLOUDS as readonly string[]).includes(name)) {
-    throw new IngestionConfigError([`unknown cloud "${name}": expected one of ${STORE_CLOUDS.join(', ')}`]);
+    throw new ConfigError([{ file: '--cloud', keyPath: '(root)', message: `unknown cloud "${name}": expected one of ${STORE_CLOUDS.join(', ')}` }]);
   }
   return name as StoreCloud;
 }

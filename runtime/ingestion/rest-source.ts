@@ -156,7 +156,8 @@ export class RestSource implements IngestionSource {
   private advance(position: SourcePosition, count: number, body: unknown, link: string | null): { next: SourcePosition; done: boolean } {
     const p = this.options.config.pagination;
     const hasMore = atPath(body, 'has_more');
-    const shortPage = count === 0 || count < p.page_size || hasMore === false;
+    // An explicit has_more wins (servers may cap the page size below what was asked); otherwise a short page ends it.
+    const shortPage = count === 0 || (typeof hasMore === 'boolean' ? !hasMore : count < p.page_size);
     switch (p.style) {
       case 'page':
         return { next: { page: (position.page ?? p.start_page) + 1 }, done: shortPage };

@@ -36,7 +36,12 @@ export async function startAzurite(): Promise<Azurite> {
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
+        // Azurite waits for idle keep-alive sockets on SIGTERM; force it after a grace period.
+        const force = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        proc.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
         proc.kill('SIGTERM');
       }),
   };
