@@ -28,6 +28,8 @@ export interface ServingAppProps {
   image: string;
   identity: AppIdentity;
   environment: EnvVar[];
+  /** Sensitive values, passed as Container Apps secrets and exposed as env vars of the same name. @default none */
+  secrets?: Record<string, string>;
   /** Role assignments (AcrPull, storage) the first revision needs before it starts. */
   dependsOn: ITerraformDependable[];
 }
@@ -66,7 +68,13 @@ export class ContainerApps extends Construct {
 
   addServing(id: string, app: ServingAppProps): ContainerApp {
     const { serving } = this.props.env.azure;
-    const probe = { transport: 'HTTP', port: SERVING_CONTRACT.port, path: SERVING_CONTRACT.healthPath };
+    const probe = (path: string) => ({ transport: 'HTTP', port: SERVING_CONTRACT.port, path });
+    const secrets = Object.entries(app.secrets ?? {}).map(([envName, value]) => ({
+      envName,
+      // Container Apps secret names: lowercase letters, digits and dashes.
+      secretName: envName.toLowerCase().replace(/_/g, '-'),
+      value,
+    }));
     return new ContainerApp(this, id, {
       name: app.name,
       resourceGroupName: this.props.resourceGroupName,
@@ -75,6 +83,7 @@ export class ContainerApps extends Construct {
       revisionMode: 'Multiple',
       identity: { type: 'UserAssigned', identityIds: [app.identity.id] },
       registry: [{ server: this.props.registryServer, identity: app.identity.id }],
+      secret: secrets.length ? secrets.map((s) => ({ name: s.secretName, value: s.value })) : undefined,
       ingress: {
         externalEnabled: true,
         targetPort: SERVING_CONTRACT.port,
@@ -97,9 +106,10 @@ export class ContainerApps extends Construct {
               ...app.environment,
               { name: 'PORT', value: String(SERVING_CONTRACT.port) },
               { name: 'AZURE_CLIENT_ID', value: app.identity.clientId },
+              ...secrets.map((s) => ({ name: s.envName, secretName: s.secretName })),
             ],
-            readinessProbe: [{ ...probe, intervalSeconds: 5, timeout: 2 }],
-            livenessProbe: [{ ...probe, intervalSeconds: 15, timeout: 2, initialDelay: 10 }],
+            readinessProbe: [{ ...probe(SERVING_CONTRACT.healthPath), intervalSeconds: 5, timeout: 2 }],
+            livenessProbe: [{ ...probe(SERVING_CONTRACT.livenessPath), intervalSeconds: 15, timeout: 2, initialDelay: 10 }],
           },
         ],
       },

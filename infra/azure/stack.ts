@@ -155,7 +155,8 @@ export class AzureMlStack extends TerraformStack {
     const common = [
       { name: 'MLSTACK_ENV', value: env.name },
       { name: 'MLSTACK_CLOUD', value: 'azure' },
-      { name: 'MLSTACK_BUCKET', value: `azure://${this.names.storageAccount}/${this.names.dataContainer}` },
+      // The runtime's object URI for Azure Blob (runtime/storage/open.ts): az://<account>/<container>.
+      { name: 'MLSTACK_BUCKET', value: `az://${this.names.storageAccount}/${this.names.dataContainer}` },
     ];
     const servingApp = this.apps.addServing('serving', {
       name: this.names.servingApp,
@@ -164,8 +165,8 @@ export class AzureMlStack extends TerraformStack {
       environment: [
         ...common,
         { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' },
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: this.ml.insights.connectionString },
       ],
+      secrets: { APPLICATIONINSIGHTS_CONNECTION_STRING: this.ml.insights.connectionString },
       dependsOn: [acrPull.serving, ...grants.serving],
     });
     this.apps.addScheduledIngestion('ingestion', {

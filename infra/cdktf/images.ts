@@ -9,10 +9,13 @@ export function imageRef(registry: string, name: ImageName, tag: string): string
 
 /**
  * The serving container contract shared by SageMaker, Vertex AI and Azure: one
- * image, `serve` argument, health on GET /ping; Container Apps needs a fixed port.
+ * image, `serve` argument, readiness on GET /ping (503 while the model loads),
+ * liveness on GET /live (200 once the process answers; see runtime/serving/routes.ts).
+ * Container Apps needs a fixed port; Cloud Run passes it as PORT.
  */
 export const SERVING_CONTRACT = {
   args: ['serve'],
   healthPath: '/ping',
+  livenessPath: '/live',
   port: 8080,
 } as const;

@@ -35,7 +35,7 @@ export class ServingService extends Construct {
     const { serving, region } = props.env.gcp;
     const gpu = serving.gpu_type;
     const size = gpu ? cloudRunSize(`x-${serving.cpu}`, true) : { cpu: serving.cpu, memory: serving.memory };
-    const probe = { httpGet: { path: SERVING_CONTRACT.healthPath, port: SERVING_CONTRACT.port } };
+    const probe = (path: string) => ({ httpGet: { path, port: SERVING_CONTRACT.port } });
     this.service = new CloudRunV2Service(this, 'service', {
       name: props.name,
       location: region,
@@ -66,8 +66,9 @@ export class ServingService extends Construct {
               cpuIdle: gpu ? false : true,
               startupCpuBoost: true,
             },
-            startupProbe: { ...probe, periodSeconds: 5, failureThreshold: 48, timeoutSeconds: 2 },
-            livenessProbe: { ...probe, periodSeconds: 15, timeoutSeconds: 2 },
+            // Up to 4 minutes for the model to load (SageMaker's limit too), then restart on a hung process.
+            startupProbe: { ...probe(SERVING_CONTRACT.healthPath), periodSeconds: 5, failureThreshold: 48, timeoutSeconds: 2 },
+            livenessProbe: { ...probe(SERVING_CONTRACT.livenessPath), periodSeconds: 15, timeoutSeconds: 2 },
           },
         ],
       },

@@ -73,7 +73,7 @@ describe.each(ENVIRONMENTS)('azure-%s', (envName) => {
     });
   });
 
-  test('serving: Container App on CPU, port 8080, /ping probes, HTTP concurrency rule, min/max from config', () => {
+  test('serving: Container App on CPU, port 8080, /ping readiness and /live liveness probes, HTTP concurrency rule, min/max from config', () => {
     expect(synth()).toHaveResourceWithProperties(ContainerApp, {
       name: `${config.pipeline.endpoint_name}-${envName}`,
       ingress: expect.objectContaining({ target_port: 8080, external_enabled: true }),
@@ -86,8 +86,15 @@ describe.each(ENVIRONMENTS)('azure-%s', (envName) => {
     expect(container.image).toBe(`${acr}.azurecr.io/serving:${azure.image_tag}`);
     expect(container.args).toEqual(['serve']);
     expect(container.readiness_probe[0]).toMatchObject({ path: '/ping', port: 8080, transport: 'HTTP' });
+    expect(container.liveness_probe[0]).toMatchObject({ path: '/live', port: 8080, transport: 'HTTP' });
     expect(container.env).toEqual(expect.arrayContaining([{ name: 'PORT', value: '8080' }]));
     expect(template.container[0].cpu).toBe(Number(azure.serving.cpu));
+    const app = only(json(), 'azurerm_container_app');
+    expect(app.secret).toEqual([{ name: 'applicationinsights-connection-string', value: '${azurerm_application_insights.ml_insights_1A30BFF1.connection_string}' }]);
+    expect(container.env).toEqual(
+      expect.arrayContaining([{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secret_name: 'applicationinsights-connection-string' }]),
+    );
+    expect(container.env).toEqual(expect.arrayContaining([{ name: 'MLSTACK_BUCKET', value: `az://${azure.storage.bucket}/${azure.storage.container}` }]));
   });
 
   test('scheduled ingestion: Container Apps job on a cron trigger, token from Key Vault', () => {

@@ -98,7 +98,7 @@ describe.each(ENVIRONMENTS)('gcp-%s', (envName) => {
     expect(job.template.template.service_account).toBe('${google_service_account.sa-training.email}');
   });
 
-  test('serving: Cloud Run service with min/max from config, /ping probes on 8080, latest revision gets traffic', () => {
+  test('serving: Cloud Run service with min/max from config, /ping startup and /live liveness probes on 8080, latest revision gets traffic', () => {
     expect(synth()).toHaveResourceWithProperties(CloudRunV2Service, {
       name: `${config.pipeline.endpoint_name.toLowerCase()}-${envName}`,
       template: expect.objectContaining({
@@ -111,6 +111,7 @@ describe.each(ENVIRONMENTS)('gcp-%s', (envName) => {
     expect(container.image).toBe(`${registry}/serving:${gcp.image_tag}`);
     expect(container.ports).toEqual({ container_port: 8080 });
     expect(container.startup_probe.http_get).toEqual({ path: '/ping', port: 8080 });
+    expect(container.liveness_probe.http_get).toEqual({ path: '/live', port: 8080 });
     expect(container.args).toEqual(['serve']);
   });
 
