@@ -43,7 +43,7 @@ export async function resolveCsvKeys(store: ObjectStore, keyOrPrefix: string): P
   if (/\.csv$/i.test(keyOrPrefix) && (await store.exists(keyOrPrefix))) return [keyOrPrefix];
   const prefix = keyOrPrefix === '' || keyOrPrefix.endsWith('/') ? keyOrPrefix : `${keyOrPrefix}/`;
   const keys = (await store.list(prefix)).map((o) => o.key).filter((k) => /\.csv$/i.test(k));
-  if (keys.length === 0) throw new Error(`no .csv objects at ${store.uri(keyOrPrefix || '.')}: point --data at a CSV file or a folder of CSV files`);
+  if (keys.length === 0) throw new Error(`no .csv objects at ${keyOrPrefix ? store.uri(keyOrPrefix) : store.root}: point --data at a CSV file or a folder of CSV files`);
   return keys;
 }
 

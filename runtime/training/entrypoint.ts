@@ -209,13 +209,13 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
   let failureFile: string | undefined;
   try {
     const rest = argv[0] === 'train' ? argv.slice(1) : argv;
+    if (detectContract(parseArgs(rest), env) === 'sagemaker') failureFile = path.join(path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml'), 'output', 'failure');
     const where = await resolveLocations(rest, env);
-    failureFile = where.failureFile;
     const configDir = path.resolve(env.MLSTACK_CONFIG_DIR ?? 'config');
     const project = loadProjectConfig(configDir);
     const envName = env.MLSTACK_ENV ?? where.hyperparameters.env;
     const requireGpu = requireGpuFor(envName, where.contract, configDir, env, logger);
-    logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where.dataStore.uri(k)), model: where.modelStore.uri(where.modelPrefix || '.'), requireGpu }, 'training job starting');
+    logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where.dataStore.uri(k)), model: where.modelPrefix ? where.modelStore.uri(where.modelPrefix) : where.modelStore.root, requireGpu }, 'training job starting');
     if (where.contract === 'sagemaker') logResourceConfig(env, logger);
     const result: TrainResult = await train({
       project,

@@ -297,7 +297,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if ((opts.progress ?? 'auto') !== 'none') (opts.metricsOut ?? process.stdout).write(`mlstack-test ${JSON.stringify(metrics)}\n`);
   tf.dispose([fitM.x, fitM.y, valM.x, valM.y, testM.x, testM.y, ...bestWeights]);
   model.dispose();
-  logger.info({ run: opts.runId, package: opts.store.uri(packagePrefix), metrics }, 'training finished');
+  logger.info({ run: opts.runId, package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, metrics }, 'training finished');
   return {
     runId: opts.runId,
     packagePrefix,
