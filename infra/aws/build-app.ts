@@ -4,6 +4,16 @@ import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
 import { MlStack, stackName } from './ml-stack';
 import { addNagChecks } from './nag';
 
+/**
+ * Feature flags this app relies on (CDK keeps pre-flag behaviour unless a flag is set).
+ * Set here rather than in cdk.json so tests and benchmarks synthesize exactly what `cdk synth` does.
+ */
+export const FEATURE_FLAGS: Record<string, boolean> = {
+  // Server access logs are granted by a bucket policy instead of the legacy LogDeliveryWrite ACL.
+  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-s3:createDefaultLoggingPolicy': true,
+};
+
 export interface BuildAppOptions {
   /** Config folder. @default $MLSTACK_CONFIG_DIR, else 'config' */
   readonly configDir?: string;
@@ -32,6 +42,7 @@ export function buildMlApp(options: BuildAppOptions = {}): MlApp {
     // CDK's built-in CloudFormation rule engine (WebAssembly) costs several seconds per stack
     // and only warns by default; cdk-nag (every synth) and cfn-lint (test/infra/aws) check these templates.
     builtinCloudFormationValidation: options.builtinCloudFormationValidation ?? false,
+    context: FEATURE_FLAGS,
   });
   const stacks: Partial<Record<EnvironmentName, MlStack>> = {};
   for (const environment of options.environments ?? ENVIRONMENTS) {

@@ -87,8 +87,10 @@ export class MlStack extends Stack {
     const configFile = path.relative(process.cwd(), path.join(props.project.dir, 'environments', `${props.environment}.json`));
     const prefix = `${pipeline.project}-${props.environment}`;
     const retainOnDelete = env.retain_on_delete;
-    Tags.of(this).add('project', pipeline.project);
-    Tags.of(this).add('environment', props.environment);
+    // cfn-lint 1.51's resource schemas do not know Tags on these types yet (aws-cdk-lib 2.276 emits them).
+    const untaggable = { excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
+    Tags.of(this).add('project', pipeline.project, untaggable);
+    Tags.of(this).add('environment', props.environment, untaggable);
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,

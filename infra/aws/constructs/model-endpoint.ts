@@ -1,11 +1,11 @@
 import * as sagemakerAlpha from '@aws-cdk/aws-sagemaker-alpha';
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
-import { Construct } from 'constructs';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct, type IConstruct } from 'constructs';
 import { isBurstableInstanceType, isSageMakerInstanceType } from '../instance-types';
 import { grantSageMakerLogging, grantSageMakerVpcAccess, sageMakerExecutionRole } from '../sagemaker-iam';
 import { PropsValidator } from '../validation';
@@ -55,6 +55,13 @@ export interface ModelEndpointProps {
   readonly canaryBakeTime?: Duration;
   /** Config file named in validation errors. @default - none named */
   readonly configFile?: string;
+}
+
+/** The L1 resource inside an alpha L2 (which, unlike aws-cdk-lib's L2s, sets no defaultChild). */
+function l1Child<T extends IConstruct>(l2: IConstruct, type: abstract new (...args: any[]) => T): T {
+  const child = l2.node.children.find((c): c is T => c instanceof type);
+  if (!child) throw new Error(`${l2.node.path} has no ${type.name} child: @aws-cdk/aws-sagemaker-alpha changed its layout`);
+  return child;
 }
 
 /** An image for the alpha Model whose bind() grants exactly the pull permission it needs. */
@@ -159,7 +166,7 @@ export class ModelEndpoint extends Construct {
         },
       ],
     });
-    const cfnConfig = this.endpointConfig.node.defaultChild as sagemaker.CfnEndpointConfig;
+    const cfnConfig = l1Child(this.endpointConfig, sagemaker.CfnEndpointConfig);
     cfnConfig.dataCaptureConfig = {
       enableCapture: (props.dataCapturePercent ?? 20) > 0,
       initialSamplingPercentage: props.dataCapturePercent ?? 20,
@@ -212,7 +219,7 @@ export class ModelEndpoint extends Construct {
       }),
     );
 
-    const cfnEndpoint = this.endpoint.node.defaultChild as sagemaker.CfnEndpoint;
+    const cfnEndpoint = l1Child(this.endpoint, sagemaker.CfnEndpoint);
     // aws-cdk #23151: without this, replacing the endpoint config resets the autoscaled instance count.
     cfnEndpoint.retainAllVariantProperties = true;
     cfnEndpoint.deploymentConfig = {
@@ -237,6 +244,18 @@ export class ModelEndpoint extends Construct {
       scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
       minCapacity,
       maxCapacity: props.autoscaling.maxCapacity,
+      // Application Auto Scaling acts through its service-linked role (created on first use);
+      // without this CDK would declare an empty role that cannot update the endpoint.
+      role: iam.Role.fromRoleArn(
+        this,
+        'ScalingRole',
+        Stack.of(this).formatArn({
+          service: 'iam',
+          region: '',
+          resource: 'role',
+          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
+        }),
+      ),
     });
     this.scalableTarget.node.addDependency(this.endpoint);
     this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', {
