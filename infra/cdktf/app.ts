@@ -1,8 +1,11 @@
 import { App } from 'cdktf';
 import { loadProjectConfig } from '../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../config/schema';
+import { azureNames } from '../azure/names';
 import { AzureMlStack } from '../azure/stack';
+import { gcpNames } from '../gcp/names';
 import { GcpMlStack } from '../gcp/stack';
+import { InvalidNameError, type NameProblem } from './naming';
 
 export const CDKTF_CLOUDS = ['gcp', 'azure'] as const;
 export type CdktfCloud = (typeof CDKTF_CLOUDS)[number];
@@ -30,10 +33,13 @@ export interface CdktfAppOptions {
 /** Builds the cdktf App with one stack per cloud and environment; throws on invalid config or names. */
 export function buildCdktfApp(options: CdktfAppOptions = {}): App {
   const config = options.config ?? loadProjectConfig(options.configDir ?? process.env.MLSTACK_CONFIG_DIR ?? 'config');
+  const clouds = options.clouds ?? CDKTF_CLOUDS;
+  const environments = options.environments ?? ENVIRONMENTS;
+  assertValidNames(config, clouds, environments);
   // Stack traces in construct metadata cost a third of the build time and only help debugging cdktf itself.
   const app = new App({ outdir: options.outdir, stackTraces: false });
-  for (const cloud of options.clouds ?? CDKTF_CLOUDS) {
-    for (const name of options.environments ?? ENVIRONMENTS) {
+  for (const cloud of clouds) {
+    for (const name of environments) {
       const env = config.environments[name];
       const props = { pipeline: config.pipeline, env, backendEnv: options.backendEnv };
       if (cloud === 'gcp') new GcpMlStack(app, `gcp-${name}`, props);
@@ -41,4 +47,23 @@ export function buildCdktfApp(options: CdktfAppOptions = {}): App {
     }
   }
   return app;
+}
+
+/**
+ * Checks every stack's names before any stack is created (a stack writes its output
+ * folder when constructed), reporting the problems of all environments together.
+ */
+function assertValidNames(config: ProjectConfig, clouds: readonly CdktfCloud[], environments: readonly EnvironmentName[]): void {
+  const problems: NameProblem[] = [];
+  for (const cloud of clouds) {
+    for (const name of environments) {
+      try {
+        (cloud === 'gcp' ? gcpNames : azureNames)(config.pipeline, config.environments[name]);
+      } catch (err) {
+        if (!(err instanceof InvalidNameError)) throw err;
+        problems.push(...err.problems);
+      }
+    }
+  }
+  if (problems.length > 0) throw new InvalidNameError(problems);
 }

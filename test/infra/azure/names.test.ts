@@ -79,3 +79,23 @@ test('blob prefix conditions: readers only read, contributors also write and del
   expect(contributor).toContain('/blobs/delete');
   expect(contributor).toContain("StringStartsWith 'a/' OR @Resource");
 });
+
+test('bad names in several environments and clouds are reported together', () => {
+  const dir = copyConfig();
+  editJson(path.join(dir, 'environments', 'dev.json'), (doc) => {
+    doc.azure.storage.bucket = 'Dev-Data';
+  });
+  editJson(path.join(dir, 'environments', 'prod.json'), (doc) => {
+    doc.gcp.storage.bucket = 'googprod';
+  });
+  try {
+    buildCdktfApp({ configDir: dir, backendEnv: {} });
+    throw new Error('expected InvalidNameError');
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidNameError);
+    expect((err as InvalidNameError).problems.map((p) => `${p.env} ${p.key}`).sort()).toEqual([
+      'dev azure.storage.bucket',
+      'prod gcp.storage.bucket',
+    ]);
+  }
+});

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdktf';
@@ -6,7 +7,7 @@ import { buildCdktfApp, cdktfStackNames } from '../../../infra/cdktf/app';
 import { chooseBackend } from '../../../infra/cdktf/backend';
 import { ScheduleError, toUnixCron } from '../../../infra/cdktf/schedule';
 import { GcpMlStack } from '../../../infra/gcp/stack';
-import { makeTempDir } from '../../helpers/tmp';
+import { copyConfig, editJson, makeTempDir } from '../../helpers/tmp';
 
 const EIGHT = ['gcp-dev', 'gcp-qa', 'gcp-staging', 'gcp-prod', 'azure-dev', 'azure-qa', 'azure-staging', 'azure-prod'];
 
@@ -39,6 +40,21 @@ describe('the cdktf app (cdktf.json "app": infra/cdktf/main.ts)', () => {
       expect(tf.terraform.backend).toEqual({ local: { path: `terraform.${stack}.tfstate` } });
       expect(Object.keys(tf.resource).length).toBeGreaterThan(10);
     }
+  });
+
+  test('the app as cdktf runs it exits 1 with the naming problem and writes no stacks', () => {
+    const dir = copyConfig();
+    editJson(path.join(dir, 'environments', 'qa.json'), (doc) => {
+      doc.azure.storage.bucket = 'ml_stack_qa';
+    });
+    const outdir = makeTempDir('mlstack-cdktf-bad-');
+    const run = spawnSync(process.execPath, ['bin/run-ts.js', 'infra/cdktf/main.ts'], {
+      env: { ...process.env, MLSTACK_CONFIG_DIR: dir, CDKTF_OUTDIR: outdir },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('env qa: azure.storage.bucket: "ml_stack_qa" breaks the rule: 3-24 lowercase letters and digits');
+    expect(fs.existsSync(path.join(outdir, 'stacks'))).toBe(false);
   });
 
   test('MLSTACK_CONFIG_DIR chooses the config folder', () => {
