@@ -6,10 +6,12 @@ import { registerPromoteCommand } from './promote';
 import { registerBatchCommand } from './batch';
 import { registerInvokeCommand } from './invoke';
 import { registerServeCommand } from './serve';
+import { registerPipelineCommand } from './pipeline';
 
 /** Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/. */
 export function registerCommands(program: Command): void {
   registerConfigCommand(program);
+  registerPipelineCommand(program);
   registerIngestCommand(program);
   registerPromoteCommand(program);
   registerImagesCommand(program);
