@@ -1,0 +1,221 @@
+/**
+ * Hyperparameter tuning over pipeline.json `tuning.search_space`: random search or successive
+ * halving. The study lives in the store at `<studyPrefix><studyId>/study.json` and is rewritten the
+ * moment each trial ends (params, metric, model reference), so a killed study restarts where it
+ * stopped: finished trials are skipped, an interrupted trial resumes from its checkpoints, and
+ * `best` always names the best model package trained so far.
+ */
+import type { ProjectConfig, TrainingParams, TuningConfig } from '../../config/schema';
+import { silentLogger, type Logger } from '../common/logger';
+import { getJson, putJson, type ObjectStore } from '../storage/object-store';
+import { seededRandom, stableHash } from './data';
+import { resolveTrainingParams, train, TrainingAbortedError, type TrainResult } from './index';
+
+export interface TrialRecord {
+  trial_id: string;
+  run_id: string;
+  rung: number;
+  config_index: number;
+  params: Partial<TrainingParams>;
+  epochs: number;
+  status: 'complete' | 'failed';
+  /** The validation metric the study optimises (null when the trial failed). */
+  metric: number | null;
+  test_metrics: Record<string, number> | null;
+  package_prefix: string | null;
+  error?: string;
+  started_at: string;
+  finished_at: string;
+}
+
+export interface Study {
+  study_id: string;
+  project: string;
+  strategy: TuningConfig['strategy'];
+  metric: TuningConfig['metric'];
+  direction: 'max' | 'min';
+  /** Hash of the tuning config and base params: a restarted study must search the same space. */
+  space_hash: string;
+  status: 'running' | 'complete';
+  created_at: string;
+  updated_at: string;
+  trials: TrialRecord[];
+  best: { trial_id: string; run_id: string; metric: number; params: Partial<TrainingParams>; package_prefix: string } | null;
+}
+
+export interface TuneOptions {
+  project: ProjectConfig;
+  store: ObjectStore;
+  dataKeys: string[];
+  studyId: string;
+  /** Study objects go under `<studyPrefix><studyId>/` (default 'state/studies/'). */
+  studyPrefix?: string;
+  modelsPrefix: string;
+  checkpointsPrefix: string;
+  dataStore?: ObjectStore;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Overrides pipeline.json `tuning` (e.g. fewer trials from the CLI). */
+  tuning?: Partial<TuningConfig>;
+  onTrialStart?: (trialId: string) => void;
+  onTrialEnd?: (trial: TrialRecord) => void | Promise<void>;
+}
+
+const VALIDATION_KEY: Record<TuningConfig['metric'], string> = { auc: 'val_auc', accuracy: 'val_accuracy', loss: 'val_loss', rmse: 'val_rmse' };
+
+export function directionOf(metric: TuningConfig['metric']): 'max' | 'min' {
+  return metric === 'auc' || metric === 'accuracy' ? 'max' : 'min';
+}
+
+type SearchDimension = TuningConfig['search_space'][string];
+
+function sampleDimension(dim: SearchDimension, random: () => number): unknown {
+  if ('values' in dim) return dim.values[Math.floor(random() * dim.values.length)];
+  const u = random();
+  let value = dim.log ? Math.exp(Math.log(dim.min) + u * (Math.log(dim.max) - Math.log(dim.min))) : dim.min + u * (dim.max - dim.min);
+  if (dim.integer) value = Math.round(value);
+  return value;
+}
+
+/** The study's candidate configurations, deterministic in the seed (a restart samples the same ones). */
+export function sampleConfigurations(tuning: TuningConfig, seed: number): Partial<TrainingParams>[] {
+  const random = seededRandom(seed ^ 0x5eed);
+  const names = Object.keys(tuning.search_space).sort();
+  return Array.from({ length: tuning.trials }, () => Object.fromEntries(names.map((n) => [n, sampleDimension(tuning.search_space[n], random)])) as Partial<TrainingParams>);
+}
+
+/** Epochs per rung of successive halving: min_epochs * eta^r, capped at the configured epochs. */
+export function rungEpochs(tuning: TuningConfig, maxEpochs: number): number[] {
+  if (tuning.strategy === 'random') return [maxEpochs];
+  const rungs: number[] = [];
+  for (let e = Math.min(tuning.min_epochs, maxEpochs); ; e *= tuning.eta) {
+    rungs.push(Math.min(e, maxEpochs));
+    if (e >= maxEpochs) break;
+  }
+  return rungs;
+}
+
+function better(a: number, b: number, direction: 'max' | 'min'): boolean {
+  return direction === 'max' ? a > b : a < b;
+}
+
+export function studyKey(prefix: string, studyId: string): string {
+  return `${prefix}${studyId}/study.json`;
+}
+
+export async function readStudy(store: ObjectStore, studyId: string, prefix = 'state/studies/'): Promise<Study | null> {
+  const key = studyKey(prefix, studyId);
+  return (await store.exists(key)) ? getJson<Study>(store, key) : null;
+}
+
+export async function tune(opts: TuneOptions): Promise<Study> {
+  const logger = opts.logger ?? silentLogger;
+  const pipeline = opts.project.pipeline;
+  if (!pipeline.tuning && !opts.tuning?.search_space) throw new Error('pipeline.json has no "tuning" section: add tuning.search_space (see docs/training.md)');
+  const tuning = { strategy: 'random', trials: 8, metric: 'auc', eta: 3, min_epochs: 2, ...pipeline.tuning, ...opts.tuning } as TuningConfig;
+  if (Object.keys(tuning.search_space ?? {}).length === 0) throw new Error('tuning.search_space is empty: give at least one parameter range');
+  const studyPrefix = opts.studyPrefix ?? 'state/studies/';
+  const key = studyKey(studyPrefix, opts.studyId);
+  const direction = directionOf(tuning.metric);
+  const baseParams = pipeline.training_params;
+  const configs = sampleConfigurations(tuning, pipeline.seed);
+  configs.forEach((c, i) => {
+    try {
+      resolveTrainingParams(baseParams, c);
+    } catch (err) {
+      throw new Error(`tuning.search_space sample ${i + 1} is not valid: ${(err as Error).message}`);
+    }
+  });
+  const spaceHash = stableHash({ tuning, baseParams, seed: pipeline.seed });
+
+  const now = () => new Date().toISOString();
+  let study: Study = (await readStudy(opts.store, opts.studyId, studyPrefix)) ?? {
+    study_id: opts.studyId,
+    project: pipeline.project,
+    strategy: tuning.strategy,
+    metric: tuning.metric,
+    direction,
+    space_hash: spaceHash,
+    status: 'running',
+    created_at: now(),
+    updated_at: now(),
+    trials: [],
+    best: null,
+  };
+  if (study.space_hash !== spaceHash) {
+    throw new Error(`study "${opts.studyId}" at ${opts.store.uri(key)} was started with a different search space or training params; use a new --study id`);
+  }
+  const finished = new Map(study.trials.map((t) => [t.trial_id, t]));
+  if (finished.size) logger.info({ study: opts.studyId, finished: finished.size }, `resuming study: ${finished.size} trials already finished`);
+  const save = async () => {
+    study.updated_at = now();
+    await putJson(opts.store, key, study);
+  };
+
+  let candidates = configs.map((_, i) => i);
+  const rungs = rungEpochs(tuning, baseParams.epochs);
+  for (let rung = 0; rung < rungs.length; rung++) {
+    const epochs = rungs[rung];
+    const results: { index: number; metric: number | null }[] = [];
+    for (const index of candidates) {
+      const trialId = `r${rung}-c${index}`;
+      const done = finished.get(trialId);
+      if (done) {
+        results.push({ index, metric: done.metric });
+        continue;
+      }
+      if (opts.signal?.aborted) throw new TrainingAbortedError(0);
+      opts.onTrialStart?.(trialId);
+      const params = { ...configs[index], epochs };
+      const runId = `${opts.studyId}-${trialId}`;
+      const started = now();
+      let record: TrialRecord;
+      try {
+        const result: TrainResult = await train({
+          project: opts.project,
+          store: opts.store,
+          dataStore: opts.dataStore,
+          dataKeys: opts.dataKeys,
+          runId,
+          modelsPrefix: opts.modelsPrefix,
+          checkpointsPrefix: opts.checkpointsPrefix,
+          overrides: params,
+          progress: 'none',
+          logger,
+          signal: opts.signal,
+          parentRun: opts.studyId,
+        });
+        const metric = result.validation[VALIDATION_KEY[tuning.metric]];
+        if (metric === undefined) throw new Error(`tuning metric "${tuning.metric}" is not available for a ${result.task} task (use ${result.task === 'regression' ? 'rmse or loss' : 'auc, accuracy or loss'})`);
+        record = { trial_id: trialId, run_id: runId, rung, config_index: index, params, epochs, status: 'complete', metric, test_metrics: result.metrics, package_prefix: result.packagePrefix, started_at: started, finished_at: now() };
+      } catch (err) {
+        if (err instanceof TrainingAbortedError) throw err;
+        logger.warn({ trial: trialId, err: (err as Error).message }, `trial ${trialId} failed`);
+        record = { trial_id: trialId, run_id: runId, rung, config_index: index, params, epochs, status: 'failed', metric: null, test_metrics: null, package_prefix: null, error: (err as Error).message, started_at: started, finished_at: now() };
+        if (/tuning metric/.test(record.error ?? '')) {
+          study.trials.push(record);
+          await save();
+          throw err;
+        }
+      }
+      study.trials.push(record);
+      if (record.metric !== null && record.package_prefix && (study.best === null || better(record.metric, study.best.metric, direction))) {
+        study.best = { trial_id: trialId, run_id: runId, metric: record.metric, params, package_prefix: record.package_prefix };
+      }
+      await save();
+      logger.info({ trial: trialId, metric: record.metric, best: study.best?.metric }, `trial ${trialId} finished`);
+      await opts.onTrialEnd?.(record);
+      results.push({ index, metric: record.metric });
+    }
+    const keep = Math.max(1, Math.ceil(candidates.length / tuning.eta));
+    candidates = results
+      .filter((r) => r.metric !== null)
+      .sort((a, b) => (direction === 'max' ? (b.metric as number) - (a.metric as number) : (a.metric as number) - (b.metric as number)))
+      .slice(0, keep)
+      .map((r) => r.index);
+    if (candidates.length === 0) break;
+  }
+  study.status = 'complete';
+  await save();
+  return study;
+}
