@@ -6,6 +6,7 @@ import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri } from '../storage/open';
 import { predictorFromPackage } from './model-predictor';
 import type { Predictor } from './predictor';
+import { ModelRegistry } from '../registry';
 
 export interface LoadPredictorOptions {
   /** Local workdir whose registry resolves versions. @default '.mlstack' */
@@ -42,13 +43,7 @@ async function fromStore(store: ObjectStore, prefix: string, version: string | u
 }
 
 async function registryRecord(store: ObjectStore, version: string): Promise<{ version: string; package_prefix: string }> {
-  // Resolved at run time until the registry module lands in every checkout.
-  const registryModule = '../registry/index';
-  const registry = (await import(registryModule).catch(() => undefined)) as
-    | { ModelRegistry: new (s: ObjectStore) => { get(v: string): Promise<{ version: string; package_prefix: string }> } }
-    | undefined;
-  if (!registry) throw new Error(`"${version}" is neither a folder nor a URI, and the model registry is not available to resolve it as a version`);
-  return new registry.ModelRegistry(store).get(version);
+  return new ModelRegistry(store).get(version);
 }
 
 /**
