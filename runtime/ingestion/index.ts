@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import * as readline from 'node:readline';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
@@ -101,6 +101,7 @@ class IngestionRun {
   private quarantined = 0;
   private fieldsChecked: boolean;
   private runId = '';
+  private abortRaw: (err: Error) => Promise<void> = async () => undefined;
   private keys!: ReturnType<typeof runKeys>;
 
   constructor(
@@ -158,6 +159,7 @@ class IngestionRun {
       await processedOut.end();
       await quarantineOut.end();
     } catch (err) {
+      await this.abortRaw(err as Error);
       await processedOut.abort(err as Error);
       await quarantineOut.abort(err as Error);
       throw err;
@@ -170,8 +172,8 @@ class IngestionRun {
     const lines = readline.createInterface({ input: await this.opts.store.stream(part.key), crlfDelay: Infinity });
     for await (const line of lines) {
       if (line === '') continue;
-      this.checksum.update(line + '\n');
-      await this.processRecord(JSON.parse(line) as SourceRecord, processedOut, quarantineOut);
+      this.processRecord(JSON.parse(line) as SourceRecord, processedOut, quarantineOut);
+      if (this.fetched % 1000 === 0) await Promise.all([processedOut.flush(), quarantineOut.flush()]);
     }
   }
 
@@ -185,27 +187,30 @@ class IngestionRun {
         : { since: null, position: checkpoint.position };
     let current = { ...checkpoint, parts: [...checkpoint.parts] };
     let watermark: Watermark = checkpoint.watermark;
-    let lines: string[] = [];
+    // The raw part being written: streamed to the store, visible only once committed (atomic put).
+    let raw: { writer: ObjectWriter; hash: Hash; rows: number } | undefined;
     let partPages = 0;
     let pending = { pages: 0, skipped: 0 };
     const commit = async (position: RunCheckpoint['position']) => {
-      const key = this.keys.rawPart(current.parts.length);
-      const text = lines.join('');
-      const body = Buffer.from(text, 'utf8');
-      await this.opts.store.put(key, body, { contentType: 'application/x-ndjson' });
+      if (!raw) return;
+      await raw.writer.end();
+      const part: RawPart = { key: raw.writer.key, rows: raw.rows, pages: partPages, bytes: raw.writer.bytes, sha256: raw.hash.digest('hex') };
       current = {
         ...current,
         watermark,
         position,
         pages: current.pages + pending.pages,
         skipped_by_watermark: current.skipped_by_watermark + pending.skipped,
-        parts: [...current.parts, { key, rows: lines.length, pages: partPages, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }],
+        parts: [...current.parts, part],
       };
       await this.state.writeCheckpoint(current);
-      log.debug({ part: key, rows: lines.length }, 'raw part committed');
-      lines = [];
+      log.debug({ part: part.key, rows: part.rows }, 'raw part committed');
+      raw = undefined;
       partPages = 0;
       pending = { pages: 0, skipped: 0 };
+    };
+    this.abortRaw = async (err: Error) => {
+      await raw?.writer.abort(err);
     };
 
     let lastPosition = checkpoint.position;
@@ -236,30 +241,33 @@ class IngestionRun {
           }
         }
         const line = JSON.stringify(record) + '\n';
-        lines.push(line);
-        this.checksum.update(line);
-        await this.processRecord(record, processedOut, quarantineOut);
+        raw ??= { writer: new ObjectWriter(this.opts.store, this.keys.rawPart(current.parts.length), 'application/x-ndjson'), hash: createHash('sha256'), rows: 0 };
+        raw.writer.append(line);
+        raw.hash.update(line);
+        raw.rows += 1;
+        this.processRecord(record, processedOut, quarantineOut);
       }
+      await Promise.all([raw?.writer.flush(), processedOut.flush(), quarantineOut.flush()]);
       lastPosition = page.next;
-      if (lines.length >= config.raw_part_rows) await commit(page.next);
+      if (raw && raw.rows >= config.raw_part_rows) await commit(page.next);
     }
-    if (lines.length > 0 || pending.pages > 0) {
-      if (lines.length > 0) await commit(lastPosition);
-      else current = { ...current, pages: current.pages + pending.pages, skipped_by_watermark: current.skipped_by_watermark + pending.skipped };
+    if (raw) await commit(lastPosition);
+    else if (pending.pages > 0) {
+      current = { ...current, pages: current.pages + pending.pages, skipped_by_watermark: current.skipped_by_watermark + pending.skipped };
     }
     return current;
   }
 
-  private async processRecord(record: SourceRecord, processedOut: ObjectWriter, quarantineOut: ObjectWriter): Promise<void> {
+  private processRecord(record: SourceRecord, processedOut: ObjectWriter, quarantineOut: ObjectWriter): void {
     this.fetched += 1;
     const outcome = this.validator.check(record);
     if (outcome.ok) {
       this.processed += 1;
       for (let i = 0; i < outcome.values.length; i += 1) this.stats[i].add(outcome.values[i]);
-      await processedOut.write(csvLine(outcome.values));
+      processedOut.append(csvLine(outcome.values));
     } else {
       this.quarantined += 1;
-      await quarantineOut.write(JSON.stringify({ run_id: this.runId, row: this.fetched, reasons: outcome.reasons, record }) + '\n');
+      quarantineOut.append(JSON.stringify({ run_id: this.runId, row: this.fetched, reasons: outcome.reasons, record }) + '\n');
     }
   }
 
@@ -268,6 +276,8 @@ class IngestionRun {
     const finishedAt = new Date().toISOString();
     const rawKeys = checkpoint.parts.map((p) => p.key);
     const rows = { fetched: this.fetched, processed: this.processed, quarantined: this.quarantined };
+    // The run's checksum covers every raw byte through the part checksums (each part is hashed once, as it is written).
+    for (const part of checkpoint.parts) this.checksum.update(`${part.sha256}\n`);
     const checksum = this.checksum.digest('hex');
     await putJson(store, this.keys.rawMetadata, {
       source: this.source.description,
@@ -277,7 +287,7 @@ class IngestionRun {
       pages: checkpoint.pages,
       row_count: this.fetched,
       skipped_by_watermark: checkpoint.skipped_by_watermark,
-      checksum: { algorithm: 'sha256', value: checksum },
+      checksum: { algorithm: 'sha256 of the parts\' sha256 lines, in order', value: checksum },
       watermark: { field: project.parser.watermark_field ?? null, since: checkpoint.since, until: checkpoint.watermark },
       parts: checkpoint.parts,
     });

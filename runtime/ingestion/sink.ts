@@ -29,12 +29,18 @@ export class ObjectWriter {
     });
   }
 
+  /** Buffers text; call flush() now and then (the run does after every page) to apply backpressure. */
+  append(text: string): void {
+    this.buffer += text;
+  }
+
   async write(text: string): Promise<void> {
     this.buffer += text;
     if (this.buffer.length >= FLUSH_BYTES) await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  /** Hands buffered text to the store, waiting while the store is behind. */
+  async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.buffer.length === 0) return;
     const chunk = Buffer.from(this.buffer, 'utf8');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { getJson } from '../../runtime/storage/object-store';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { runIngestion, type IngestionResult } from '../../runtime/ingestion';
@@ -42,7 +43,9 @@ describe('REST ingestion from the sample API', () => {
     expect(JSON.parse(firstRaw)).toEqual(sampleRow(1));
     const meta = await getJson<Record<string, any>>(store, 'data/raw/r1/_metadata.json');
     expect(meta).toMatchObject({ source: api.url, run_id: 'r1', pages: 20, row_count: 2000 });
-    expect(meta.checksum.value).toMatch(/^[0-9a-f]{64}$/);
+    const partHashes = await Promise.all(result.rawKeys.map(async (k) => createHash('sha256').update(await store.get(k)).digest('hex')));
+    expect(meta.parts.map((p: { sha256: string }) => p.sha256)).toEqual(partHashes);
+    expect(meta.checksum.value).toBe(createHash('sha256').update(partHashes.map((h) => `${h}\n`).join('')).digest('hex'));
     expect(Date.parse(meta.fetched_at)).not.toBeNaN();
     const csv = (await store.get(result.processedKey)).toString('utf8').split('\n');
     expect(csv[0]).toBe('id,age,spend,tenure,plan,region,tickets,signup_time,churned');
