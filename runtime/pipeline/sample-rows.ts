@@ -11,7 +11,8 @@ export async function sampleFeatureRows(
   features: readonly string[],
   count: number,
 ): Promise<Record<string, unknown>[]> {
-  const parser = (await store.stream(key)).pipe(parse({ columns: true, cast: true, skip_empty_lines: true }));
+  const source = await store.stream(key);
+  const parser = source.pipe(parse({ columns: true, cast: true, skip_empty_lines: true }));
   const rows: Record<string, unknown>[] = [];
   try {
     for await (const record of parser as AsyncIterable<Record<string, unknown>>) {
@@ -27,6 +28,7 @@ export async function sampleFeatureRows(
     }
   } finally {
     parser.destroy();
+    source.destroy();
   }
   return rows;
 }
