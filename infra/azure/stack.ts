@@ -9,6 +9,7 @@ import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
+import { storagePaths } from '../../runtime/common/paths';
 import { applyBackend, chooseBackend } from '../cdktf/backend';
 import { imageRef, type ImageName } from '../cdktf/images';
 import { toUnixCron } from '../cdktf/schedule';
@@ -64,17 +65,18 @@ export class AzureMlStack extends TerraformStack {
       env,
       tags,
     });
-    const paths = azure.storage;
+    // The runtime's layout inside the container, so grants follow it if it moves.
+    const paths = storagePaths(env, 'azure');
     const grants = {
       ingestion: [
-        this.dataLake.grantPrefixes('ingestion-writes', identities.ingestion.principalId, 'Storage Blob Data Contributor', [paths.raw_path, paths.processed_path, 'state/']),
+        this.dataLake.grantPrefixes('ingestion-writes', identities.ingestion.principalId, 'Storage Blob Data Contributor', [paths.raw, paths.processed, paths.state]),
       ],
       training: [
-        this.dataLake.grantPrefixes('training-reads', identities.training.principalId, 'Storage Blob Data Reader', [paths.processed_path]),
-        this.dataLake.grantPrefixes('training-writes', identities.training.principalId, 'Storage Blob Data Contributor', [paths.models_path, paths.checkpoints_path, 'state/']),
+        this.dataLake.grantPrefixes('training-reads', identities.training.principalId, 'Storage Blob Data Reader', [paths.processed]),
+        this.dataLake.grantPrefixes('training-writes', identities.training.principalId, 'Storage Blob Data Contributor', [paths.models, paths.checkpoints, paths.state]),
       ],
       serving: [
-        this.dataLake.grantPrefixes('serving-reads', identities.serving.principalId, 'Storage Blob Data Reader', [paths.models_path, 'registry/']),
+        this.dataLake.grantPrefixes('serving-reads', identities.serving.principalId, 'Storage Blob Data Reader', [paths.models, paths.registry]),
       ],
     };
 

@@ -7,6 +7,7 @@ import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-
 import { SecretManagerSecretVersion } from '@cdktf/provider-google/lib/secret-manager-secret-version';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
+import { storagePaths } from '../../runtime/common/paths';
 import { applyBackend, chooseBackend } from '../cdktf/backend';
 import { toUnixCron } from '../cdktf/schedule';
 import { GpuTrainingJob, ScheduledIngestion } from './jobs';
@@ -85,11 +86,12 @@ export class GcpMlStack extends TerraformStack {
     const member = (sa: ServiceAccount) => `serviceAccount:${sa.email}`;
 
     this.dataBucket = new DataBucket(this, 'data', { name: this.names.bucket, env, labels });
-    const paths = gcp.storage;
-    this.dataBucket.grantPrefixes('ingestion-writes', member(accounts.ingestion), 'roles/storage.objectUser', [paths.raw_path, paths.processed_path, 'state/']);
-    this.dataBucket.grantPrefixes('training-reads', member(accounts.training), 'roles/storage.objectViewer', [paths.processed_path]);
-    this.dataBucket.grantPrefixes('training-writes', member(accounts.training), 'roles/storage.objectUser', [paths.models_path, paths.checkpoints_path, 'state/']);
-    this.dataBucket.grantPrefixes('serving-reads', member(accounts.serving), 'roles/storage.objectViewer', [paths.models_path, 'registry/']);
+    // The runtime's layout inside the bucket, so grants follow it if it moves.
+    const paths = storagePaths(env, 'gcp');
+    this.dataBucket.grantPrefixes('ingestion-writes', member(accounts.ingestion), 'roles/storage.objectUser', [paths.raw, paths.processed, paths.state]);
+    this.dataBucket.grantPrefixes('training-reads', member(accounts.training), 'roles/storage.objectViewer', [paths.processed]);
+    this.dataBucket.grantPrefixes('training-writes', member(accounts.training), 'roles/storage.objectUser', [paths.models, paths.checkpoints, paths.state]);
+    this.dataBucket.grantPrefixes('serving-reads', member(accounts.serving), 'roles/storage.objectViewer', [paths.models, paths.registry]);
 
     this.images = new ImageRepository(this, 'images', {
       repositoryId: this.names.artifactRepository,
@@ -131,7 +133,7 @@ export class GcpMlStack extends TerraformStack {
       env,
       image: this.images.imageUri('training-gpu', gcp.image_tag),
       serviceAccountEmail: accounts.training.email,
-      environment: [...common, { name: 'MLSTACK_CHECKPOINT_URI', value: `gs://${this.names.bucket}/${paths.checkpoints_path}` }],
+      environment: [...common, { name: 'MLSTACK_CHECKPOINT_URI', value: `gs://${this.names.bucket}/${paths.checkpoints}` }],
       labels,
     });
     this.ingestion = new ScheduledIngestion(this, 'ingestion', {
