@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LocalObjectStore } from '../storage/local-store';
-import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store';
+import { ModelRegistry, UnknownVersionError } from '../registry/index';
+import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri } from '../storage/open';
 
 /** What promotion needs from a registry version record. */
@@ -39,51 +40,38 @@ export async function openRegistryLocation(options: { workdir?: string; registry
   return { store: new LocalObjectStore(options.workdir ?? '.mlstack'), prefix: 'registry/' };
 }
 
-function versionsPrefix(location: RegistryLocation, project: string): string {
-  return `${location.prefix}${project}/versions/`;
-}
-
 /**
- * Reads one version record: `<prefix><project>/versions/<version>.json`, the layout
- * runtime/registry writes. Kept to this one function so it can delegate to
- * ModelRegistry without touching the promotion logic.
+ * Reads one version record through the model registry (runtime/registry), which
+ * stores it at `<prefix><project>/versions/<version>.json`. "latest" means the
+ * highest registered version. The record is re-validated here because promotion
+ * puts its metrics and lineage in front of reviewers.
  */
 export async function loadModelVersion(location: RegistryLocation, project: string, version: string): Promise<ModelVersionRecord> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version)) {
-    throw new ModelNotFoundError(`invalid model version "${version}": letters, digits, ".", "_" and "-" only`);
-  }
-  const key = `${versionsPrefix(location, project)}${version}.json`;
-  let raw: Buffer;
+  const registry = new ModelRegistry(location.store, location.prefix, project);
+  let record: unknown;
   try {
-    raw = await location.store.get(key);
+    if (version === 'latest') {
+      record = await registry.latest();
+      if (record === null) {
+        throw new ModelNotFoundError(`the registry at ${location.store.uri(location.prefix)} has no versions of ${project}: train and register one first (or pass --workdir / --registry-uri)`);
+      }
+    } else {
+      record = await registry.get(version);
+    }
   } catch (err) {
-    if (!(err instanceof ObjectNotFoundError)) throw err;
-    const available = await listModelVersions(location, project);
-    throw new ModelNotFoundError(
-      `model version "${version}" not found at ${location.store.uri(key)}; ` +
-        (available.length
-          ? `available versions of ${project}: ${available.join(', ')}`
-          : `the registry has no versions of ${project}: train and register one first (or pass --workdir / --registry-uri)`),
-    );
+    if (err instanceof UnknownVersionError) throw new ModelNotFoundError(`${err.message} (registry ${location.store.uri(location.prefix)})`);
+    throw err;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new Error(`${location.store.uri(key)} is not valid JSON: ${(err as Error).message}`);
-  }
-  const result = modelVersionRecordSchema.safeParse(parsed);
+  const result = modelVersionRecordSchema.safeParse(record);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new Error(`${location.store.uri(key)}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`registry record ${project}/${version} at ${location.store.uri(location.prefix)}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return result.data;
 }
 
 export async function listModelVersions(location: RegistryLocation, project: string): Promise<string[]> {
-  const prefix = versionsPrefix(location, project);
-  const objects = await location.store.list(prefix);
-  return objects.map((o) => o.key.slice(prefix.length)).filter((k) => k.endsWith('.json') && !k.includes('/')).map((k) => k.slice(0, -5));
+  return (await new ModelRegistry(location.store, location.prefix, project).list()).map((r) => r.version);
 }
 
 export class ModelNotFoundError extends Error {

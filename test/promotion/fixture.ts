@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { copyConfig, makeTempDir } from '../helpers/tmp';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
-import { putJson } from '../../runtime/storage/object-store';
+import { ModelRegistry } from '../../runtime/registry/index';
 import type { RegistryLocation } from '../../runtime/promotion/model-source';
 
 const GIT_IDENTITY = {
@@ -31,6 +31,8 @@ export interface GitFixture {
   pinOnMain(env: string, version: string | null): void;
   remoteBranches(): string[];
   showOnRemote(ref: string, file: string): string;
+  /** Back to the initial commit on main (local and remote), with no other branches: a fresh fixture, faster. */
+  reset(): void;
 }
 
 export function createGitFixture(): GitFixture {
@@ -53,6 +55,7 @@ export function createGitFixture(): GitFixture {
   git(work, 'commit', '--quiet', '-m', 'initial config');
   git(work, 'remote', 'add', 'origin', remote);
   git(work, 'push', '--quiet', 'origin', 'main');
+  const initial = git(work, 'rev-parse', 'HEAD').trim();
 
   const workdir = path.join(root, 'workdir');
   const fixture: GitFixture = {
@@ -73,25 +76,33 @@ export function createGitFixture(): GitFixture {
     showOnRemote(ref, file) {
       return git(remote, 'show', `${ref}:${file}`);
     },
+    reset() {
+      // Only this fixture's own temp repositories are reset.
+      git(work, 'reset', '--quiet', '--hard', initial);
+      git(work, 'push', '--quiet', '--force', 'origin', 'main');
+      for (const [dir, prefix] of [[work, 'refs/heads/'], [remote, 'refs/heads/']] as const) {
+        for (const ref of git(dir, 'for-each-ref', '--format=%(refname)', prefix).split('\n').filter(Boolean)) {
+          if (ref !== 'refs/heads/main') git(dir, 'update-ref', '-d', ref);
+        }
+      }
+    },
   };
   return fixture;
 }
 
 export interface VersionRecordInput {
+  /** The version the registry is expected to allocate (v1, v2, ... in registration order). */
   version: string;
   metrics: Record<string, number>;
   project?: string;
 }
 
-/** Writes a registry record in the layout runtime/registry uses. */
+/** Registers a version through the real ModelRegistry (the layout promotion reads). */
 export async function registerVersion(registry: RegistryLocation, input: VersionRecordInput): Promise<void> {
   const project = input.project ?? 'mlstack';
-  await putJson(registry.store, `${registry.prefix}${project}/versions/${input.version}.json`, {
-    version: input.version,
+  const record = await new ModelRegistry(registry.store, registry.prefix).register({
     project,
-    created_at: '2026-11-23T10:00:00.000Z',
-    package_uri: `file:///models/${input.version}/`,
-    package_prefix: `models/${input.version}/`,
+    packagePrefix: `models/${input.version}/`,
     metrics: input.metrics,
     lineage: {
       data_hash: `sha256:data-${input.version}`,
@@ -102,6 +113,7 @@ export async function registerVersion(registry: RegistryLocation, input: Version
       data_uri: 'file:///data/processed/run-1/',
     },
   });
+  if (record.version !== input.version) throw new Error(`registry allocated ${record.version}, the test expected ${input.version}`);
 }
 
 export interface RecordedRequest {

@@ -99,20 +99,23 @@ describe('GitHub helpers', () => {
 });
 
 describe('registry records', () => {
-  test('--registry-uri file:// and --workdir find the same records; bad records are named', async () => {
+  test('--registry-uri file:// and --workdir find the same records; "latest"; bad records are named', async () => {
     const workdir = makeTempDir('mlstack-registry-');
     const viaWorkdir = await openRegistryLocation({ workdir });
+    await expect(loadModelVersion(viaWorkdir, 'mlstack', 'latest')).rejects.toThrow(/has no versions of mlstack: train and register one first/);
     await registerVersion(viaWorkdir, { version: 'v1', metrics: { auc: 0.9 } });
+    await registerVersion(viaWorkdir, { version: 'v2', metrics: { auc: 0.8 } });
     const viaUri = await openRegistryLocation({ registryUri: `file://${workdir}/registry` });
     expect((await loadModelVersion(viaUri, 'mlstack', 'v1')).lineage.run_id).toBe('run-v1');
-    expect(await listModelVersions(viaWorkdir, 'mlstack')).toEqual(['v1']);
-    await expect(loadModelVersion(viaWorkdir, 'other', 'v1')).rejects.toThrow(/the registry has no versions of other: train and register one first/);
-    await expect(loadModelVersion(viaWorkdir, 'mlstack', '../x')).rejects.toThrow(/invalid model version "..\/x"/);
+    expect((await loadModelVersion(viaUri, 'mlstack', 'latest')).version).toBe('v2');
+    expect(await listModelVersions(viaWorkdir, 'mlstack')).toEqual(['v1', 'v2']);
+    await expect(loadModelVersion(viaWorkdir, 'other', 'v1')).rejects.toThrow(/"v1" is not registered for project "other"/);
+    await expect(loadModelVersion(viaWorkdir, 'mlstack', '../x')).rejects.toThrow(/"..\/x" is not registered/);
 
     const dir = path.join(workdir, 'registry', 'mlstack', 'versions');
-    fs.writeFileSync(path.join(dir, 'broken.json'), '{');
-    await expect(loadModelVersion(viaWorkdir, 'mlstack', 'broken')).rejects.toThrow(/broken.json is not valid JSON/);
-    fs.writeFileSync(path.join(dir, 'nometrics.json'), JSON.stringify({ version: 'nometrics', project: 'mlstack' }));
-    await expect(loadModelVersion(viaWorkdir, 'mlstack', 'nometrics')).rejects.toThrow(/nometrics.json: metrics:/);
+    fs.writeFileSync(path.join(dir, 'v3.json'), '{');
+    await expect(loadModelVersion(viaWorkdir, 'mlstack', 'v3')).rejects.toThrow(/v3.json is not valid JSON/);
+    fs.writeFileSync(path.join(dir, 'v4.json'), JSON.stringify({ version: 'v4', project: 'mlstack' }));
+    await expect(loadModelVersion(viaWorkdir, 'mlstack', 'v4')).rejects.toThrow(/registry record mlstack\/v4 at file:.*: metrics:/);
   });
 });

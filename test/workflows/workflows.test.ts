@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { ENVIRONMENTS } from '../../config/schema';
 import { buildProgram } from '../../runtime/cli/main';
-import { githubOutputs, summarizeChanges } from '../../runtime/promotion/changed-envs';
+import { awsStackName, githubOutputs, summarizeChanges } from '../../runtime/promotion/changed-envs';
+import { stackName as awsStackOf } from '../../infra/aws/ml-stack';
 import { cdktfStackNames } from '../../infra/cdktf/app';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -45,8 +46,8 @@ const allSteps = Object.entries(workflows).flatMap(([file, wf]) =>
 );
 const runScripts = allSteps.filter((s) => s.step.run).map((s) => ({ ...s, run: s.step.run as string }));
 
-/** Every stack the apps define: CDK MlStack-<env> (infra/aws) and cdktf <cloud>-<env> (infra/cdktf/app.ts). */
-const awsStacks = ENVIRONMENTS.map((env) => `MlStack-${env}`);
+/** Every stack the apps define: CDK MlStack-<env> (infra/aws/ml-stack.ts) and cdktf <cloud>-<env> (infra/cdktf/app.ts). */
+const awsStacks = ENVIRONMENTS.map(awsStackOf);
 const definedStacks = new Set([...awsStacks, ...cdktfStackNames()]);
 const everything = summarizeChanges(['infra/any.ts']);
 
@@ -62,6 +63,11 @@ function expandStackArgument(arg: string): string[] {
   if (token.includes('$')) throw new Error(`unknown variable in stack argument "${arg}": teach this test what it expands to`);
   return [token];
 }
+
+test('the changed-envs script names stacks the way the apps do', () => {
+  expect(ENVIRONMENTS.map(awsStackName)).toEqual(awsStacks);
+  expect(new Set(everything.cdktfStacks)).toEqual(new Set(cdktfStackNames()));
+});
 
 test('the expected workflows exist and parse', () => {
   expect(workflowFiles).toEqual(expect.arrayContaining(['pr.yml', 'deploy.yml', 'deploy-environment.yml']));
