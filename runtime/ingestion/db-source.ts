@@ -146,8 +146,9 @@ export class DatabaseSource implements IngestionSource {
       }
       if (batch.length > 0) yield batch;
     } finally {
+      // destroy, not end: end() would wait for a result the consumer stopped reading (an error mid-run).
       stream.destroy();
-      await new Promise<void>((resolve) => conn.end(() => resolve()));
+      conn.destroy();
     }
   }
 }
