@@ -33,7 +33,7 @@ export function registerPromoteCommand(program: Command): void {
   program
     .command('promote')
     .description('pin a registered model version in an environment by opening a GitOps pull request')
-    .requiredOption('--model <version>', 'registry version to promote')
+    .requiredOption('--model <version>', 'registry version to promote (v7), or "latest"')
     .requiredOption('--to <env>', 'target environment (dev, qa, staging, prod)')
     .option('--image-tag <tag>', 'also set image_tag in every cloud section of the environment')
     .option('--force', 'promote even though gates fail (needs --reason)')
