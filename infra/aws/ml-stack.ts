@@ -84,7 +84,9 @@ export class MlStack extends Stack {
       description: `mlstack ${props.environment}: data lake, training, tuning, ingestion and serving for ${props.project.pipeline.project}`,
     });
     const { pipeline, parser } = props.project;
-    const configFile = path.relative(process.cwd(), path.join(props.project.dir, 'environments', `${props.environment}.json`));
+    const envFile = path.join(props.project.dir, 'environments', `${props.environment}.json`);
+    const relative = path.relative(process.cwd(), envFile);
+    const configFile = relative.startsWith('..') ? envFile : relative;
     const prefix = `${pipeline.project}-${props.environment}`;
     const retainOnDelete = env.retain_on_delete;
     // cfn-lint 1.51's resource schemas do not know Tags on these types yet (aws-cdk-lib 2.276 emits them).
