@@ -1,18 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_FILES, readModelPackage } from '../model/package';
+import { ModelRegistry, type ModelVersion } from '../registry/index';
 import { LocalObjectStore } from '../storage/local-store';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri } from '../storage/open';
 import { predictorFromPackage } from './model-predictor';
 import type { Predictor } from './predictor';
-import { ModelRegistry } from '../registry';
 
 export interface LoadPredictorOptions {
   /** Local workdir whose registry resolves versions. @default '.mlstack' */
   workdir?: string;
   /** Store holding the registry (overrides workdir). */
   store?: ObjectStore;
+  /** Registry project (needed only when the registry holds several). */
+  project?: string;
   /** Reported version when the source is a folder or URI. @default the package's run_id */
   version?: string;
 }
@@ -33,7 +35,7 @@ export async function loadPredictor(source: string, opts: LoadPredictorOptions =
     return fromStore(new LocalObjectStore(dir), '', opts.version);
   }
   const store = opts.store ?? new LocalObjectStore(path.resolve(opts.workdir ?? '.mlstack'));
-  const record = await registryRecord(store, source);
+  const record = await registryRecord(store, source, opts.project);
   return fromStore(store, record.package_prefix, opts.version ?? record.version);
 }
 
@@ -42,8 +44,8 @@ async function fromStore(store: ObjectStore, prefix: string, version: string | u
   return predictorFromPackage(pkg, version ?? pkg.metadata.run_id);
 }
 
-async function registryRecord(store: ObjectStore, version: string): Promise<{ version: string; package_prefix: string }> {
-  return new ModelRegistry(store).get(version);
+async function registryRecord(store: ObjectStore, version: string, project?: string): Promise<ModelVersion> {
+  return new ModelRegistry(store, undefined, project).get(version);
 }
 
 /**

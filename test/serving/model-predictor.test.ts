@@ -82,3 +82,23 @@ describe('predictor over a model package', () => {
     expect(() => predictorFromPackage(bad, 'v')).toThrow(/needs 2 classes/);
   });
 });
+
+describe('loadPredictor with a registry version', () => {
+  it('resolves the version through the registry under the workdir and reports it', async () => {
+    await tf.setBackend('cpu');
+    const workdir = makeTempDir();
+    fs.mkdirSync(path.join(workdir, 'models', 'run-9'), { recursive: true });
+    await writeTestPackage(path.join(workdir, 'models', 'run-9'), { runId: 'run-9' });
+    const { ModelRegistry } = await import('../../runtime/registry/index');
+    const record = await new ModelRegistry(new LocalObjectStore(workdir)).register({
+      project: 'serving-test',
+      packagePrefix: 'models/run-9/',
+      metrics: { auc: 0.5 },
+      lineage: { data_hash: 'd', config_hash: 'c', code_version: 't', run_id: 'run-9' },
+    });
+    const predictor = await loadPredictor(record.version, { workdir });
+    expect(predictor.version).toBe(record.version);
+    expect(predictor.predict(sampleRows(2))).toHaveLength(2);
+    await expect(loadPredictor('v99', { workdir })).rejects.toThrow(/model version "v99" is not registered/);
+  });
+});
