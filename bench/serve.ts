@@ -73,10 +73,18 @@ function hasWrk(): boolean {
   return spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
 }
 
-function wrkMeasure(url: string, body: string, connections: number, seconds: number): Measurement {
+/** wrk in a child process (async, so the RSS sampler keeps running during the memory run). */
+async function wrkMeasure(url: string, body: string, connections: number, seconds: number): Promise<Measurement> {
   const script = path.join(os.tmpdir(), `mlstack-bench-${process.pid}.lua`);
   fs.writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`);
-  const out = spawnSync('wrk', [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('wrk', [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
   if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
   const ms = (label: string): number => {
     const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out.stdout);
@@ -163,7 +171,7 @@ async function main(): Promise<void> {
       await waitReady(`http://127.0.0.1:${refPort}/ping`, ref);
     }
     const useWrk = hasWrk();
-    const measure = (url: string, body: string, c: number, s: number) => (useWrk ? Promise.resolve(wrkMeasure(url, body, c, s)) : nodeMeasure(url, body, c, s));
+    const measure = (url: string, body: string, c: number, s: number) => (useWrk ? wrkMeasure(url, body, c, s) : nodeMeasure(url, body, c, s));
     const shapes = [
       { name: 'single row', rows: 1, body: JSON.stringify(inputs[0]) },
       { name: '100-row batch', rows: 100, body: JSON.stringify({ instances: inputs.slice(0, 100) }) },
