@@ -27,8 +27,8 @@ export interface GitFixture {
   /** The bare repository that plays "origin". */
   remote: string;
   registry: RegistryLocation;
-  /** Commits an edit of config/environments/<env>.json on main and pushes it (a merged promotion). */
-  pinOnMain(env: string, version: string | null): void;
+  /** Commits an edit of config/environments/<env>.json (one or several) on main and pushes it (a merged promotion). */
+  pinOnMain(envs: string | string[], version: string | null): void;
   remoteBranches(): string[];
   showOnRemote(ref: string, file: string): string;
   /** Back to the initial commit on main (local and remote), with no other branches: a fresh fixture, faster. */
@@ -63,11 +63,13 @@ export function createGitFixture(): GitFixture {
     work,
     remote,
     registry: { store: new LocalObjectStore(workdir), prefix: 'registry/' },
-    pinOnMain(env, version) {
-      const file = path.join(work, 'config', 'environments', `${env}.json`);
-      const text = fs.readFileSync(file, 'utf8').replace(/"model_version": (null|"[^"]*")/, `"model_version": ${JSON.stringify(version)}`);
-      fs.writeFileSync(file, text);
-      git(work, 'commit', '--quiet', '-am', `pin ${version} in ${env}`);
+    pinOnMain(envs, version) {
+      for (const env of [envs].flat()) {
+        const file = path.join(work, 'config', 'environments', `${env}.json`);
+        const text = fs.readFileSync(file, 'utf8').replace(/"model_version": (null|"[^"]*")/, `"model_version": ${JSON.stringify(version)}`);
+        fs.writeFileSync(file, text);
+      }
+      git(work, 'commit', '--quiet', '-am', `pin ${version} in ${[envs].flat().join(', ')}`);
       git(work, 'push', '--quiet', 'origin', 'main');
     },
     remoteBranches() {

@@ -150,8 +150,8 @@ describe('gates', () => {
 
 describe('rollback', () => {
   test('--rollback returns to a version the environment pinned before, without the order gate', async () => {
-    for (const env of ['dev', 'qa', 'staging', 'prod']) fx.pinOnMain(env, 'v1');
-    for (const env of ['dev', 'qa', 'staging', 'prod']) fx.pinOnMain(env, 'v2');
+    fx.pinOnMain(['dev', 'qa', 'staging', 'prod'], 'v1');
+    fx.pinOnMain(['dev', 'qa', 'staging', 'prod'], 'v2');
     // Plain promotion of v1 to prod is refused: staging now pins v2.
     await expect(promote(options({ target: 'prod' }))).rejects.toThrow(/staging pins v2/);
     const result = await promote(options({ target: 'prod', rollback: true }));
