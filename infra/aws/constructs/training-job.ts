@@ -62,7 +62,7 @@ export interface TrainingJobProps {
   /**
    * Start training when an object with this name lands under the processed prefix
    * (the ingestion run writes it last). Set `undefined`-free `false` to disable.
-   * @default '_SUCCESS'
+   * @default '_SUCCESS.json'
    */
   readonly startOnDataMarker?: string | false;
   /** Also start training on this schedule. @default - no schedule */
@@ -302,7 +302,7 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     registry.grantRegisterModel(role);
 
     if (props.startOnDataMarker !== false) {
-      const marker = props.startOnDataMarker ?? '_SUCCESS';
+      const marker = props.startOnDataMarker ?? '_SUCCESS.json';
       new events.Rule(this, 'OnProcessedData', {
         description: `Train when ${dataLake.s3Uri('processed')}*/${marker} is written`,
         eventPattern: {

@@ -138,7 +138,7 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     expect(register.Parameters.ModelMetrics.ModelQuality.Statistics['S3Uri.$']).toContain('evaluation.json');
     // started when processed data lands
     template(env).hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.s3'], detail: { object: { key: [{ wildcard: `${aws().storage.processed_path}*/_SUCCESS` }] } } },
+      EventPattern: { source: ['aws.s3'], detail: { object: { key: [{ wildcard: `${aws().storage.processed_path}*/_SUCCESS.json` }] } } },
     });
   });
 
