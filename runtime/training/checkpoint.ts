@@ -33,6 +33,8 @@ export interface LoopState {
   bestEpoch: number;
   epochsWithoutImprovement: number;
   stopped: boolean;
+  /** Current learning rate (reduced on plateaus); absent in older checkpoints. */
+  learningRate?: number;
 }
 
 interface TensorEntry {

@@ -195,7 +195,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const monitor = monitorOf(data.task);
   const optimizer = model.optimizer;
 
-  let state: LoopState = { epoch: 0, history: [], bestMetric: null, bestEpoch: 0, epochsWithoutImprovement: 0, stopped: false };
+  let state: LoopState = { epoch: 0, history: [], bestMetric: null, bestEpoch: 0, epochsWithoutImprovement: 0, stopped: false, learningRate: params.learning_rate };
   let bestWeights: tf.Tensor[] = [];
   let resumedFromEpoch: number | null = null;
   const restored = await restoreLatestCheckpoint(checkpointStore, opts.checkpointsPrefix, identity, model, logger);
@@ -203,6 +203,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     state = restored.state;
     bestWeights = restored.bestWeights;
     resumedFromEpoch = state.epoch;
+    setLearningRate(optimizer, state.learningRate ?? params.learning_rate);
     logger.info({ run: opts.runId, epoch: state.epoch }, `resuming from the checkpoint of epoch ${state.epoch}`);
   }
 
@@ -229,8 +230,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       } else {
         state.epochsWithoutImprovement++;
         if (state.epochsWithoutImprovement >= params.early_stopping_patience) state.stopped = true;
+        else if (state.epochsWithoutImprovement % plateauEpochs(params) === 0) {
+          // Reduce on plateau: halve the step size before giving up on this run.
+          state.learningRate = Math.max((state.learningRate ?? params.learning_rate) / 2, params.learning_rate / 64);
+          setLearningRate(optimizer, state.learningRate);
+        }
       }
-      const record: EpochRecord = { epoch, loss: round(loss), ...mapValues(val, (v) => round(v)), ...(await sampler.sample()) };
+      const record: EpochRecord = { epoch, loss: round(loss), lr: round(state.learningRate ?? params.learning_rate, 8), ...mapValues(val, (v) => round(v)), ...(await sampler.sample()) };
       state.history.push(record);
       state.epoch = epoch;
       progress.epoch(record);
@@ -312,6 +318,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     validation: Object.fromEntries(Object.entries(validation).filter(([k]) => k.startsWith('val_'))),
     bestEpoch: state.bestEpoch,
   };
+}
+
+/** Epochs without improvement before the learning rate is halved: half the early-stopping patience, at least 2. */
+export function plateauEpochs(params: TrainingParams): number {
+  return Math.max(2, Math.ceil(params.early_stopping_patience / 2));
+}
+
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
 /**

@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_DIR } from '../../../config/load';
+import { readModelPackage } from '../../model/package';
+import { loadCsvRows } from '../../training/data';
+import { evaluatePackage } from '../../training/evaluate';
+import { openEnvironment, resolveData, resolvePackage } from '../../training/locate';
+import { UsageError } from '../errors';
+import { parseCloud } from './options';
+
+interface EvaluateCommandOptions {
+  model: string;
+  data: string;
+  env?: string;
+  cloud: string;
+  configDir: string;
+  workdir: string;
+  report?: string;
+  json?: boolean;
+}
+
+export function registerEvaluateCommand(program: Command): void {
+  program
+    .command('evaluate')
+    .description('evaluate a model package on labelled CSV: metrics, confusion matrix and an HTML report')
+    .requiredOption('--model <version|run-id|dir>', 'registry version (v3, needs --env), run id, or package folder / URI')
+    .requiredOption('--data <uri>', 'labelled CSV file, folder or object URI')
+    .option('--env <env>', 'environment whose registry and store resolve versions and run ids')
+    .option('--cloud <cloud>', 'store of that environment: local, aws, gcp or azure', 'local')
+    .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
+    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--report <file>', 'write the HTML report to this file')
+    .option('--json', 'print the metrics as JSON')
+    .action(async (opts: EvaluateCommandOptions) => {
+      const ctx = opts.env ? await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir }) : null;
+      if (!ctx && /^v\d+$/.test(opts.model)) throw new UsageError(`--model ${opts.model} is a registry version: pass --env (and --cloud) to say which registry`);
+      const where = await resolvePackage(ctx, opts.model);
+      const pkg = await readModelPackage(where.store, where.prefix);
+      const data = ctx ? await resolveData(ctx, opts.data) : await resolveData({ store: where.store } as never, opts.data);
+      const { rows } = await loadCsvRows(data.store, data.keys);
+      const result = evaluatePackage(pkg, rows, opts.data);
+      if (opts.report) fs.writeFileSync(opts.report, result.reportHtml);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ model: where.version ?? opts.model, rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null }, null, 2) + '\n');
+        return;
+      }
+      const lines = Object.entries(result.metrics).map(([k, v]) => `  ${k.padEnd(12)} ${v}`);
+      process.stdout.write(`evaluated ${where.version ?? opts.model} on ${result.rows} rows of ${opts.data}\n${lines.join('\n')}\n${opts.report ? `  report: ${opts.report}\n` : ''}`);
+    });
+}

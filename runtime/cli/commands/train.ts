@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_DIR } from '../../../config/load';
+import { createLogger } from '../../common/logger';
+import { newRunId } from '../../common/paths';
+import { registerPackage } from '../../training/register';
+import { train } from '../../training';
+import { openEnvironment, resolveData } from '../../training/locate';
+import { parseCloud } from './options';
+
+interface TrainCommandOptions {
+  env: string;
+  cloud: string;
+  data?: string;
+  configDir: string;
+  workdir: string;
+  runId?: string;
+  json?: boolean;
+  register?: boolean;
+  epochs?: string;
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description('train the model from config/pipeline.json on processed CSV; resumes a run id from its checkpoints (see docs/training.md)')
+    .requiredOption('--env <env>', 'environment: dev, qa, staging or prod')
+    .requiredOption('--cloud <cloud>', 'store to use: local, aws, gcp or azure')
+    .option('--data <uri>', 'CSV file, folder or s3:// gs:// az:// URI; default: the newest processed run in the store')
+    .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
+    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--run-id <id>', 'run id; repeating one resumes it from its last checkpoint')
+    .option('--epochs <n>', 'override training_params.epochs')
+    .option('--register', 'also register the model as a new registry version')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: TrainCommandOptions) => {
+      const cloud = parseCloud(opts.cloud, true);
+      const ctx = await openEnvironment({ env: opts.env, cloud, configDir: opts.configDir, workdir: opts.workdir });
+      const data = await resolveData(ctx, opts.data);
+      const runId = opts.runId ?? newRunId();
+      const result = await train({
+        project: ctx.project,
+        store: ctx.store,
+        dataStore: data.store,
+        dataKeys: data.keys,
+        runId,
+        modelsPrefix: ctx.paths.models,
+        checkpointsPrefix: ctx.paths.checkpoints,
+        logger: createLogger('train'),
+        progress: opts.json ? 'none' : 'auto',
+        overrides: opts.epochs ? { epochs: Number(opts.epochs) } : undefined,
+      });
+      const version = opts.register ? await registerPackage(ctx, result.packagePrefix) : undefined;
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ ...result, version: version?.version ?? null }, null, 2) + '\n');
+        return;
+      }
+      const m = result.metrics;
+      const headline = result.task === 'regression' ? `rmse ${m.rmse} r2 ${m.r2}` : result.task === 'binary' ? `auc ${m.auc} accuracy ${m.accuracy} f1 ${m.f1}` : `accuracy ${m.accuracy} f1 ${m.f1}`;
+      process.stdout.write(
+        `trained run ${result.runId} (${result.task}, ${result.epochs} epochs${result.resumedFromEpoch !== null ? `, resumed from epoch ${result.resumedFromEpoch}` : ''}, backend ${result.backend})\n` +
+          `  test: ${headline}\n  package: ${ctx.store.uri(result.packagePrefix)}\n  report:  ${ctx.store.uri(result.reportKey)}\n` +
+          (version ? `  registered as ${version.version}\n` : ''),
+      );
+    });
+}

@@ -1,0 +1,71 @@
+/**
+ * Evaluates a model package on labelled CSV rows with the same preprocessing and the lean
+ * dense forward pass serving uses (no tf backend needed).
+ */
+import { denseForward, readDenseLayers, type ModelPackage } from '../model/package';
+import { isMissing, transformRows, validateInputRow } from './preprocessing';
+import { binaryMetrics, multiclassMetrics, regressionMetrics, rocCurve, type RocPoint } from './metrics';
+import { renderReport } from './report';
+import { round } from './telemetry';
+import type { Row } from './data';
+
+export interface EvaluationResult {
+  rows: number;
+  metrics: Record<string, number>;
+  confusion?: { labels: string[]; matrix: number[][] };
+  roc?: RocPoint[];
+  reportHtml: string;
+}
+
+export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'evaluation data'): EvaluationResult {
+  const { metadata } = pkg;
+  const labelled = rows.filter((r) => !isMissing(r[metadata.target]));
+  if (labelled.length === 0) throw new Error(`${dataLabel} has no rows with the target column "${metadata.target}"`);
+  for (let i = 0; i < labelled.length; i++) {
+    const problem = validateInputRow(pkg.preprocessing, labelled[i]);
+    if (problem) throw new Error(`${dataLabel} row ${i + 1}: ${problem}`);
+  }
+  const x = transformRows(pkg.preprocessing, labelled);
+  const out = denseForward(readDenseLayers(pkg), x, labelled.length);
+  let metrics: Record<string, number>;
+  let confusion: EvaluationResult['confusion'];
+  let roc: RocPoint[] | undefined;
+  if (metadata.task === 'regression') {
+    const actual = labelled.map((r, i) => {
+      const n = Number(r[metadata.target]);
+      if (!Number.isFinite(n)) throw new Error(`${dataLabel} row ${i + 1}: target "${metadata.target}" must be a number, found ${JSON.stringify(r[metadata.target])}`);
+      return n;
+    });
+    metrics = { ...regressionMetrics(actual, out) };
+  } else {
+    const index = new Map(metadata.classes.map((c, i) => [c, i]));
+    const labels = labelled.map((r, i) => {
+      const label = String(r[metadata.target]).trim();
+      const k = index.get(label);
+      if (k === undefined) throw new Error(`${dataLabel} row ${i + 1}: target ${JSON.stringify(label)} is not one of the model's classes (${metadata.classes.join(', ')})`);
+      return k;
+    });
+    if (metadata.task === 'binary') {
+      const { confusion: matrix, ...m } = binaryMetrics(labels, out, metadata.threshold);
+      metrics = m;
+      confusion = { labels: metadata.classes, matrix };
+      roc = rocCurve(labels, out);
+    } else {
+      const { confusion: matrix, ...m } = multiclassMetrics(labels, out, metadata.classes.length);
+      metrics = m;
+      confusion = { labels: metadata.classes, matrix };
+    }
+  }
+  metrics = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
+  const reportHtml = renderReport({
+    title: `${metadata.project}: evaluation of run ${metadata.run_id}`,
+    runId: metadata.run_id,
+    task: metadata.task,
+    metrics,
+    history: (pkg.metrics?.history as Record<string, number>[] | undefined) ?? [],
+    roc,
+    confusion,
+    lineage: { data: dataLabel, rows: labelled.length, data_hash: metadata.data_hash, config_hash: metadata.config_hash, code_version: metadata.code_version },
+  });
+  return { rows: labelled.length, metrics, confusion, roc, reportHtml };
+}
