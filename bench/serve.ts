@@ -39,7 +39,9 @@ interface Measurement {
   rps: number;
   p50: number;
   p99: number;
+  /** Non-2xx answers plus socket errors (wrk counts a reply slower than 2 s as a timeout). */
   errors: number;
+  detail?: string;
 }
 
 async function buildPackage(dir: string, rows: Record<string, unknown>[], features: string[]): Promise<void> {
@@ -95,7 +97,7 @@ async function wrkMeasure(url: string, body: string, connections: number, second
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out.stdout)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out.stdout);
   const errs = socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return { rps, p50: ms('50'), p99: ms('99'), errors: non2xx + errs };
+  return { rps, p50: ms('50'), p99: ms('99'), errors: non2xx + errs, detail: errs || non2xx ? `non-2xx ${non2xx}, ${socketErrors?.[0] ?? ''}` : undefined };
 }
 
 /** Closed-loop keep-alive load: `connections` loops, each sends the next request when the last answered. */
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
           `${shape.name.padEnd(14)} ${String(c).padStart(4)} | ${f(a.rps, 0).padStart(10)} ${f(a.p50).padStart(8)} ${f(a.p99).padStart(8)} ${String(a.errors).padStart(4)} | ` +
             (b ? `${f(b.rps, 0).padStart(9)} ${f(b.p50).padStart(8)} ${f(b.p99).padStart(8)} ${String(b.errors).padStart(4)} | ${f(a.rps / b.rps, 1)}x` : 'n/a'),
         );
+        for (const [who, m] of [['ours', a], ['reference', b]] as const) if (m?.detail) console.log(`    ${who} errors: ${m.detail}`);
       }
     }
     if (ref) ref.kill('SIGTERM');
