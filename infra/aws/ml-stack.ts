@@ -47,14 +47,6 @@ const WILDCARD_JUSTIFICATIONS: WildcardJustification[] = [
     finding: /^Resource::arn:<AWS::Partition>:ec2:[^:]+:<AWS::AccountId>:network-interface\/\*$/,
     reason: 'SageMaker creates the job’s network interfaces at run time; deletion is limited to this VPC by an ec2:Vpc condition.',
   },
-  {
-    finding: /^Resource::<\w*StateMachine\w*\.Arn>:\*$|^Resource::arn:<AWS::Partition>:states:.*:execution:/,
-    reason: 'Executions of this state machine are named at run time.',
-  },
-  {
-    finding: /^Resource::<\w*TaskDef\w*>:\*$|^Resource::<\w*Task\w*\.TaskDefinitionArn>:\*$/,
-    reason: 'EventBridge Scheduler runs any revision of this task definition family.',
-  },
 ];
 
 /**

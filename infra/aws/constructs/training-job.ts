@@ -247,6 +247,7 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     const register = new tasks.CallAwsService(this, 'RegisterModel', {
       service: 'sagemaker',
       action: 'createModelPackage',
+      iamAction: 'sagemaker:CreateModelPackage',
       iamResources: [registry.modelPackageGroup.attrModelPackageGroupArn, registry.modelPackageArnPattern],
       parameters: {
         ModelPackageGroupName: registry.modelPackageGroupName,
