@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { requireAllServices } from './tmp';
 
 /** Connection URLs for the servers .ci/services.sh starts; override with MLSTACK_PG_URL / MLSTACK_MYSQL_URL. */
@@ -27,4 +28,21 @@ export async function databaseAvailable(kind: 'postgres' | 'mysql'): Promise<boo
     console.warn(`SKIPPED: ${message}`);
     return false;
   }
+}
+
+/**
+ * Whether something listens at the URL's host and port, checked synchronously (a child process opens a TCP
+ * connection) so a test file can choose describe or describe.skip when it loads. Missing in CI is an error.
+ */
+export function databaseListening(kind: 'postgres' | 'mysql'): boolean {
+  const url = new URL(kind === 'postgres' ? PG_URL : MYSQL_URL);
+  const port = url.port || (kind === 'postgres' ? '5432' : '3306');
+  const probe = `require('net').connect(${Number(port)}, ${JSON.stringify(url.hostname)}).on('connect', () => process.exit(0)).on('error', () => process.exit(1)).setTimeout(3000, () => process.exit(1))`;
+  const ok = spawnSync(process.execPath, ['-e', probe], { timeout: 5000 }).status === 0;
+  if (!ok) {
+    const message = `${kind} is not listening at ${url.hostname}:${port}: run .ci/services.sh`;
+    if (requireAllServices) throw new Error(`${message} (required: MLSTACK_REQUIRE_SERVICES=1)`);
+    console.warn(`SKIPPED: ${kind} source tests: ${message}`);
+  }
+  return ok;
 }
