@@ -1,6 +1,6 @@
 import { DistinctCounter, ColumnStats } from '../../runtime/ingestion/quality';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/ingestion/retry';
-import { nextLink, redactUrl } from '../../runtime/ingestion/rest-source';
+import { nextLink, redactUrl, resolveAuthHeader } from '../../runtime/ingestion/rest-source';
 import { sourceId } from '../../runtime/ingestion/state';
 import { atPath, compareWatermarks, watermarkOf } from '../../runtime/ingestion/types';
 import { RowValidator } from '../../runtime/ingestion/validate';
@@ -111,5 +111,18 @@ describe('quality statistics', () => {
     ['b', 'a', 'c'].forEach((v) => strings.add(v));
     expect(strings.report(3)).toMatchObject({ min: 'a', max: 'c', distinct: 3 });
     expect(strings.report(3).mean).toBeUndefined();
+  });
+});
+
+describe('auth header', () => {
+  it('reads the token from a mounted secret file, and sends it bare when scheme is empty', () => {
+    const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'mlstack-secret-'));
+    const file = require('node:path').join(dir, 'token');
+    require('node:fs').writeFileSync(file, 's3cret\n');
+    const config = testProject().parser.ingestion;
+    expect(resolveAuthHeader({ ...config, auth: { header: 'X-Api-Key', scheme: '', token_file: file } })).toEqual(['X-Api-Key', 's3cret']);
+    expect(resolveAuthHeader({ ...config, auth: { header: 'Authorization', scheme: 'Bearer', token_env: 'TOKEN' } }, { TOKEN: 't' })).toEqual(['Authorization', 'Bearer t']);
+    expect(() => resolveAuthHeader({ ...config, auth: { header: 'A', scheme: '', token_file: '/nonexistent/token' } })).toThrow(/token_file \/nonexistent\/token cannot be read/);
+    expect(resolveAuthHeader(config)).toBeUndefined();
   });
 });
