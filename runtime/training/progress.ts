@@ -17,8 +17,9 @@ export function resolveProgressMode(mode: ProgressMode, stream: { isTTY?: boolea
   return stream.isTTY ? 'bar' : 'lines';
 }
 
-export function createProgress(mode: ProgressMode, out: NodeJS.WritableStream = process.stdout): ProgressReporter {
-  const resolved = resolveProgressMode(mode, process.stderr);
+/** `out` receives metric lines; the bar draws on `barStream` (stderr, so stdout stays parseable). */
+export function createProgress(mode: ProgressMode, out: NodeJS.WritableStream = process.stdout, barStream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  const resolved = resolveProgressMode(mode, barStream);
   if (resolved === 'none') return { start() {}, epoch() {}, stop() {} };
   if (resolved === 'lines') {
     return {
@@ -30,7 +31,7 @@ export function createProgress(mode: ProgressMode, out: NodeJS.WritableStream = 
     };
   }
   const bar = new SingleBar(
-    { format: 'training |{bar}| epoch {value}/{total} | loss {loss} | {metric} | {eta_formatted} left', hideCursor: true, stream: process.stderr },
+    { format: 'training |{bar}| epoch {value}/{total} | loss {loss} | {metric} | {eta_formatted} left', hideCursor: true, stream: barStream },
     Presets.shades_classic,
   );
   return {
