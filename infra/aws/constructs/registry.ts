@@ -30,7 +30,10 @@ export const IMAGE_ASSET_EXCLUDES = [
   'coverage',
   '.mlstack',
   'dist',
-  '**/*.test.ts',
+  // Not needed to bundle the handlers (containers/build.ts bundles runtime/, config/, infra/ names).
+  'test',
+  'docs',
+  'bench',
 ];
 
 /** A container image a job runs, plus the permission to pull it. */
