@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../config/load';
+import { IngestionConfigError } from '../ingestion/fields';
 import { registerCommands } from './commands';
 import { UsageError } from './errors';
 
@@ -24,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode;
     }
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof IngestionConfigError) {
       process.stderr.write(`mlstack: ${err.message}\n`);
       return 2;
     }
