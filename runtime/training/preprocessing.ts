@@ -6,15 +6,19 @@
 
 export const PREPROCESSING_FORMAT_VERSION = 1;
 
-/** Values beyond this many standard deviations (after the optional log1p) are clipped. */
-export const CLIP_SD = 5;
+/**
+ * Serving inputs are clipped to the train range widened by this many standard deviations on
+ * each side, so one absurd value cannot dominate a prediction. (Clipping train outliers to a
+ * fixed ±k sd, or log1p on skewed amounts, cost AUC on adult.csv: rare huge capital gains are signal.)
+ */
+export const CLIP_MARGIN_SD = 1;
 /** Categories kept per column (most frequent first); rarer ones fall into the unknown bucket. */
 export const MAX_CATEGORIES = 100;
 
 export interface NumericFeatureState {
   name: string;
   kind: 'numeric';
-  /** log1p is applied to heavily right-skewed non-negative columns (amounts, counts) before scaling. */
+  /** log1p is applied before scaling to the columns listed in spec.logTransform. */
   transform: 'none' | 'log1p';
   /** Imputed value for a missing input, in raw units. */
   fill: number;
@@ -67,6 +71,8 @@ export interface PreprocessingSpec {
   categorical?: string[];
   /** Imputation for numeric columns; median also adds a missing indicator when the train split had gaps. */
   imputation?: 'median' | 'mean';
+  /** Non-negative numeric columns to log1p before scaling. */
+  logTransform?: string[];
 }
 
 type Row = Record<string, unknown>;
@@ -139,14 +145,7 @@ function meanStd(values: Float64Array): { mean: number; std: number } {
   return { mean, std: std > 1e-12 ? std : 1 };
 }
 
-function skewness(values: Float64Array, mean: number, std: number): number {
-  if (values.length < 3 || std === 0) return 0;
-  let m3 = 0;
-  for (const v of values) m3 += ((v - mean) / std) ** 3;
-  return m3 / values.length;
-}
-
-function fitNumeric(name: string, values: unknown[], imputation: 'median' | 'mean'): Omit<NumericFeatureState, 'offset'> {
+function fitNumeric(name: string, values: unknown[], imputation: 'median' | 'mean', log: boolean): Omit<NumericFeatureState, 'offset'> {
   const present: number[] = [];
   for (const v of values) {
     if (isMissing(v)) continue;
@@ -156,9 +155,12 @@ function fitNumeric(name: string, values: unknown[], imputation: 'median' | 'mea
   const raw = Float64Array.from(present).sort();
   const rawStats = meanStd(raw);
   const fill = imputation === 'median' ? quantileSorted(raw, 0.5) : rawStats.mean;
-  const transform = raw.length > 0 && raw[0] >= 0 && skewness(raw, rawStats.mean, rawStats.std) > 2 ? 'log1p' : 'none';
-  const transformed = transform === 'log1p' ? raw.map(Math.log1p) : raw;
-  const { mean, std } = transform === 'log1p' ? meanStd(transformed) : rawStats;
+  if (log && raw.length > 0 && raw[0] < 0) throw new Error(`feature "${name}" has negative values (${raw[0]}): it cannot be log-transformed`);
+  const transform = log ? 'log1p' : 'none';
+  const transformed = log ? raw.map(Math.log1p) : raw;
+  const { mean, std } = log ? meanStd(transformed) : rawStats;
+  const low = transformed.length ? (transformed[0] - mean) / std : 0;
+  const high = transformed.length ? (transformed[transformed.length - 1] - mean) / std : 0;
   return {
     name,
     kind: 'numeric',
@@ -168,8 +170,8 @@ function fitNumeric(name: string, values: unknown[], imputation: 'median' | 'mea
     missing_indicator: present.length < values.length,
     mean,
     std,
-    clip_low: -CLIP_SD,
-    clip_high: CLIP_SD,
+    clip_low: low - CLIP_MARGIN_SD,
+    clip_high: high + CLIP_MARGIN_SD,
   };
 }
 
@@ -225,6 +227,7 @@ export function fitPreprocessing(rows: Row[], spec: PreprocessingSpec): Preproce
   if (spec.features.length === 0) throw new Error('cannot fit preprocessing without features');
   const imputation = spec.imputation ?? 'median';
   const categorical = new Set(spec.categorical ?? []);
+  const logged = new Set(spec.logTransform ?? []);
   const features: FeatureState[] = [];
   let offset = 0;
   for (const name of spec.features) {
@@ -235,7 +238,7 @@ export function fitPreprocessing(rows: Row[], spec: PreprocessingSpec): Preproce
     // Columns not listed as categorical still become categorical when they hold text.
     const kind = categorical.has(name) ? 'categorical' : inferKind(values);
     const fitted =
-      kind === 'categorical' ? fitCategorical(name, values) : kind === 'boolean' ? fitBoolean(name, values) : fitNumeric(name, values, imputation);
+      kind === 'categorical' ? fitCategorical(name, values) : kind === 'boolean' ? fitBoolean(name, values) : fitNumeric(name, values, imputation, logged.has(name));
     const feature = { ...fitted, offset } as FeatureState;
     features.push(feature);
     offset += widthOf(fitted);

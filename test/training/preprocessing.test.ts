@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import {
-  CLIP_SD,
+  CLIP_MARGIN_SD,
   fitPreprocessing,
   transformRow,
   transformRows,
@@ -57,14 +57,19 @@ describe('fitPreprocessing', () => {
     const train = transformRows(state, rows);
     const avg = Array.from(train).reduce((a, b) => a + b, 0) / 4;
     expect(avg).toBeCloseTo(0, 5);
-    expect(transformRow(state, { age: 1e9 })[0]).toBe(CLIP_SD);
-    expect(transformRow(state, { age: -1e9 })[0]).toBe(-CLIP_SD);
+    // Clipped to the train range (30..60) widened by CLIP_MARGIN_SD on each side.
+    expect(transformRow(state, { age: 1e9 })[0]).toBeCloseTo((60 - 45) / f.std + CLIP_MARGIN_SD, 5);
+    expect(transformRow(state, { age: -1e9 })[0]).toBeCloseTo((30 - 45) / f.std - CLIP_MARGIN_SD, 5);
+    expect(transformRow(state, { age: 60 })[0]).toBeCloseTo((60 - 45) / f.std, 5);
   });
 
-  it('log-transforms heavily skewed non-negative columns', () => {
-    const skewed = Array.from({ length: 200 }, (_, i) => ({ gain: i < 190 ? 0 : 10000 * (i - 189) }));
-    const state = fitPreprocessing(skewed, { features: ['gain'] });
-    expect((state.features[0] as NumericFeatureState).transform).toBe('log1p');
+  it('log-transforms the columns asked for, and only non-negative ones', () => {
+    const skewed = Array.from({ length: 200 }, (_, i) => ({ gain: i < 190 ? 0 : 10000 * (i - 189), loss: -i }));
+    const state = fitPreprocessing(skewed, { features: ['gain'], logTransform: ['gain'] });
+    const f = state.features[0] as NumericFeatureState;
+    expect(f.transform).toBe('log1p');
+    expect(transformRow(state, { gain: 100000 })[0]).toBeCloseTo((Math.log1p(100000) - f.mean) / f.std, 5);
+    expect(() => fitPreprocessing(skewed, { features: ['loss'], logTransform: ['loss'] })).toThrow(/"loss" has negative values/);
   });
 
   it('sends unseen and missing categories to the unknown bucket', () => {
