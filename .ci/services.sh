@@ -23,6 +23,11 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_postgres() {
   if port_open "$PG_PORT"; then echo "postgres: already listening on $PG_PORT"; return; fi
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    echo "postgres: installing postgresql-15 (Debian package)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  fi
   [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL 15 server binaries not found under $PG_BIN (apt-get install postgresql-15)" >&2; exit 1; }
   local owner; owner=$([ "$(id -u)" = 0 ] && echo postgres || id -un)
   if [ ! -f "$PG_DIR/PG_VERSION" ]; then
