@@ -86,7 +86,7 @@ export function resolveTrainingParams(base: TrainingParams, overrides: Partial<T
   return parsed.data;
 }
 
-interface Matrices {
+export interface Matrices {
   x: tf.Tensor2D;
   y: tf.Tensor2D;
   labels: Float64Array;
@@ -333,7 +333,7 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
  * One pass over the fit rows in `order`. A hand-written loop over optimizer.minimize: about twice
  * the throughput of model.fit for small dense networks (no per-batch callbacks or log syncs).
  */
-async function runEpoch(
+export async function runEpoch(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
   data: Matrices,
