@@ -2,6 +2,7 @@
  * Synthesizes MlStack-<env> for all four environments once (cdk-nag runs as
  * part of synth) and checks the properties that matter against config.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -30,6 +31,12 @@ beforeAll(() => {
   // cfn-lint takes seconds per template: start it now, assert on it last.
   if (lintAvailable) lint = cfnLint(ENVIRONMENTS.map((env) => path.join(synth.outdir, `MlStack-${env}.template.json`)));
   lint?.catch(() => undefined);
+});
+
+afterAll(async () => {
+  await lint?.catch(() => undefined);
+  fs.rmSync(synth.outdir, { recursive: true, force: true });
+  fs.rmSync(project.dir, { recursive: true, force: true });
 });
 
 const template = (env: EnvironmentName): Template => synth.templates[env];
