@@ -225,6 +225,9 @@ class IngestionRun {
       }
       pending.pages += 1;
       partPages += 1;
+      // The page's raw lines are joined into one string: one append and one hash update per page, not per row.
+      let rawText = '';
+      let rawRows = 0;
       for (const record of page.records) {
         if (wmField !== undefined) {
           const value = record !== null && typeof record === 'object' ? watermarkOf((record as Record<string, unknown>)[wmField]) : null;
@@ -240,12 +243,15 @@ class IngestionRun {
             if (watermark === null || compareWatermarks(value, watermark) > 0) watermark = value;
           }
         }
-        const line = JSON.stringify(record) + '\n';
-        raw ??= { writer: new ObjectWriter(this.opts.store, this.keys.rawPart(current.parts.length), 'application/x-ndjson'), hash: createHash('sha256'), rows: 0 };
-        raw.writer.append(line);
-        raw.hash.update(line);
-        raw.rows += 1;
+        rawText += JSON.stringify(record) + '\n';
+        rawRows += 1;
         this.processRecord(record, processedOut, quarantineOut);
+      }
+      if (rawRows > 0) {
+        raw ??= { writer: new ObjectWriter(this.opts.store, this.keys.rawPart(current.parts.length), 'application/x-ndjson'), hash: createHash('sha256'), rows: 0 };
+        raw.writer.append(rawText);
+        raw.hash.update(rawText);
+        raw.rows += rawRows;
       }
       await Promise.all([raw?.writer.flush(), processedOut.flush(), quarantineOut.flush()]);
       lastPosition = page.next;

@@ -13,6 +13,24 @@ export interface SampleApiOptions {
   host?: string;
   /** When set, requests need `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Benchmarks: serve row `id` as pooled row `(id - 1) % rowPool`, pre-serialised once, with its own id and
+   * email spliced in. Keeps the API cheap enough that a benchmark measures the ingester, not the generator.
+   */
+  rowPool?: number;
+}
+
+/** Pre-serialises `size` sample rows once; returns a function that renders any id from the pool in one concatenation. */
+export function pooledRowRenderer(size: number, seed: number): (id: number) => string {
+  const middles: string[] = [];
+  for (let k = 1; k <= size; k += 1) {
+    const text = JSON.stringify(sampleRow(k, seed));
+    const head = `{"customer_id":${k}`;
+    const tail = `"customer${k}@example.com"}`;
+    if (!text.startsWith(head) || !text.endsWith(tail)) throw new Error(`sample row ${k} does not start with customer_id and end with email`);
+    middles.push(text.slice(head.length, text.length - tail.length));
+  }
+  return (id) => `{"customer_id":${id}${middles[(id - 1) % size]}"customer${id}@example.com"}`;
 }
 
 export interface SampleApi {
@@ -43,6 +61,7 @@ export async function startSampleApi(opts: SampleApiOptions = {}): Promise<Sampl
   const maxPage = opts.pageSize ?? 1000;
   const seed = opts.seed ?? 42;
   let requests = 0;
+  const renderRow = opts.rowPool !== undefined ? pooledRowRenderer(opts.rowPool, seed) : (id: number) => JSON.stringify(sampleRow(id, seed));
   const server = http.createServer((req, res) => {
     requests += 1;
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -62,8 +81,8 @@ export async function startSampleApi(opts: SampleApiOptions = {}): Promise<Sampl
     const total = Math.max(0, rows - since);
     const first = since + offset + 1;
     const last = Math.min(rows, first + size - 1);
-    const parts: string[] = [];
-    for (let id = first; id <= last; id += 1) parts.push(JSON.stringify(sampleRow(id, seed)));
+    let data = '';
+    for (let id = first; id <= last; id += 1) data += (id === first ? '' : ',') + renderRow(id);
     const nextOffset = offset + size;
     const hasMore = nextOffset < total;
     const nextCursor = hasMore ? Buffer.from(String(nextOffset)).toString('base64url') : null;
@@ -77,7 +96,7 @@ export async function startSampleApi(opts: SampleApiOptions = {}): Promise<Sampl
     }
     const page = Math.floor(offset / size) + 1;
     res.writeHead(200, headers);
-    res.end(`{"data":[${parts.join(',')}],"page":${page},"page_size":${size},"total":${total},"has_more":${hasMore},"next_cursor":${JSON.stringify(nextCursor)}}`);
+    res.end(`{"data":[${data}],"page":${page},"page_size":${size},"total":${total},"has_more":${hasMore},"next_cursor":${JSON.stringify(nextCursor)}}`);
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,5 @@
+import { pooledRowRenderer } from '../../runtime/ingestion/sample-api';
+import { sampleRow } from '../../runtime/ingestion/sample-data';
 import { DistinctCounter, ColumnStats } from '../../runtime/ingestion/quality';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/ingestion/retry';
 import { nextLink, redactUrl, resolveAuthHeader } from '../../runtime/ingestion/rest-source';
@@ -124,5 +126,13 @@ describe('auth header', () => {
     expect(resolveAuthHeader({ ...config, auth: { header: 'Authorization', scheme: 'Bearer', token_env: 'TOKEN' } }, { TOKEN: 't' })).toEqual(['Authorization', 'Bearer t']);
     expect(() => resolveAuthHeader({ ...config, auth: { header: 'A', scheme: '', token_file: '/nonexistent/token' } })).toThrow(/token_file \/nonexistent\/token cannot be read/);
     expect(resolveAuthHeader(config)).toBeUndefined();
+  });
+});
+
+describe('pooled sample rows (benchmark API)', () => {
+  it('renders ids inside the pool exactly as sampleRow, and ids beyond it with their own id and email', () => {
+    const render = pooledRowRenderer(50, 42);
+    for (const id of [1, 17, 50]) expect(JSON.parse(render(id))).toEqual(sampleRow(id, 42));
+    expect(JSON.parse(render(123))).toEqual({ ...sampleRow(23, 42), customer_id: 123, email: 'customer123@example.com' });
   });
 });
