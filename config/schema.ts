@@ -323,6 +323,8 @@ export const gcpSchema = z
   .object({
     ...cloudBase,
     project_id: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a GCP project id (6-30 lowercase letters, digits, dashes)'),
+    /** Cloud Run serving URL (the gcp-<env> stack's serving_url output), used by `mlstack invoke --cloud gcp`. */
+    endpoint_url: z.string().url().optional(),
   })
   .strict();
 
@@ -330,7 +332,7 @@ export const azureSchema = z
   .object({
     ...cloudBase,
     resource_group: z.string().min(1).max(90),
-    /** Azure ML online endpoint scoring URL, used by `mlstack invoke --cloud azure`. */
+    /** Container App serving URL (the azure-<env> stack's serving_url output), used by `mlstack invoke --cloud azure`. */
     endpoint_url: z.string().url().optional(),
   })
   .strict();

@@ -166,7 +166,9 @@ export class AzureMlStack extends TerraformStack {
       identity: identities.serving,
       environment: [
         ...common,
+        // The entrypoint resolves MLSTACK_MODEL_VERSION in the registry at MLSTACK_REGISTRY_URI (runtime/serving/entrypoint.ts).
         { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' },
+        { name: 'MLSTACK_REGISTRY_URI', value: `az://${this.names.storageAccount}/${this.names.dataContainer}/` },
       ],
       secrets: { APPLICATIONINSIGHTS_CONNECTION_STRING: this.ml.insights.connectionString },
       dependsOn: [acrPull.serving, ...grants.serving],

@@ -153,7 +153,12 @@ export class GcpMlStack extends TerraformStack {
       env,
       image: this.images.imageUri('serving', gcp.image_tag),
       serviceAccountEmail: accounts.serving.email,
-      environment: [...common, { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' }],
+      // The entrypoint resolves MLSTACK_MODEL_VERSION in the registry at MLSTACK_REGISTRY_URI (runtime/serving/entrypoint.ts).
+      environment: [
+        ...common,
+        { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' },
+        { name: 'MLSTACK_REGISTRY_URI', value: `gs://${this.names.bucket}/` },
+      ],
       labels,
       canary: props.servingCanary,
     });

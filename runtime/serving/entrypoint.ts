@@ -4,9 +4,13 @@
  *
  * Model source, first set wins:
  *   MLSTACK_MODEL         a registry version, folder or URI (ours; local runs and tests)
+ *   MLSTACK_REGISTRY_URI  with MLSTACK_MODEL_VERSION: the pinned version (or `latest`) from the registry in that
+ *                         bucket (gs://bucket/, az://account/container/, s3://bucket/); Cloud Run and Container Apps
  *   AIP_STORAGE_URI       Vertex AI: gs:// folder with the model artifacts
  *   AZUREML_MODEL_DIR     Azure ML: mounted model folder (the package may sit a few folders below)
  *   MLSTACK_SM_MODEL_DIR  SageMaker model root, default /opt/ml/model
+ * A version in MLSTACK_MODEL also resolves in MLSTACK_REGISTRY_URI when that is set (else in MLSTACK_WORKDIR).
+ * Without a registry, MLSTACK_MODEL_VERSION only labels the predictions (SageMaker gets the model unpacked).
  * Limits: MLSTACK_MAX_BATCH_SIZE, MLSTACK_MAX_BODY_BYTES, else config/pipeline.json `serving` when
  * MLSTACK_CONFIG_DIR is set, else the server defaults. Routes and ports: see routes.ts.
  */
@@ -17,8 +21,43 @@ import { startServer, type RunningServer } from './server';
 
 export const SAGEMAKER_MODEL_DIR = '/opt/ml/model';
 
+/** Env vars the cloud stacks set on the serving container (infra/gcp, infra/azure, infra/aws). */
+export const SERVING_ENV = {
+  /** The environment's pinned model_version, or `latest`. */
+  modelVersion: 'MLSTACK_MODEL_VERSION',
+  /** The bucket root holding registry/ and the packages: gs://bucket/, az://account/container/, s3://bucket/. */
+  registryUri: 'MLSTACK_REGISTRY_URI',
+  /** Registry project, needed only when the registry holds several. */
+  project: 'MLSTACK_PROJECT',
+} as const;
+
+export interface ModelSource {
+  /** A registry version, a folder or a package URI (see loadPredictor). */
+  source: string;
+  /** Store whose registry resolves a version source. */
+  registryUri?: string;
+  project?: string;
+  /** Label for a model loaded from a folder or URI. */
+  version?: string;
+}
+
+export function resolveModelSource(env: NodeJS.ProcessEnv): ModelSource {
+  const registryUri = env[SERVING_ENV.registryUri] || undefined;
+  const project = env[SERVING_ENV.project] || undefined;
+  const pinned = env[SERVING_ENV.modelVersion] || undefined;
+  if (env.MLSTACK_MODEL) return { source: env.MLSTACK_MODEL, registryUri, project };
+  if (registryUri) {
+    if (!pinned) {
+      throw new Error(`${SERVING_ENV.registryUri}="${registryUri}" is set but ${SERVING_ENV.modelVersion} is not: set it to a registered version (v3) or latest`);
+    }
+    return { source: pinned, registryUri, project };
+  }
+  const source = env.AIP_STORAGE_URI || env.AZUREML_MODEL_DIR || env.MLSTACK_SM_MODEL_DIR || SAGEMAKER_MODEL_DIR;
+  return { source, version: pinned };
+}
+
 export function modelSource(env: NodeJS.ProcessEnv): string {
-  return env.MLSTACK_MODEL || env.AIP_STORAGE_URI || env.AZUREML_MODEL_DIR || env.MLSTACK_SM_MODEL_DIR || SAGEMAKER_MODEL_DIR;
+  return resolveModelSource(env).source;
 }
 
 export function servingLimits(env: NodeJS.ProcessEnv): { maxBatchSize?: number; maxBodyBytes?: number } {
@@ -39,9 +78,10 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string): number | undefine
 
 /** Starts serving from the environment; resolves once listening (the model may still be loading). */
 export async function serveFromEnvironment(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger('serving')): Promise<RunningServer> {
-  const source = modelSource(env);
-  logger.info({ source }, 'loading model');
-  return startServer({ predictor: loadPredictor(source, { workdir: env.MLSTACK_WORKDIR }), logger, env, ...servingLimits(env) });
+  const { source, ...where } = resolveModelSource(env);
+  logger.info({ source, ...where }, 'loading model');
+  const predictor = loadPredictor(source, { workdir: env.MLSTACK_WORKDIR, ...where });
+  return startServer({ predictor, logger, env, ...servingLimits(env) });
 }
 
 /** Resolves after the first SIGTERM/SIGINT has drained the server (rejects if draining fails). */

@@ -8,22 +8,32 @@ export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:8080';
 
 /** Env vars `invoke` reads (documented in docs/serving.md). */
 export const INVOKE_ENV = {
-  /** Vertex AI endpoint: its numeric id or full resource name projects/P/locations/L/endpoints/ID. */
+  /** Cloud Run service URL of the gcp stack (its serving_url output; overrides gcp.endpoint_url in config). */
+  gcpUrl: 'MLSTACK_GCP_ENDPOINT_URL',
+  /** A ready Google ID token for the service (e.g. `gcloud auth print-identity-token`); else Application Default Credentials mint one. */
+  gcpIdToken: 'MLSTACK_GCP_ID_TOKEN',
+  /** Vertex AI endpoint: its numeric id or full resource name projects/P/locations/L/endpoints/ID. When set, `--cloud gcp` calls Vertex AI instead of Cloud Run. */
   vertexEndpoint: 'MLSTACK_VERTEX_ENDPOINT',
   /** Vertex AI API base URL override (default https://<region>-aiplatform.googleapis.com). */
   vertexApi: 'MLSTACK_VERTEX_API_ENDPOINT',
-  /** Azure ML scoring URL (overrides azure.endpoint_url in the environment's config). */
+  /** Container App URL of the azure stack (its serving_url output; overrides azure.endpoint_url in config). */
   azureUrl: 'MLSTACK_AZURE_ENDPOINT_URL',
-  /** Azure ML endpoint key (primary or secondary), sent as a bearer token. */
+  /** Optional key sent as a bearer token: the stack's Container App takes none; an Azure ML online endpoint needs one. */
   azureKey: 'MLSTACK_AZURE_ENDPOINT_KEY',
 } as const;
+
+/** The predict route each stack's service answers on (runtime/serving/routes.ts); a base URL gets it appended. */
+export const PREDICT_ROUTES = { gcp: '/predict', azure: '/score', local: '/invocations' } as const;
+
+/** Returns a Google ID token whose audience is `audience` (the Cloud Run service URL). */
+export type IdTokenSource = (audience: string) => Promise<string>;
 
 export interface InvokeOptions {
   cloud: InvokeCloud;
   env: EnvironmentName;
   project: ProjectConfig;
   rows: Record<string, unknown>[];
-  /** local: server base URL (default http://127.0.0.1:8080) or a full route URL; azure: overrides the scoring URL. */
+  /** local: server base URL (default http://127.0.0.1:8080) or a full route URL; gcp, azure: overrides the service URL. */
   url?: string;
   /** Where credentials and endpoint overrides are read. @default process.env */
   vars?: NodeJS.ProcessEnv;
@@ -31,6 +41,8 @@ export interface InvokeOptions {
   awsEndpointUrl?: string;
   /** GCP: auth client for the Vertex AI client (tests pass a stub; by default Application Default Credentials). */
   gcpAuthClient?: unknown;
+  /** GCP Cloud Run: where ID tokens come from. @default Application Default Credentials (google-auth-library) */
+  gcpIdTokenSource?: IdTokenSource;
   timeoutMs?: number;
 }
 
@@ -66,29 +78,83 @@ const CALLERS: Record<InvokeCloud, (opts: InvokeOptions) => Promise<unknown>> = 
   local: invokeLocal,
   azure: invokeAzure,
   aws: invokeSageMaker,
-  gcp: invokeVertex,
+  gcp: invokeGcp,
 };
 
+/** A base URL (no path) gets the service's predict route; a URL with a path is used as it is. */
+function predictUrl(text: string, what: string, route: string): string {
+  const parsed = parseUrl(text, what);
+  return parsed.pathname === '/' ? new URL(route, parsed).href : parsed.href;
+}
+
 async function invokeLocal(opts: InvokeOptions): Promise<unknown> {
-  const base = opts.url ?? DEFAULT_LOCAL_URL;
-  const parsed = parseUrl(base, '--url');
-  const url = parsed.pathname === '/' ? new URL('/invocations', parsed).href : parsed.href;
+  const url = predictUrl(opts.url ?? DEFAULT_LOCAL_URL, '--url', PREDICT_ROUTES.local);
   return postJson(url, { instances: opts.rows }, {}, opts.timeoutMs, `nothing answers at ${url}: start a server with \`mlstack serve --model <version>\` or pass --url`);
 }
 
+/** The azure stack serves on a Container App (external ingress, target port 8080) with no key; /score is its predict route. */
 async function invokeAzure(opts: InvokeOptions): Promise<unknown> {
   const vars = opts.vars ?? process.env;
-  const url = opts.url ?? vars[INVOKE_ENV.azureUrl] ?? opts.project.environments[opts.env].azure.endpoint_url;
-  if (!url) {
+  const configured = opts.url ?? vars[INVOKE_ENV.azureUrl] ?? opts.project.environments[opts.env].azure.endpoint_url;
+  if (!configured) {
     throw new InvokeError(
-      `no Azure ML endpoint URL for ${opts.env}: set azure.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.azureUrl}`,
+      `no Azure serving URL for ${opts.env}: set azure.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.azureUrl} ` +
+        `to the azure-${opts.env} stack's serving_url output (cdktf output azure-${opts.env})`,
     );
   }
+  const url = predictUrl(configured, 'the Azure serving URL', PREDICT_ROUTES.azure);
   const key = vars[INVOKE_ENV.azureKey];
-  if (!key) throw new InvokeError(`no Azure ML endpoint key: set ${INVOKE_ENV.azureKey} (az ml online-endpoint get-credentials)`);
-  parseUrl(url, 'the Azure endpoint URL');
-  return postJson(url, { instances: opts.rows }, { Authorization: `Bearer ${key}` }, opts.timeoutMs, `the Azure ML endpoint ${url} does not answer`);
+  return postJson(url, { instances: opts.rows }, key ? { Authorization: `Bearer ${key}` } : {}, opts.timeoutMs, `the Azure service ${url} does not answer`, {
+    authHint: key ? 'check the endpoint key' : `the service wants a key: set ${INVOKE_ENV.azureKey}`,
+  });
 }
+
+/** Cloud Run (the gcp stack's serving) unless MLSTACK_VERTEX_ENDPOINT names a Vertex AI endpoint. */
+async function invokeGcp(opts: InvokeOptions): Promise<unknown> {
+  const vars = opts.vars ?? process.env;
+  return vars[INVOKE_ENV.vertexEndpoint] ? invokeVertex(opts) : invokeCloudRun(opts);
+}
+
+/** The gcp stack's Cloud Run service admits only callers with roles/run.invoker, shown by an ID token for its URL. */
+async function invokeCloudRun(opts: InvokeOptions): Promise<unknown> {
+  const vars = opts.vars ?? process.env;
+  const configured = opts.url ?? vars[INVOKE_ENV.gcpUrl] ?? opts.project.environments[opts.env].gcp.endpoint_url;
+  if (!configured) {
+    throw new InvokeError(
+      `no Cloud Run serving URL for ${opts.env}: set gcp.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.gcpUrl} ` +
+        `to the gcp-${opts.env} stack's serving_url output (cdktf output gcp-${opts.env}); ` +
+        `or set ${INVOKE_ENV.vertexEndpoint} to call a Vertex AI endpoint instead`,
+    );
+  }
+  const url = predictUrl(configured, 'the Cloud Run serving URL', PREDICT_ROUTES.gcp);
+  const audience = new URL(url).origin;
+  const token = vars[INVOKE_ENV.gcpIdToken] || (await idTokenFor(audience, opts.gcpIdTokenSource ?? googleIdToken));
+  return postJson(url, { instances: opts.rows }, { Authorization: `Bearer ${token}` }, opts.timeoutMs, `the Cloud Run service ${url} does not answer`, {
+    authHint: `the caller needs roles/run.invoker on the service and an ID token for ${audience}`,
+  });
+}
+
+async function idTokenFor(audience: string, source: IdTokenSource): Promise<string> {
+  try {
+    const token = await source(audience);
+    if (!token) throw new Error('the token source returned no token');
+    return token;
+  } catch (err) {
+    throw new InvokeError(
+      `no Google ID token for ${audience}: set GOOGLE_APPLICATION_CREDENTIALS to a service account key, run on Google Cloud, ` +
+        `or set ${INVOKE_ENV.gcpIdToken}=$(gcloud auth print-identity-token) (${(err as Error).message})`,
+    );
+  }
+}
+
+/** Application Default Credentials: a service account key, the metadata server, or workload identity. */
+const googleIdToken: IdTokenSource = async (audience) => {
+  const { GoogleAuth } = await import('google-auth-library');
+  const client = await new GoogleAuth().getIdTokenClient(audience);
+  const headers: unknown = await client.getRequestHeaders(audience);
+  const authorization = headers instanceof Headers ? headers.get('authorization') : (headers as Record<string, string>).Authorization;
+  return (authorization ?? '').replace(/^Bearer /, '');
+};
 
 async function invokeSageMaker(opts: InvokeOptions): Promise<unknown> {
   const { SageMakerRuntimeClient, InvokeEndpointCommand } = await import('@aws-sdk/client-sagemaker-runtime');
@@ -166,7 +232,14 @@ async function invokeVertex(opts: InvokeOptions): Promise<unknown> {
   }
 }
 
-async function postJson(url: string, body: unknown, headers: Record<string, string>, timeoutMs = 60_000, unreachable: string): Promise<unknown> {
+async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs = 60_000,
+  unreachable: string,
+  { authHint = 'check the endpoint key' }: { authHint?: string } = {},
+): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -187,7 +260,7 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
     } catch {
       // not JSON: keep the text
     }
-    const hint = res.status === 401 || res.status === 403 ? ' (check the endpoint key)' : '';
+    const hint = res.status === 401 || res.status === 403 ? ` (${authHint})` : '';
     throw new InvokeError(`${url} answered ${res.status}${hint}: ${message}`);
   }
   return parseJson(text, url);

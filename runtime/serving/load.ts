@@ -11,8 +11,13 @@ import type { Predictor } from './predictor';
 export interface LoadPredictorOptions {
   /** Local workdir whose registry resolves versions. @default '.mlstack' */
   workdir?: string;
-  /** Store holding the registry (overrides workdir). */
+  /** Store holding the registry (overrides workdir and registryUri). */
   store?: ObjectStore;
+  /**
+   * URI of the store whose `registry/` resolves versions, e.g. gs://bucket/, az://account/container/ or
+   * s3://bucket/ (the cloud stacks pass it as MLSTACK_REGISTRY_URI). Overrides workdir.
+   */
+  registryUri?: string;
   /** Registry project (needed only when the registry holds several). */
   project?: string;
   /** Reported version when the source is a folder or URI. @default the package's run_id */
@@ -20,6 +25,9 @@ export interface LoadPredictorOptions {
 }
 
 const URI = /^[a-z0-9]+:\/\//;
+/** Where the registry lives inside its store (runtime/common/paths.ts storagePaths().registry). */
+const REGISTRY_PREFIX = 'registry/';
+export const LATEST = 'latest';
 
 /**
  * Loads a model for serving from a registry version ("v3"), a package folder, or a package
@@ -34,9 +42,26 @@ export async function loadPredictor(source: string, opts: LoadPredictorOptions =
     const dir = findPackageDir(path.resolve(source));
     return fromStore(new LocalObjectStore(dir), '', opts.version);
   }
-  const store = opts.store ?? new LocalObjectStore(path.resolve(opts.workdir ?? '.mlstack'));
-  const record = await registryRecord(store, source, opts.project);
+  const { store, prefix } = await registryLocation(opts);
+  const record = await registryRecord(store, prefix, source, opts.project);
   return fromStore(store, record.package_prefix, opts.version ?? record.version);
+}
+
+/** Registry records sit under `<root>registry/`; their package_prefix is relative to the same store. */
+async function registryLocation(opts: LoadPredictorOptions): Promise<{ store: ObjectStore; prefix: string }> {
+  if (opts.store) return { store: opts.store, prefix: REGISTRY_PREFIX };
+  if (opts.registryUri) {
+    if (!URI.test(opts.registryUri)) {
+      throw new Error(`registry URI "${opts.registryUri}" is not an object URI: use s3://bucket/, gs://bucket/ or az://account/container/`);
+    }
+    const { store, key } = await openObjectUri(opts.registryUri.endsWith('/') ? opts.registryUri : `${opts.registryUri}/`);
+    if (key !== '') {
+      // package_prefix in the records is relative to the bucket root, so the registry must sit there too.
+      throw new Error(`registry URI "${opts.registryUri}" must be the bucket root (s3://bucket/, gs://bucket/ or az://account/container/), where registry/ lives; found the key "${key}" after it`);
+    }
+    return { store, prefix: REGISTRY_PREFIX };
+  }
+  return { store: new LocalObjectStore(path.resolve(opts.workdir ?? '.mlstack')), prefix: REGISTRY_PREFIX };
 }
 
 async function fromStore(store: ObjectStore, prefix: string, version: string | undefined): Promise<Predictor> {
@@ -44,8 +69,13 @@ async function fromStore(store: ObjectStore, prefix: string, version: string | u
   return predictorFromPackage(pkg, version ?? pkg.metadata.run_id);
 }
 
-async function registryRecord(store: ObjectStore, version: string, project?: string): Promise<ModelVersion> {
-  return new ModelRegistry(store, undefined, project).get(version);
+/** `latest` is the newest registered version (the stacks pin `latest` when an environment sets no model_version). */
+async function registryRecord(store: ObjectStore, prefix: string, version: string, project?: string): Promise<ModelVersion> {
+  const registry = new ModelRegistry(store, prefix, project);
+  if (version !== LATEST) return registry.get(version);
+  const latest = await registry.latest();
+  if (!latest) throw new Error(`no model version registered in ${store.uri(prefix)}: train and register one (mlstack train) or pin a version`);
+  return latest;
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeModelPackage, type ModelMetadata, type TaskKind } from '../../runtime/model/package';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
+import type { ObjectStore } from '../../runtime/storage/object-store';
 import { fitPreprocessing } from '../../runtime/training/preprocessing';
 import type { Predictor } from '../../runtime/serving/predictor';
 
@@ -22,7 +23,7 @@ const CLASSES: Record<TaskKind, string[]> = { binary: ['no', 'yes'], multiclass:
  */
 export async function writeTestPackage(
   dir: string,
-  opts: { task?: TaskKind; hidden?: number[]; runId?: string } = {},
+  opts: { task?: TaskKind; hidden?: number[]; runId?: string; /** write here instead of a folder */ store?: ObjectStore; prefix?: string } = {},
 ): Promise<{ model: tf.LayersModel; rows: Row[] }> {
   const task = opts.task ?? 'binary';
   const hidden = opts.hidden ?? [8, 4];
@@ -62,7 +63,7 @@ export async function writeTestPackage(
     code_version: 'test',
     backend: tf.getBackend(),
   };
-  await writeModelPackage(new LocalObjectStore(dir), '', { model, preprocessing, metadata, metrics: { auc: 0.5 } });
+  await writeModelPackage(opts.store ?? new LocalObjectStore(dir), opts.prefix ?? '', { model, preprocessing, metadata, metrics: { auc: 0.5 } });
   return { model, rows };
 }
 

@@ -36,6 +36,14 @@ async function forward(target: string, body: string): Promise<{ status: number; 
   return { status: res.status, body: await res.text() };
 }
 
+/** The project with gcp/azure endpoint_url set for dev, as an operator would after `cdktf output`. */
+function withEndpoints(project: ProjectConfig, urls: { gcp?: string; azure?: string }): ProjectConfig {
+  const copy = structuredClone(project);
+  if (urls.gcp) copy.environments.dev.gcp.endpoint_url = urls.gcp;
+  if (urls.azure) copy.environments.dev.azure.endpoint_url = urls.azure;
+  return copy;
+}
+
 describe('invoke', () => {
   let project: ProjectConfig;
   let server: RunningServer;
@@ -90,13 +98,98 @@ describe('invoke', () => {
       }
     });
 
-    it('names the missing URL or key', async () => {
-      await expect(invoke({ cloud: 'azure', env: 'dev', project, rows, vars: {} })).rejects.toThrow(/azure.endpoint_url in config\/environments\/dev.json or MLSTACK_AZURE_ENDPOINT_URL/);
-      await expect(invoke({ cloud: 'azure', env: 'dev', project, rows, vars: { MLSTACK_AZURE_ENDPOINT_URL: 'http://127.0.0.1:1/score' } })).rejects.toThrow(/set MLSTACK_AZURE_ENDPOINT_KEY/);
+    it('posts to /score of the Container App URL from config, with no key (the stack\'s ingress takes none)', async () => {
+      // Stand-in for the Container Apps ingress (port 443 -> target port 8080): forwards path and body to our real server.
+      const ingress = await loopback(async (req, body) => forward(`${server.url}${req.url}`, body));
+      try {
+        const configured = withEndpoints(project, { azure: ingress.url });
+        const result = await invoke({ cloud: 'azure', env: 'dev', project: configured, rows, vars: {} });
+        expect(result.predictions).toEqual(expected);
+        expect(ingress.seen[0].url).toBe('/score');
+        expect(ingress.seen[0].headers.authorization).toBeUndefined();
+        // The env var wins over config; a URL with a path is kept as it is.
+        await invoke({ cloud: 'azure', env: 'dev', project: configured, rows, vars: { MLSTACK_AZURE_ENDPOINT_URL: `${ingress.url}/invocations` } });
+        expect(ingress.seen[1].url).toBe('/invocations');
+      } finally {
+        await ingress.close();
+      }
+    });
+
+    it('names the missing URL, and the key variable when the service asks for one', async () => {
+      await expect(invoke({ cloud: 'azure', env: 'dev', project, rows, vars: {} })).rejects.toThrow(
+        /azure.endpoint_url in config\/environments\/dev.json or MLSTACK_AZURE_ENDPOINT_URL to the azure-dev stack's serving_url output/,
+      );
+      const locked = await loopback(async () => ({ status: 401, body: '{"message":"no key"}' }));
+      try {
+        await expect(invoke({ cloud: 'azure', env: 'dev', project, rows, vars: { MLSTACK_AZURE_ENDPOINT_URL: locked.url } })).rejects.toThrow(
+          /\/score answered 401 \(the service wants a key: set MLSTACK_AZURE_ENDPOINT_KEY\): no key/,
+        );
+      } finally {
+        await locked.close();
+      }
     });
   });
 
-  describe('gcp', () => {
+  describe('gcp (Cloud Run, the gcp stack\'s serving)', () => {
+    // Cloud Run itself cannot run here: this loopback stands in for its front end, which admits a request only with
+    // an ID token for the service URL, then hands path and body to the container (our real server).
+    async function cloudRunFront(token: string) {
+      return loopback(async (req, body) =>
+        req.headers.authorization === `Bearer ${token}` ? forward(`${server.url}${req.url}`, body) : { status: 403, body: '{"message":"forbidden"}' },
+      );
+    }
+
+    it('posts to /predict of the service URL with an ID token for that URL from the injected token source', async () => {
+      const front = await cloudRunFront('id-token-1');
+      const audiences: string[] = [];
+      const tokenSource = async (audience: string) => {
+        audiences.push(audience);
+        return 'id-token-1';
+      };
+      try {
+        const result = await invoke({ cloud: 'gcp', env: 'dev', project, rows, vars: { MLSTACK_GCP_ENDPOINT_URL: front.url }, gcpIdTokenSource: tokenSource });
+        expect(result.predictions).toEqual(expected);
+        expect(front.seen[0].url).toBe('/predict');
+        expect(JSON.parse(front.seen[0].body)).toEqual({ instances: rows });
+        expect(audiences).toEqual([front.url]);
+        await expect(
+          invoke({ cloud: 'gcp', env: 'dev', project, rows, vars: { MLSTACK_GCP_ENDPOINT_URL: front.url }, gcpIdTokenSource: async () => 'someone-else' }),
+        ).rejects.toThrow(/answered 403 \(the caller needs roles\/run.invoker on the service and an ID token for http:\/\/127.0.0.1:\d+\): forbidden/);
+      } finally {
+        await front.close();
+      }
+    });
+
+    it('takes the URL from gcp.endpoint_url in config and a ready token from MLSTACK_GCP_ID_TOKEN', async () => {
+      const front = await cloudRunFront('printed-token');
+      try {
+        const noSource = async (): Promise<string> => {
+          throw new Error('the token source must not be asked when MLSTACK_GCP_ID_TOKEN is set');
+        };
+        const configured = withEndpoints(project, { gcp: front.url });
+        const result = await invoke({ cloud: 'gcp', env: 'dev', project: configured, rows, vars: { MLSTACK_GCP_ID_TOKEN: 'printed-token' }, gcpIdTokenSource: noSource });
+        expect(result.predictions).toEqual(expected);
+        expect(front.seen[0].url).toBe('/predict');
+      } finally {
+        await front.close();
+      }
+    });
+
+    it('names the config key and env vars to set when the URL or the credentials are missing', async () => {
+      await expect(invoke({ cloud: 'gcp', env: 'qa', project, rows, vars: {} })).rejects.toThrow(
+        /set gcp.endpoint_url in config\/environments\/qa.json or MLSTACK_GCP_ENDPOINT_URL to the gcp-qa stack's serving_url output.*or set MLSTACK_VERTEX_ENDPOINT/,
+      );
+      const failing = async (): Promise<string> => {
+        throw new Error('Could not load the default credentials');
+      };
+      await expect(invoke({ cloud: 'gcp', env: 'qa', project, rows, vars: { MLSTACK_GCP_ENDPOINT_URL: 'https://churn-qa-abc.a.run.app' }, gcpIdTokenSource: failing })).rejects.toThrow(
+        /no Google ID token for https:\/\/churn-qa-abc.a.run.app: set GOOGLE_APPLICATION_CREDENTIALS .* MLSTACK_GCP_ID_TOKEN=\$\(gcloud auth print-identity-token\) \(Could not load the default credentials\)/,
+      );
+      await expect(invoke({ cloud: 'gcp', env: 'qa', project, rows, vars: { MLSTACK_GCP_ENDPOINT_URL: 'run.app' } })).rejects.toThrow(/the Cloud Run serving URL "run.app" is not a URL/);
+    });
+  });
+
+  describe('gcp (Vertex AI, when MLSTACK_VERTEX_ENDPOINT is set)', () => {
     it('calls Vertex AI predict on the endpoint resource and decodes the predictions', async () => {
       // Stand-in for the Vertex AI REST API (no emulator exists): forwards the instances to our real server.
       const vertex = await loopback(async (_req, body) => {
@@ -119,9 +212,6 @@ describe('invoke', () => {
       }
     });
 
-    it('names the missing endpoint', async () => {
-      await expect(invoke({ cloud: 'gcp', env: 'qa', project, rows, vars: {} })).rejects.toThrow(/set MLSTACK_VERTEX_ENDPOINT to its id or projects\/.*\/endpoints\/<id>/);
-    });
   });
 
   (motoAvailable() ? describe : describe.skip)('aws (moto_server)', () => {

@@ -45,7 +45,7 @@ export function registerInvokeCommand(program: Command): void {
     .requiredOption('--cloud <cloud>', `where the endpoint runs: ${INVOKE_CLOUDS.join(', ')}`)
     .option('--file <path>', 'rows as .json (object, array or {"instances": [...]}), .jsonl or .csv')
     .option('--data <json>', 'rows as inline JSON')
-    .option('--url <url>', 'local: server URL (default http://127.0.0.1:8080); azure: scoring URL override')
+    .option('--url <url>', 'local: server URL (default http://127.0.0.1:8080); gcp, azure: serving URL override (a base URL gets the predict route)')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .action(async (opts: InvokeCommandOptions) => {
       if (!(INVOKE_CLOUDS as readonly string[]).includes(opts.cloud)) throw new UsageError(`--cloud "${opts.cloud}": expected one of ${INVOKE_CLOUDS.join(', ')}`);

@@ -95,6 +95,13 @@ describe.each(ENVIRONMENTS)('azure-%s', (envName) => {
       expect.arrayContaining([{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', secret_name: 'applicationinsights-connection-string' }]),
     );
     expect(container.env).toEqual(expect.arrayContaining([{ name: 'MLSTACK_BUCKET', value: `az://${azure.storage.bucket}/${azure.storage.container}` }]));
+    // The names runtime/serving/entrypoint.ts reads to resolve the pinned version from the container's registry.
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' },
+        { name: 'MLSTACK_REGISTRY_URI', value: `az://${azure.storage.bucket}/${azure.storage.container}/` },
+      ]),
+    );
   });
 
   test('scheduled ingestion: Container Apps job on a cron trigger, token from Key Vault', () => {

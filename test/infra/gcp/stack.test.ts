@@ -113,6 +113,13 @@ describe.each(ENVIRONMENTS)('gcp-%s', (envName) => {
     expect(container.startup_probe.http_get).toEqual({ path: '/ping', port: 8080 });
     expect(container.liveness_probe.http_get).toEqual({ path: '/live', port: 8080 });
     expect(container.args).toEqual(['serve']);
+    // The names runtime/serving/entrypoint.ts reads to resolve the pinned version from the bucket's registry.
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: 'MLSTACK_MODEL_VERSION', value: env.model_version ?? 'latest' },
+        { name: 'MLSTACK_REGISTRY_URI', value: `gs://${gcp.storage.bucket}/` },
+      ]),
+    );
   });
 
   test('scheduled ingestion: Cloud Scheduler runs the ingestion job with its own account', () => {
