@@ -66,6 +66,8 @@ export interface SelectBackendOptions {
 
 /** Selects and initialises a backend; repeated calls reuse the first choice unless `only` changes it. */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendInfo> {
+  // PROD silences tfjs's console banner suggesting tfjs-node (this module makes that choice and logs it).
+  tf.env().set('PROD', true);
   const logger = options.logger ?? silentLogger;
   const loader = options.loader ?? defaultLoader;
   const only = options.only ?? (process.env.MLSTACK_TF_BACKEND as BackendName | undefined);
