@@ -175,6 +175,44 @@ describe('invoke', () => {
       }
     });
 
+    it('by default mints the ID token with google-auth-library from the metadata server, as on Cloud Run or GCE', async () => {
+      // The metadata server exists only on Google Cloud: this loopback stands in for the one call google-auth-library makes.
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      const idToken = ['e30', Buffer.from(JSON.stringify({ aud: 'x', exp })).toString('base64url'), 'sig'].join('.');
+      const metadata = http.createServer((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const flavoured = req.headers['metadata-flavor'] === 'Google';
+        const answers: Record<string, string> = {
+          '/computeMetadata/v1/project/project-id': project.environments.dev.gcp.project_id,
+          '/computeMetadata/v1/instance/service-accounts/default/identity': idToken,
+        };
+        const answer = flavoured ? answers[url.pathname] : undefined;
+        res.writeHead(answer ? 200 : 404, { 'Metadata-Flavor': 'Google', 'Content-Type': 'text/plain' });
+        res.end(answer ?? 'unknown');
+        if (url.pathname.endsWith('/identity')) requested.push(url.searchParams.get('audience') ?? '');
+        else if (!answer) requested.push(`unexpected ${req.url}`);
+      });
+      const requested: string[] = [];
+      await new Promise<void>((r) => metadata.listen(0, '127.0.0.1', r));
+      const saved = { host: process.env.GCE_METADATA_HOST, detect: process.env.METADATA_SERVER_DETECTION, creds: process.env.GOOGLE_APPLICATION_CREDENTIALS };
+      process.env.GCE_METADATA_HOST = `127.0.0.1:${(metadata.address() as AddressInfo).port}`;
+      process.env.METADATA_SERVER_DETECTION = 'assume-present';
+      delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      const front = await cloudRunFront(idToken);
+      try {
+        const result = await invoke({ cloud: 'gcp', env: 'dev', project, rows, vars: { MLSTACK_GCP_ENDPOINT_URL: front.url } });
+        expect(result.predictions).toEqual(expected);
+        expect(requested).toEqual([front.url]);
+      } finally {
+        for (const [name, value] of [['GCE_METADATA_HOST', saved.host], ['METADATA_SERVER_DETECTION', saved.detect], ['GOOGLE_APPLICATION_CREDENTIALS', saved.creds]] as const) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+        await front.close();
+        await new Promise<void>((r) => metadata.close(() => r()));
+      }
+    });
+
     it('names the config key and env vars to set when the URL or the credentials are missing', async () => {
       await expect(invoke({ cloud: 'gcp', env: 'qa', project, rows, vars: {} })).rejects.toThrow(
         /set gcp.endpoint_url in config\/environments\/qa.json or MLSTACK_GCP_ENDPOINT_URL to the gcp-qa stack's serving_url output.*or set MLSTACK_VERTEX_ENDPOINT/,
