@@ -112,7 +112,8 @@ async function invokeAzure(opts: InvokeOptions): Promise<unknown> {
 /** Cloud Run (the gcp stack's serving) unless MLSTACK_VERTEX_ENDPOINT names a Vertex AI endpoint. */
 async function invokeGcp(opts: InvokeOptions): Promise<unknown> {
   const vars = opts.vars ?? process.env;
-  return vars[INVOKE_ENV.vertexEndpoint] ? invokeVertex(opts) : invokeCloudRun(opts);
+  const vertexEndpoint = vars[INVOKE_ENV.vertexEndpoint];
+  return vertexEndpoint ? invokeVertex(opts, vertexEndpoint) : invokeCloudRun(opts);
 }
 
 /** The gcp stack's Cloud Run service admits only callers with roles/run.invoker, shown by an ID token for its URL. */
@@ -190,15 +191,10 @@ function explainAwsError(err: Error, name: string, region: string): Error {
   return new InvokeError(`SageMaker InvokeEndpoint on "${name}" (${region}) failed: ${err.name}: ${err.message}`);
 }
 
-async function invokeVertex(opts: InvokeOptions): Promise<unknown> {
+/** `endpointSetting`: the value of MLSTACK_VERTEX_ENDPOINT, an endpoint id or its full resource name. */
+async function invokeVertex(opts: InvokeOptions, endpointSetting: string): Promise<unknown> {
   const vars = opts.vars ?? process.env;
   const gcp = opts.project.environments[opts.env].gcp;
-  const endpointSetting = vars[INVOKE_ENV.vertexEndpoint];
-  if (!endpointSetting) {
-    throw new InvokeError(
-      `no Vertex AI endpoint for ${opts.env}: set ${INVOKE_ENV.vertexEndpoint} to its id or projects/${gcp.project_id}/locations/${gcp.region}/endpoints/<id>`,
-    );
-  }
   const endpoint = endpointSetting.includes('/') ? endpointSetting : `projects/${gcp.project_id}/locations/${gcp.region}/endpoints/${endpointSetting}`;
   const { v1, helpers } = await import('@google-cloud/aiplatform');
   const api = vars[INVOKE_ENV.vertexApi] ? parseUrl(vars[INVOKE_ENV.vertexApi] as string, INVOKE_ENV.vertexApi) : undefined;
