@@ -228,7 +228,9 @@ class IngestionRun {
       // The page's raw lines are joined into one string: one append and one hash update per page, not per row.
       let rawText = '';
       let rawRows = 0;
-      for (const record of page.records) {
+      const { records, rawTexts } = page;
+      for (let r = 0; r < records.length; r += 1) {
+        const record = records[r];
         if (wmField !== undefined) {
           const value = record !== null && typeof record === 'object' ? watermarkOf((record as Record<string, unknown>)[wmField]) : null;
           if (value === null && start.since !== null && !this.source.filtersByWatermark) {
@@ -243,7 +245,7 @@ class IngestionRun {
             if (watermark === null || compareWatermarks(value, watermark) > 0) watermark = value;
           }
         }
-        rawText += JSON.stringify(record) + '\n';
+        rawText += (rawTexts?.[r] ?? JSON.stringify(record)) + '\n';
         rawRows += 1;
         this.processRecord(record, processedOut, quarantineOut);
       }

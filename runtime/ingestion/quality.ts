@@ -19,13 +19,11 @@ const EXACT_LIMIT = 2048;
 const HLL_BITS = 12;
 const HLL_SIZE = 1 << HLL_BITS;
 
-/** 32-bit FNV-1a with a final avalanche: fast and well spread for HyperLogLog. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Final avalanche of FNV-1a, so HyperLogLog's leading bits are well spread. */
+function avalanche(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -34,25 +32,70 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** Exact distinct count up to EXACT_LIMIT values, then a HyperLogLog estimate. */
+/** 32-bit FNV-1a with a final avalanche: fast and well spread for HyperLogLog. */
+export function hash32(text: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return avalanche(h);
+}
+
+const digits = new Uint8Array(20);
+
+/** hash32(String(n)) for a safe integer, without building the string. */
+export function hashSafeInteger(n: number): number {
+  let h = FNV_OFFSET;
+  if (n < 0) {
+    h = Math.imul(h ^ 45 /* - */, FNV_PRIME);
+    n = -n;
+  }
+  let count = 0;
+  do {
+    digits[count] = 48 + (n % 10);
+    count += 1;
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  for (let i = count - 1; i >= 0; i -= 1) h = Math.imul(h ^ digits[i], FNV_PRIME);
+  return avalanche(h);
+}
+
+/**
+ * Exact distinct count up to EXACT_LIMIT values, then a HyperLogLog estimate. A value counts by its text:
+ * the number 1 and the string "1" are one value. Numbers skip the string conversion on the hot path.
+ */
 export class DistinctCounter {
-  private exact: Set<string> | null = new Set();
+  private exactStrings: Set<string> | null = new Set();
+  private exactNumbers: Set<number> | null = new Set();
   private readonly registers = new Uint8Array(HLL_SIZE);
 
   add(value: string): void {
-    if (this.exact) {
-      this.exact.add(value);
-      if (this.exact.size > EXACT_LIMIT) {
-        for (const v of this.exact) this.addHll(v);
-        this.exact = null;
-      }
+    if (this.exactStrings) {
+      this.exactStrings.add(value);
+      if (this.exactStrings.size + this.exactNumbers!.size > EXACT_LIMIT) this.toSketch();
       return;
     }
-    this.addHll(value);
+    this.addHash(hash32(value));
   }
 
-  private addHll(value: string): void {
-    const h = hash32(value);
+  addNumber(value: number): void {
+    if (this.exactNumbers) {
+      this.exactNumbers.add(value === 0 ? 0 : value); // -0 and 0 print alike
+      if (this.exactStrings!.size + this.exactNumbers.size > EXACT_LIMIT) this.toSketch();
+      return;
+    }
+    this.addHash(Number.isSafeInteger(value) ? hashSafeInteger(value) : hash32(String(value)));
+  }
+
+  private toSketch(): void {
+    for (const v of this.exactStrings!) this.addHash(hash32(v));
+    for (const v of this.exactNumbers!) this.addHash(hash32(String(v)));
+    this.exactStrings = null;
+    this.exactNumbers = null;
+  }
+
+  private addHash(h: number): void {
     const index = h >>> (32 - HLL_BITS);
     const rest = (h << HLL_BITS) >>> 0;
     const rank = rest === 0 ? 32 - HLL_BITS + 1 : Math.clz32(rest) + 1;
@@ -60,11 +103,16 @@ export class DistinctCounter {
   }
 
   get isExact(): boolean {
-    return this.exact !== null;
+    return this.exactStrings !== null;
   }
 
   count(): number {
-    if (this.exact) return this.exact.size;
+    if (this.exactStrings && this.exactNumbers) {
+      if (this.exactNumbers.size === 0 || this.exactStrings.size === 0) return this.exactStrings.size + this.exactNumbers.size;
+      const union = new Set(this.exactStrings);
+      for (const v of this.exactNumbers) union.add(String(v));
+      return union.size;
+    }
     let sum = 0;
     let zeros = 0;
     for (const r of this.registers) {
@@ -100,7 +148,7 @@ export class ColumnStats {
       this.sum += value;
       if (this.min === undefined || (typeof this.min === 'number' && value < this.min)) this.min = value;
       if (this.max === undefined || (typeof this.max === 'number' && value > this.max)) this.max = value;
-      this.distinct.add(String(value));
+      this.distinct.addNumber(value);
       return;
     }
     const text = typeof value === 'string' ? value : JSON.stringify(value);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { IngestionConfig } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
+import { arrayElementTexts } from './json-slices';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from './retry';
 import { atPath, type IngestionSource, type ReadStart, type SourcePage, type SourcePosition } from './types';
 
@@ -74,6 +75,13 @@ export interface RestSourceOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+interface FetchedPage {
+  body: unknown;
+  /** The body as received, for the records' raw text. */
+  text: string;
+  link: string | null;
+}
+
 /** A paginated JSON API read with rate limiting, timeouts and retries. */
 export class RestSource implements IngestionSource {
   readonly description: string;
@@ -100,27 +108,45 @@ export class RestSource implements IngestionSource {
     return this.declaredFields ?? this.seenFields;
   }
 
+  /**
+   * Pages in order. The next page is requested while the caller processes this one (one page ahead, within the
+   * rate limit), so the API's latency overlaps the ingester's work. A prefetched page is only handed over when the
+   * caller asks for it, after it has checkpointed the previous one; its failure surfaces at that point too.
+   */
   async *pages(start: ReadStart): AsyncIterable<SourcePage> {
     const { pagination } = this.options.config;
     let position: SourcePosition = { ...start.position };
     let pagesRead = 0;
-    for (;;) {
-      if (pagination.max_pages !== undefined && pagesRead >= pagination.max_pages) return;
-      const url = this.requestUrl(position, start);
-      const { body, link } = await this.fetchJson(url);
-      const records = atPath(body, this.options.config.results_path);
-      if (!Array.isArray(records)) {
-        throw new SourceRequestError(
-          `${redactUrl(url)}: no records array at "${this.options.config.results_path}" in the response (set parser.json ingestion.results_path)`,
-          url,
-        );
+    const prefetch = new AbortController();
+    let ahead: Promise<FetchedPage> | undefined;
+    try {
+      for (;;) {
+        if (pagination.max_pages !== undefined && pagesRead >= pagination.max_pages) return;
+        const url = this.requestUrl(position, start);
+        const { body, text, link } = await (ahead ?? this.fetchJson(url));
+        ahead = undefined;
+        const records = atPath(body, this.options.config.results_path);
+        if (!Array.isArray(records)) {
+          throw new SourceRequestError(
+            `${redactUrl(url)}: no records array at "${this.options.config.results_path}" in the response (set parser.json ingestion.results_path)`,
+            url,
+          );
+        }
+        pagesRead += 1;
+        if (this.seenFields === undefined) this.seenFields = fieldsOf(records);
+        const { next, done } = this.advance(position, records.length, body, link);
+        if (!done && (pagination.max_pages === undefined || pagesRead < pagination.max_pages)) {
+          ahead = this.fetchJson(this.requestUrl(next, start), prefetch.signal);
+          // Handled when awaited above; until then a failure must not count as unhandled.
+          ahead.catch(() => undefined);
+        }
+        yield { records, rawTexts: arrayElementTexts(text, this.options.config.results_path, records.length), next };
+        if (done) return;
+        position = next;
       }
-      pagesRead += 1;
-      if (this.seenFields === undefined) this.seenFields = fieldsOf(records);
-      const { next, done } = this.advance(position, records.length, body, link);
-      yield { records, next };
-      if (done) return;
-      position = next;
+    } finally {
+      // The caller stopped early (an error, or it has what it needs): cancel the request in flight.
+      prefetch.abort(new Error('page read cancelled: the ingestion run stopped'));
     }
   }
 
@@ -176,14 +202,15 @@ export class RestSource implements IngestionSource {
   }
 
   /** One GET with the configured retries; returns the parsed body and the Link header's next URL. */
-  private async fetchJson(url: string): Promise<{ body: unknown; link: string | null }> {
+  private async fetchJson(url: string, cancel?: AbortSignal): Promise<FetchedPage> {
     const { retries } = this.options.config;
     for (let attempt = 1; ; attempt += 1) {
       await this.bucket.take();
+      cancel?.throwIfAborted();
       try {
-        return await this.fetchOnce(url);
+        return await this.fetchOnce(url, cancel);
       } catch (err) {
-        if (!(err instanceof RetryableError)) throw err;
+        if (!(err instanceof RetryableError) || cancel?.aborted) throw err;
         if (attempt >= retries.max_attempts) {
           throw new SourceRequestError(`${redactUrl(url)}: gave up after ${attempt} attempts: ${err.message}`, url);
         }
@@ -197,15 +224,17 @@ export class RestSource implements IngestionSource {
         const delay = err.retryAfterMs ?? backoffDelay(attempt, { baseDelayMs: retries.base_delay_ms, maxDelayMs: retries.max_delay_ms });
         this.retries += 1;
         this.logger.warn({ url: redactUrl(url), attempt, delayMs: delay, reason: err.message }, 'retrying request');
-        await sleep(delay);
+        await sleep(delay, cancel);
       }
     }
   }
 
-  private async fetchOnce(url: string): Promise<{ body: unknown; link: string | null }> {
+  private async fetchOnce(url: string, cancel?: AbortSignal): Promise<FetchedPage> {
     const { timeout_ms } = this.options.config;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeout_ms} ms`)), timeout_ms);
+    const onCancel = () => controller.abort(cancel?.reason);
+    cancel?.addEventListener('abort', onCancel, { once: true });
     this.requests += 1;
     try {
       const headers: Record<string, string> = { accept: 'application/json' };
@@ -234,13 +263,14 @@ export class RestSource implements IngestionSource {
         );
       }
       try {
-        return { body: JSON.parse(text), link: nextLink(response.headers.get('link'), url) };
+        return { body: JSON.parse(text), text, link: nextLink(response.headers.get('link'), url) };
       } catch (err) {
         // A truncated body (connection cut mid-response) reads as invalid JSON: worth another try.
         throw new RetryableError(`response is not valid JSON (${(err as Error).message})`);
       }
     } finally {
       clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
     }
   }
 }

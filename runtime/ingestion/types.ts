@@ -15,6 +15,8 @@ export interface SourcePosition {
 
 export interface SourcePage {
   records: SourceRecord[];
+  /** Each record's text as the source sent it (same index; undefined where unknown): kept as the raw line as is. */
+  rawTexts?: readonly (string | undefined)[];
   /** Position after this page. */
   next: SourcePosition;
 }

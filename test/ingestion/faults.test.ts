@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { RestSource } from '../../runtime/ingestion/rest-source';
 import * as path from 'node:path';
 import { runIngestion } from '../../runtime/ingestion';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
@@ -164,14 +165,44 @@ describe('ingestion against a fault-injecting API', () => {
         expect(exit).toBe('SIGKILL');
         const store = new LocalObjectStore(workdir);
         expect(await store.exists('data/processed/crashy/data.csv')).toBe(false);
+        // The kill lands while page 5 is requested, one page ahead of the run: page 4 may or may not be committed yet.
+        const checkpointKey = (await store.list('state/ingestion/')).find((o) => o.key.endsWith('/runs/crashy.json'))!.key;
+        const committed = await getJson<{ watermark: number }>(store, checkpointKey);
+        expect([300, 400]).toContain(committed.watermark);
         const before = api.requests.length;
         const project = testProject();
         project.parser.ingestion.raw_part_rows = PAGE;
         const result = await runIngestion({ project, env: 'dev', cloud: 'local', store, source: api.url, runId: 'crashy' });
-        expect(api.requests[before]).toMatchObject({ since: 400, page: 1 });
+        expect(api.requests[before]).toMatchObject({ since: committed.watermark, page: 1 });
         expect(result.rows.fetched).toBe(ROWS);
         expect(result.rows.processed + result.rows.quarantined).toBe(ROWS);
         expectEachIdOnce(await idsOf(store, result), 1, ROWS);
+      },
+    );
+  });
+});
+
+describe('reading one page ahead', () => {
+  it('requests the next page while the caller works on this one, and cancels it when the caller stops', async () => {
+    await withFaultApi(
+      (r) => (r.page === 2 ? { kind: 'stall' } : undefined),
+      async (api) => {
+        const config = testProject((ing) => {
+          ing.timeout_ms = 60_000;
+        }).parser.ingestion;
+        const source = new RestSource({ url: api.url, config });
+        const seen: number[] = [];
+        for await (const page of source.pages({ since: null, position: {} })) {
+          seen.push(page.records.length);
+          // Page 2 is asked for before the caller asks for it.
+          while (api.requests.length < 2) await new Promise((resolve) => setImmediate(resolve));
+          expect(api.requests[1]).toMatchObject({ page: 2 });
+          break;
+        }
+        // Leaving the loop returned at once, though page 2 stalls for a minute: the request in flight was dropped.
+        expect(seen).toEqual([PAGE]);
+        expect(source.requests).toBe(2);
+        expect(source.retries).toBe(0);
       },
     );
   });

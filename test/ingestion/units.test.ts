@@ -1,6 +1,8 @@
 import { pooledRowRenderer } from '../../runtime/ingestion/sample-api';
+import { arrayElementTexts } from '../../runtime/ingestion/json-slices';
 import { sampleRow } from '../../runtime/ingestion/sample-data';
-import { DistinctCounter, ColumnStats } from '../../runtime/ingestion/quality';
+import fc from 'fast-check';
+import { ColumnStats, DistinctCounter, hash32, hashSafeInteger } from '../../runtime/ingestion/quality';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/ingestion/retry';
 import { nextLink, redactUrl, resolveAuthHeader } from '../../runtime/ingestion/rest-source';
 import { sourceId } from '../../runtime/ingestion/state';
@@ -134,5 +136,60 @@ describe('pooled sample rows (benchmark API)', () => {
     const render = pooledRowRenderer(50, 42);
     for (const id of [1, 17, 50]) expect(JSON.parse(render(id))).toEqual(sampleRow(id, 42));
     expect(JSON.parse(render(123))).toEqual({ ...sampleRow(23, 42), customer_id: 123, email: 'customer123@example.com' });
+  });
+});
+
+describe('distinct counts of numbers', () => {
+  it('hashes a safe integer exactly as its decimal text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.constantFrom(0, -0, 9, 10, -10, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER)), (n) => {
+        expect(hashSafeInteger(n)).toBe(hash32(String(n)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('counts the number 1 and the text "1" as one value, exactly and in the sketch', () => {
+    const mixed = new DistinctCounter();
+    [1, 2, 2.5, -0].forEach((n) => mixed.addNumber(n));
+    ['1', '2.5', 'x', '0'].forEach((t) => mixed.add(t));
+    expect(mixed.count()).toBe(5);
+    const many = new DistinctCounter();
+    for (let i = 0; i < 150_000; i += 1) {
+      many.addNumber(i % 60_000);
+      many.add(String((i % 60_000) + 0.5));
+    }
+    for (let i = 0; i < 60_000; i += 1) many.add(String(i));
+    expect(many.isExact).toBe(false);
+    expect(Math.abs(many.count() - 120_000) / 120_000).toBeLessThan(0.05);
+  });
+});
+
+describe('raw record texts from a JSON body', () => {
+  it('finds each element of the records array, compact or indented, at any path', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 8 }), fc.jsonValue(), fc.constantFrom(0, 2), (records, other, indent) => {
+        const body = JSON.stringify({ before: other, page: { items: records, after: other } }, null, indent);
+        const texts = arrayElementTexts(body, 'page.items', records.length);
+        const sent = JSON.parse(JSON.stringify(records)) as unknown[]; // what a client reads (-0 is sent as 0)
+        expect(texts).toHaveLength(records.length);
+        texts!.forEach((text, i) => {
+          if (text !== undefined) expect(JSON.parse(text)).toEqual(sent[i]);
+          else expect(indent).toBe(2); // only an element spread over lines has no single-line text
+        });
+        if (indent === 0) expect(texts).toEqual(records.map((r) => JSON.stringify(r)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives up when the path, the count or the keys are not plain', () => {
+    expect(arrayElementTexts('[1, "a,]", {"b":[2]}]', '', 3)).toEqual(['1', '"a,]"', '{"b":[2]}']);
+    expect(arrayElementTexts('{"data":[1,2]}', 'data', 3)).toBeUndefined();
+    expect(arrayElementTexts('{"data":{"x":1}}', 'data', 0)).toBeUndefined();
+    expect(arrayElementTexts('{"data":[1],"data":[2]}', 'data', 1)).toBeUndefined();
+    expect(arrayElementTexts('{"d\\u0061ta":[1]}', 'data', 1)).toBeUndefined();
+    expect(arrayElementTexts('{"rows":[]}', 'data', 0)).toBeUndefined();
+    expect(arrayElementTexts('{"data":[]}', 'data', 0)).toEqual([]);
   });
 });
