@@ -14,14 +14,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProjectConfig } from '../../config/load';
-import { ENVIRONMENTS, type CloudName, type EnvironmentName, type TrainingParams } from '../../config/schema';
+import { ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
 import { createLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
 import { LocalObjectStore } from '../storage/local-store';
 import { openObjectUri } from '../storage/open';
 import type { ObjectStore } from '../storage/object-store';
 import { resolveCsvKeys } from './data';
+import { runEvaluateCommand } from './evaluate-command';
 import { train, TrainingAbortedError, type TrainResult } from './index';
+import { TUNABLE_METRICS, type TunableMetric } from './telemetry';
+import { directionOf, recordExternalTrial, type TrialRecord } from './tuning';
 
 export type ContractName = 'sagemaker' | 'vertex' | 'azureml';
 
@@ -40,7 +43,7 @@ const HYPERPARAMETERS: Record<string, (v: string) => unknown> = {
   hidden_layers: (v) => (v.trim().startsWith('[') ? JSON.parse(v) : v.split(',').map((s) => Number(s.trim()))),
 };
 /** Keys that are not training params but are allowed in hyperparameters. */
-const CONTROL_KEYS = new Set(['env', 'run_id', 'parent_run']);
+const CONTROL_KEYS = new Set(['env', 'run_id', 'parent_run', 'study_uri', 'models_uri']);
 
 export interface Locations {
   contract: ContractName;
@@ -203,19 +206,23 @@ function requireGpuFor(envName: string | undefined, contract: ContractName, conf
   return project.environments[envName as EnvironmentName][CLOUD_OF[contract]].training.require_gpu;
 }
 
-/** Runs one training job under the detected contract; resolves to the process exit code. */
+/** Runs one training job (or `evaluate ...`) under the detected contract; resolves to the process exit code. */
 export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<number> {
+  if (argv[0] === 'evaluate') return runEvaluateCommand(argv.slice(1), env);
   const logger = createLogger('training');
   let failureFile: string | undefined;
+  let where: Locations | undefined;
+  let project: ProjectConfig | undefined;
+  const started = new Date().toISOString();
   try {
     const rest = argv[0] === 'train' ? argv.slice(1) : argv;
     if (detectContract(parseArgs(rest), env) === 'sagemaker') failureFile = path.join(path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml'), 'output', 'failure');
-    const where = await resolveLocations(rest, env);
+    where = await resolveLocations(rest, env);
     const configDir = path.resolve(env.MLSTACK_CONFIG_DIR ?? 'config');
-    const project = loadProjectConfig(configDir);
+    project = loadProjectConfig(configDir);
     const envName = env.MLSTACK_ENV ?? where.hyperparameters.env;
     const requireGpu = requireGpuFor(envName, where.contract, configDir, env, logger);
-    logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where.dataStore.uri(k)), model: where.modelPrefix ? where.modelStore.uri(where.modelPrefix) : where.modelStore.root, requireGpu }, 'training job starting');
+    logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where!.dataStore.uri(k)), model: where.modelPrefix ? where.modelStore.uri(where.modelPrefix) : where.modelStore.root, requireGpu }, 'training job starting');
     if (where.contract === 'sagemaker') logResourceConfig(env, logger);
     const result: TrainResult = await train({
       project,
@@ -234,6 +241,10 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       signal,
       parentRun: where.hyperparameters.parent_run ?? null,
     });
+    if (where.hyperparameters.study_uri) {
+      const uri = await recordStudyTrial(where, project, { started, result });
+      logger.info({ trial: uri }, 'trial recorded in the study');
+    }
     process.stdout.write(`mlstack-result ${JSON.stringify(result)}\n`);
     return 0;
   } catch (err) {
@@ -241,14 +252,77 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       logger.warn(err.message);
       return 143;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    let message = err instanceof Error ? err.message : String(err);
     logger.error({ err }, `training failed: ${message}`);
+    if (where?.hyperparameters.study_uri && project) {
+      // A failed trial is a result too: the study must show it, not wait for it.
+      await recordStudyTrial(where, project, { started, error: message }).catch((recordErr: Error) => {
+        message = `${message}; and the failed trial could not be recorded in ${where!.hyperparameters.study_uri}: ${recordErr.message}`;
+        logger.error({ err: recordErr }, 'could not record the failed trial');
+      });
+    }
     if (failureFile) {
       fs.mkdirSync(path.dirname(failureFile), { recursive: true });
       // SageMaker shows the first 1024 characters as the job's FailureReason.
       fs.writeFileSync(failureFile, message.slice(0, 1024));
     }
     return 1;
+  }
+}
+
+/**
+ * Writes this trial's result to the study named by the `study_uri` hyperparameter (the tuning stack
+ * sets it): one object per trial, so the tuning job's concurrent trials never lose each other's results.
+ */
+export async function recordStudyTrial(
+  where: Pick<Locations, 'runId' | 'hyperparameters'>,
+  project: ProjectConfig,
+  outcome: { started: string; result?: TrainResult; error?: string },
+): Promise<string> {
+  const hyper = where.hyperparameters;
+  const { store, key } = await openObjectUri(hyper.study_uri.endsWith('/') ? hyper.study_uri : `${hyper.study_uri}/`);
+  const parts = key.replace(/\/$/, '').split('/');
+  const studyId = parts.pop() as string;
+  if (!studyId) throw new EntrypointError(`hyperparameter study_uri=${JSON.stringify(hyper.study_uri)} names no study: expected <store>/<prefix>/<study id>/`);
+  const prefix = parts.length ? `${parts.join('/')}/` : '';
+  // SageMaker passes the objective as `_tuning_objective_metric` (e.g. "validation:auc").
+  const objective = /^validation:(\w+)$/.exec(hyper._tuning_objective_metric ?? '')?.[1] ?? project.pipeline.tuning?.metric ?? 'auc';
+  if (!(TUNABLE_METRICS as readonly string[]).includes(objective)) throw new EntrypointError(`tuning objective "${hyper._tuning_objective_metric}" is not one of ${TUNABLE_METRICS.map((m) => `validation:${m}`).join(', ')}`);
+  const metricName = objective as TunableMetric;
+  const { result, error } = outcome;
+  const metric = result?.validation[`val_${metricName}`];
+  const params = overridesFromSafe(hyper);
+  const modelsUri = hyper.models_uri ? (hyper.models_uri.endsWith('/') ? hyper.models_uri : `${hyper.models_uri}/`) : undefined;
+  const trial: TrialRecord = {
+    trial_id: where.runId,
+    run_id: where.runId,
+    rung: 0,
+    config_index: 0,
+    params,
+    epochs: result?.epochs ?? 0,
+    status: result && metric !== undefined ? 'complete' : 'failed',
+    metric: metric ?? null,
+    test_metrics: result?.metrics ?? null,
+    package_prefix: null,
+    ...(result && modelsUri ? { model_uri: `${modelsUri}${where.runId}/output/model.tar.gz` } : {}),
+    ...(error || metric === undefined ? { error: error ?? `the ${result?.task} model reports no validation ${metricName}` } : {}),
+    started_at: outcome.started,
+    finished_at: new Date().toISOString(),
+  };
+  return recordExternalTrial(
+    store,
+    prefix,
+    { study_id: studyId, project: project.pipeline.project, strategy: project.pipeline.tuning?.strategy ?? 'random', metric: metricName, direction: directionOf(metricName), status: 'running', created_at: outcome.started },
+    trial,
+  );
+}
+
+function overridesFromSafe(hyper: Record<string, string>): Partial<TrainingParams> {
+  try {
+    return overridesFrom(hyper);
+  } catch {
+    // The trial failed on its hyperparameters; record them as given.
+    return Object.fromEntries(Object.entries(hyper).filter(([k]) => !k.startsWith('_') && !k.startsWith('sagemaker_') && !CONTROL_KEYS.has(k))) as Partial<TrainingParams>;
   }
 }
 

@@ -17,7 +17,7 @@ import { buildModel, foldTargetScaling, layerSummary } from './model';
 import { fitPreprocessing, transformRows, type PreprocessingState } from './preprocessing';
 import { createProgress, type ProgressMode } from './progress';
 import { renderReport } from './report';
-import { round, SystemSampler } from './telemetry';
+import { finalMetricLines, round, SystemSampler } from './telemetry';
 import { codeVersion } from './version';
 
 export { SAGEMAKER_METRIC_DEFINITIONS } from './telemetry';
@@ -300,7 +300,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     metrics: { ...metrics, validation, best_epoch: state.bestEpoch, epochs: state.epoch, history: state.history, confusion: confusion?.matrix ?? null },
     reportHtml,
   });
-  if ((opts.progress ?? 'auto') !== 'none') (opts.metricsOut ?? process.stdout).write(`mlstack-test ${JSON.stringify(metrics)}\n`);
+  if ((opts.progress ?? 'auto') !== 'none') {
+    (opts.metricsOut ?? process.stdout).write([`mlstack-test ${JSON.stringify(metrics)}`, ...finalMetricLines(validation, metrics)].join('\n') + '\n');
+  }
   tf.dispose([fitM.x, fitM.y, valM.x, valM.y, testM.x, testM.y, ...bestWeights]);
   model.dispose();
   logger.info({ run: opts.runId, package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, metrics }, 'training finished');

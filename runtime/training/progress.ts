@@ -1,6 +1,6 @@
 /** Training progress: a cli-progress bar on a TTY, plain metric lines otherwise. */
 import { SingleBar, Presets } from 'cli-progress';
-import { epochLine } from './telemetry';
+import { epochLine, metricLine } from './telemetry';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -25,7 +25,7 @@ export function createProgress(mode: ProgressMode, out: NodeJS.WritableStream = 
     return {
       start() {},
       epoch(record) {
-        out.write(`${epochLine(record)}\n`);
+        out.write(`${epochLine(record)}\n${metricLine(record)}\n`);
       },
       stop() {},
     };

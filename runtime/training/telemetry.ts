@@ -1,31 +1,64 @@
 /**
- * Per-epoch metric lines: `mlstack-epoch {"epoch":3,"loss":0.41,...}` on stdout (SageMaker
- * scrapes the job's log with the regexes below) and as JSON lines in the store.
+ * Per-epoch metric lines on stdout, two per epoch:
+ *   `mlstack-epoch {"epoch":3,"loss":0.41,...}`   the whole record (also written to epochs.jsonl)
+ *   `metrics epoch=3 train:loss=0.41 validation:loss=0.43 validation:auc=0.81 ...`   what SageMaker scrapes
+ * SAGEMAKER_METRIC_DEFINITIONS (the regexes the AWS stack gives training jobs and the tuning objective)
+ * match the second form; it is the one source of truth for both sides.
  */
 import { execFile } from 'node:child_process';
 
 export const EPOCH_LINE_TAG = 'mlstack-epoch';
+export const METRIC_LINE_TAG = 'metrics';
 
-const NUMBER = '(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)';
+/** Validation metrics the trainer reports as `validation:<name>=<value>` and tuning may optimise. */
+export const TUNABLE_METRICS = ['auc', 'accuracy', 'loss', 'rmse'] as const;
+export type TunableMetric = (typeof TUNABLE_METRICS)[number];
 
-function definition(name: string, field: string): { Name: string; Regex: string } {
-  return { Name: name, Regex: `${EPOCH_LINE_TAG} .*"${field}":${NUMBER}` };
+/** `<SageMaker metric name>` -> the epoch record field it reports. */
+const REPORTED: Record<string, string> = {
+  'train:loss': 'loss',
+  ...Object.fromEntries(TUNABLE_METRICS.map((m) => [`validation:${m}`, `val_${m}`])),
+  'system:cpu_percent': 'cpu_percent',
+  'system:rss_mb': 'rss_mb',
+  'system:gpu_util_percent': 'gpu_util_percent',
+  'system:gpu_mem_mb': 'gpu_mem_mb',
+};
+
+/** A metric value as printed: digits, sign, decimal point and exponent (never NaN or Infinity). */
+const VALUE = '([-+0-9.eE]+)';
+
+/**
+ * MetricDefinitions for a SageMaker training job (AlgorithmSpecification.MetricDefinitions) and the
+ * tuning objective (`validation:<metric>`). No name is a suffix of another, so `<name>=` is unambiguous.
+ */
+export const SAGEMAKER_METRIC_DEFINITIONS: { Name: string; Regex: string }[] = [
+  ...Object.keys(REPORTED).map((name) => ({ Name: name, Regex: `${name}=${VALUE}` })),
+  { Name: 'test:auc', Regex: `test:auc=${VALUE}` },
+  { Name: 'test:rmse', Regex: `test:rmse=${VALUE}` },
+];
+
+function formatPairs(pairs: [string, number | undefined][]): string {
+  return pairs
+    .filter((p): p is [string, number] => typeof p[1] === 'number' && Number.isFinite(p[1]))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }
 
-/** MetricDefinitions for a SageMaker training job (AlgorithmSpecification.MetricDefinitions). */
-export const SAGEMAKER_METRIC_DEFINITIONS: { Name: string; Regex: string }[] = [
-  definition('train:loss', 'loss'),
-  definition('validation:loss', 'val_loss'),
-  definition('validation:auc', 'val_auc'),
-  definition('validation:accuracy', 'val_accuracy'),
-  definition('validation:rmse', 'val_rmse'),
-  definition('system:cpu_percent', 'cpu_percent'),
-  definition('system:rss_mb', 'rss_mb'),
-  definition('system:gpu_util_percent', 'gpu_util_percent'),
-  definition('system:gpu_mem_mb', 'gpu_mem_mb'),
-  { Name: 'test:auc', Regex: `mlstack-test .*"auc":${NUMBER}` },
-  { Name: 'test:rmse', Regex: `mlstack-test .*"rmse":${NUMBER}` },
-];
+/** The SageMaker-scraped line for an epoch record: `metrics epoch=3 train:loss=.. validation:auc=..` (non-finite values left out). */
+export function metricLine(record: Record<string, number>): string {
+  return `${METRIC_LINE_TAG} ${formatPairs([['epoch', record.epoch], ...Object.entries(REPORTED).map(([name, field]): [string, number | undefined] => [name, record[field]])])}`;
+}
+
+/**
+ * The last lines of a run: the best epoch's validation metrics again (the package holds the best
+ * epoch's weights, and SageMaker's final objective value is the last one printed) and the test metrics.
+ */
+export function finalMetricLines(bestEpoch: Record<string, number>, test: Record<string, number>): string[] {
+  return [
+    `${METRIC_LINE_TAG} best_epoch=${bestEpoch.epoch ?? 0} ${formatPairs(TUNABLE_METRICS.map((m): [string, number | undefined] => [`validation:${m}`, bestEpoch[`val_${m}`]]))}`.trimEnd(),
+    `${METRIC_LINE_TAG} ${formatPairs(Object.entries(test).map(([k, v]): [string, number] => [`test:${k}`, v]))}`,
+  ];
+}
 
 export interface GpuSample {
   gpu_util_percent: number;

@@ -7,7 +7,7 @@
  */
 import type { ProjectConfig, TrainingParams, TuningConfig } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
-import { getJson, putJson, type ObjectStore } from '../storage/object-store';
+import { getJson, ObjectExistsError, putJson, type ObjectStore } from '../storage/object-store';
 import { seededRandom, stableHash } from './data';
 import { resolveTrainingParams, train, TrainingAbortedError, type TrainResult } from './index';
 
@@ -23,6 +23,8 @@ export interface TrialRecord {
   metric: number | null;
   test_metrics: Record<string, number> | null;
   package_prefix: string | null;
+  /** Where the trial's model package ended up when it is not under package_prefix in the study's store (SageMaker: model.tar.gz). */
+  model_uri?: string;
   error?: string;
   started_at: string;
   finished_at: string;
@@ -40,6 +42,7 @@ export interface Study {
   created_at: string;
   updated_at: string;
   trials: TrialRecord[];
+  /** package_prefix is the trial's model_uri for trials that ran on SageMaker (their package is a model.tar.gz). */
   best: { trial_id: string; run_id: string; metric: number; params: Partial<TrainingParams>; package_prefix: string } | null;
 }
 
@@ -103,9 +106,65 @@ export function studyKey(prefix: string, studyId: string): string {
   return `${prefix}${studyId}/study.json`;
 }
 
+/** Where a trial run elsewhere (a SageMaker tuning trial) records its result: one object per trial, so concurrent trials never overwrite each other. */
+export function trialKey(prefix: string, studyId: string, trialId: string): string {
+  return `${prefix}${studyId}/trials/${trialId}.json`;
+}
+
+/** The study with every per-trial object under `<prefix><studyId>/trials/` merged in; null when neither exists. */
 export async function readStudy(store: ObjectStore, studyId: string, prefix = 'state/studies/'): Promise<Study | null> {
   const key = studyKey(prefix, studyId);
-  return (await store.exists(key)) ? getJson<Study>(store, key) : null;
+  const study = (await store.exists(key)) ? await getJson<Study>(store, key) : null;
+  const trialObjects = (await store.list(`${prefix}${studyId}/trials/`)).filter((o) => o.key.endsWith('.json'));
+  if (trialObjects.length === 0) return study;
+  const merged: Study = study ?? {
+    study_id: studyId,
+    project: '',
+    strategy: 'random',
+    metric: 'auc',
+    direction: 'max',
+    space_hash: '',
+    status: 'running',
+    created_at: new Date(0).toISOString(),
+    updated_at: new Date(0).toISOString(),
+    trials: [],
+    best: null,
+  };
+  const known = new Set(merged.trials.map((t) => t.trial_id));
+  for (const object of trialObjects) {
+    const trial = await getJson<TrialRecord>(store, object.key);
+    if (known.has(trial.trial_id)) continue;
+    merged.trials.push(trial);
+    if (trial.finished_at > merged.updated_at) merged.updated_at = trial.finished_at;
+    const model = trial.package_prefix ?? trial.model_uri;
+    if (trial.metric !== null && model && (merged.best === null || better(trial.metric, merged.best.metric, merged.direction))) {
+      merged.best = { trial_id: trial.trial_id, run_id: trial.run_id, metric: trial.metric, params: trial.params, package_prefix: model };
+    }
+  }
+  merged.trials.sort((a, b) => a.finished_at.localeCompare(b.finished_at));
+  return merged;
+}
+
+/**
+ * Records one trial that ran outside tune() (a SageMaker tuning trial) the moment it ends: the study
+ * header is created once (conditional write; the first trial wins), the trial gets its own object.
+ */
+export async function recordExternalTrial(
+  store: ObjectStore,
+  prefix: string,
+  header: Omit<Study, 'trials' | 'best' | 'updated_at' | 'space_hash'> & { space_hash?: string },
+  trial: TrialRecord,
+): Promise<string> {
+  const now = new Date().toISOString();
+  const study: Study = { space_hash: '', ...header, updated_at: now, trials: [], best: null };
+  try {
+    await putJson(store, studyKey(prefix, header.study_id), study, { ifNotExists: true });
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+  }
+  const key = trialKey(prefix, header.study_id, trial.trial_id);
+  await putJson(store, key, trial);
+  return store.uri(key);
 }
 
 export async function tune(opts: TuneOptions): Promise<Study> {

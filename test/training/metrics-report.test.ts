@@ -1,6 +1,6 @@
 import { binaryMetrics, multiclassMetrics, percentile, regressionMetrics, rocAuc, rocCurve } from '../../runtime/training/metrics';
 import { escapeHtml, lossCurveSvg, renderReport } from '../../runtime/training/report';
-import { epochLine, parseNvidiaSmi, SAGEMAKER_METRIC_DEFINITIONS, SystemSampler } from '../../runtime/training/telemetry';
+import { epochLine, finalMetricLines, metricLine, parseNvidiaSmi, SAGEMAKER_METRIC_DEFINITIONS, SystemSampler } from '../../runtime/training/telemetry';
 import { createProgress, resolveProgressMode } from '../../runtime/training/progress';
 import { inferTask } from '../../runtime/training/dataset';
 import { splitIndices, stableStringify } from '../../runtime/training/data';
@@ -107,13 +107,24 @@ describe('telemetry', () => {
   });
 
   it('emits lines every SageMaker metric regex can read', () => {
-    const line = epochLine({ epoch: 2, loss: 0.25, val_loss: 0.3, val_auc: 0.9, val_accuracy: 0.8, val_rmse: 1e-3, cpu_percent: 150.5, rss_mb: 300, gpu_util_percent: 70, gpu_mem_mb: 1200 });
+    const record = { epoch: 2, loss: 0.25, val_loss: 0.3, val_auc: 0.9, val_accuracy: 0.8, val_rmse: 1e-3, cpu_percent: 150.5, rss_mb: 300, gpu_util_percent: 70, gpu_mem_mb: 1200 };
+    expect(JSON.parse(epochLine(record).slice('mlstack-epoch '.length))).toEqual(record);
+    const line = metricLine(record);
+    expect(line).toBe('metrics epoch=2 train:loss=0.25 validation:auc=0.9 validation:accuracy=0.8 validation:loss=0.3 validation:rmse=0.001 system:cpu_percent=150.5 system:rss_mb=300 system:gpu_util_percent=70 system:gpu_mem_mb=1200');
     for (const def of SAGEMAKER_METRIC_DEFINITIONS.filter((d) => !d.Name.startsWith('test:'))) {
       const match = new RegExp(def.Regex).exec(line);
       expect(match).not.toBeNull();
       expect(Number.isFinite(Number(match![1]))).toBe(true);
     }
     expect(new RegExp(SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'validation:rmse')!.Regex).exec(line)![1]).toBe('0.001');
+  });
+
+  it('leaves out what a task does not report and non-finite values; final lines repeat the best epoch', () => {
+    expect(metricLine({ epoch: 1, loss: 0.5, val_loss: 0.6, val_auc: NaN })).toBe('metrics epoch=1 train:loss=0.5 validation:loss=0.6');
+    const [best, test] = finalMetricLines({ epoch: 4, val_auc: 0.91, val_loss: 0.3 }, { auc: 0.88, log_loss: 0.31 });
+    expect(best).toBe('metrics best_epoch=4 validation:auc=0.91 validation:loss=0.3');
+    const testAuc = new RegExp(SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'test:auc')!.Regex);
+    expect(testAuc.exec(test)![1]).toBe('0.88');
   });
 });
 

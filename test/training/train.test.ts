@@ -59,14 +59,15 @@ describe('train (binary, default config)', () => {
     expect(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).toContain(result.backend);
 
     // Epoch lines on stdout match the SageMaker metric regexes.
-    const epochLines = out.lines.filter((l) => l.startsWith('mlstack-epoch '));
+    expect(out.lines.filter((l) => l.startsWith('mlstack-epoch '))).toHaveLength(4);
+    const epochLines = out.lines.filter((l) => l.startsWith('metrics epoch='));
     expect(epochLines).toHaveLength(4);
     const valAuc = SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'validation:auc')!;
     expect(Number(new RegExp(valAuc.Regex).exec(epochLines[3])?.[1])).toBeGreaterThan(0.5);
     const trainLoss = SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'train:loss')!;
     expect(Number(new RegExp(trainLoss.Regex).exec(epochLines[0])?.[1])).toBeGreaterThan(0);
     const testAuc = SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'test:auc')!;
-    expect(Number(new RegExp(testAuc.Regex).exec(out.lines.find((l) => l.startsWith('mlstack-test'))!)?.[1])).toBeCloseTo(result.metrics.auc, 5);
+    expect(Number(new RegExp(testAuc.Regex).exec(out.lines.find((l) => l.includes('test:auc='))!)?.[1])).toBeCloseTo(result.metrics.auc, 5);
     const epochLog = (await store.get('models/run-a/epochs.jsonl')).toString().trim().split('\n').map((l) => JSON.parse(l));
     expect(epochLog.map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
     expect(epochLog[0].rss_mb).toBeGreaterThan(0);

@@ -115,13 +115,15 @@ export class HyperparameterTuning extends Construct {
       '$.tuning',
     );
     const withStatics = new sfn.Pass(this, 'StaticHyperParameters', {
-      comment: 'Every trial gets study_uri: where it writes its result for the study the runtime keeps',
+      comment: 'Every trial gets study_uri (where it writes its result, one object per trial) and models_uri (where SageMaker puts its model)',
       parameters: {
         'jobName.$': '$.jobName',
         staticHyperParameters: {
           // SageMaker rejects a hyperparameter that is both static and searched.
           ...Object.fromEntries(Object.entries(training.StaticHyperParameters as Record<string, string>).filter(([k]) => !(k in props.searchSpace))),
           'study_uri.$': `States.Format('${props.dataLake.s3Uri('state', 'studies/')}{}/', $.jobName)`,
+          // The trial records its model as <models_uri><trial job>/output/model.tar.gz (OutputDataConfig).
+          models_uri: props.dataLake.s3Uri('models'),
         },
       },
     });

@@ -16,16 +16,21 @@ import {
   sageMakerExecutionRole,
   sageMakerSyncState,
 } from '../sagemaker-iam';
+import { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS, type TunableMetric } from '../../../runtime/training/telemetry';
 import { PropsValidator } from '../validation';
 import type { DataLake } from './data-lake';
 import type { ImageReference, Registry } from './registry';
 
-/** Validation metrics the training image prints as `validation:<name>=<value>` (SageMaker scrapes its logs). */
-export const TRAINING_METRICS = ['auc', 'accuracy', 'loss', 'rmse'] as const;
-export type TrainingMetric = (typeof TRAINING_METRICS)[number];
+/**
+ * Validation metrics the training image prints as `validation:<name>=<value>` (SageMaker scrapes its logs).
+ * The names and regexes come from the runtime that prints them, so the two cannot drift apart.
+ */
+export const TRAINING_METRICS = TUNABLE_METRICS;
+export type TrainingMetric = TunableMetric;
 
+/** The training job's MetricDefinitions: exactly the runtime's SAGEMAKER_METRIC_DEFINITIONS. */
 export function metricDefinitions(): { Name: string; Regex: string }[] {
-  return TRAINING_METRICS.map((m) => ({ Name: `validation:${m}`, Regex: `validation:${m}=([-+0-9.eE]+)` }));
+  return SAGEMAKER_METRIC_DEFINITIONS.map((d) => ({ ...d }));
 }
 
 export interface TrainingJobProps {

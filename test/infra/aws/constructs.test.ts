@@ -11,7 +11,8 @@ import { API_TOKEN_ENV, Ingestion } from '../../../infra/aws/constructs/ingestio
 import { ModelEndpoint } from '../../../infra/aws/constructs/model-endpoint';
 import { Monitoring } from '../../../infra/aws/constructs/monitoring';
 import { ASSET_IMAGE_TAG, Registry } from '../../../infra/aws/constructs/registry';
-import { TrainingJob, metricDefinitions } from '../../../infra/aws/constructs/training-job';
+import { TrainingJob, TRAINING_METRICS, metricDefinitions } from '../../../infra/aws/constructs/training-job';
+import { metricLine, SAGEMAKER_METRIC_DEFINITIONS } from '../../../runtime/training/telemetry';
 import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType } from '../../../infra/aws/instance-types';
 import { acknowledgeJustifiedWildcards, wildcardFindings } from '../../../infra/aws/nag';
 import { ConstructPropsError, isConcrete } from '../../../infra/aws/validation';
@@ -173,7 +174,12 @@ describe('TrainingJob', () => {
 
   test('the image prints validation:<metric>=<value> and SageMaker scrapes it', () => {
     const auc = metricDefinitions().find((d) => d.Name === 'validation:auc')!;
-    expect(new RegExp(auc.Regex).exec('epoch 3 validation:auc=0.8731')?.[1]).toBe('0.8731');
+    expect(new RegExp(auc.Regex).exec(metricLine({ epoch: 3, loss: 0.4, val_auc: 0.8731 }))?.[1]).toBe('0.8731');
+    // One source of truth: the job's MetricDefinitions are the runtime's, and every tunable metric has one.
+    const f = fixture();
+    const job = trainingJob(f, {});
+    expect((job.jobDefinition.AlgorithmSpecification as { MetricDefinitions: unknown }).MetricDefinitions).toEqual(SAGEMAKER_METRIC_DEFINITIONS);
+    for (const m of TRAINING_METRICS) expect(SAGEMAKER_METRIC_DEFINITIONS.map((d) => d.Name)).toContain(`validation:${m}`);
   });
 
   test('rejects burstable, wrong max wait, long prefixes and huge hyperparameters', () => {
@@ -222,7 +228,7 @@ describe('HyperparameterTuning', () => {
     });
     // searched hyperparameters are not also static; every trial learns where its study lives
     const statics = definitionOf(tuning.stateMachine).States.StaticHyperParameters.Parameters.staticHyperParameters;
-    expect(statics).toEqual({ epochs: '10', 'study_uri.$': "States.Format('s3://<token>/state/studies/{}/', $.jobName)" });
+    expect(statics).toEqual({ epochs: '10', 'study_uri.$': "States.Format('s3://<token>/state/studies/{}/', $.jobName)", models_uri: 's3://<token>/models/' });
   });
 
   test('successive halving becomes Hyperband with epochs as the resource', () => {
