@@ -1,3 +1,4 @@
+import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { assertValidKey, ObjectExistsError, ObjectNotFoundError, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store';
@@ -10,16 +11,21 @@ const CONCURRENCY = 2;
  * The Blob service client for a storage account, from the first of:
  *   AZURE_STORAGE_CONNECTION_STRING (Azurite or any account; the account in the URI is then informational),
  *   AZURE_STORAGE_KEY (shared key for `account`),
- *   AZURE_STORAGE_SAS_TOKEN (a SAS for `account`).
- * AZURE_STORAGE_BLOB_ENDPOINT overrides https://<account>.blob.core.windows.net for the last two.
+ *   AZURE_STORAGE_SAS_TOKEN (a SAS for `account`),
+ *   AZURE_CLIENT_ID (a managed or workload identity, as the Container Apps of the azure-<env> stacks get:
+ *   Entra ID through DefaultAzureCredential, no secret in the app).
+ * AZURE_STORAGE_BLOB_ENDPOINT overrides https://<account>.blob.core.windows.net for the last three.
  */
 export function azureBlobServiceClient(account: string, env: NodeJS.ProcessEnv = process.env): BlobServiceClient {
   if (env.AZURE_STORAGE_CONNECTION_STRING) return BlobServiceClient.fromConnectionString(env.AZURE_STORAGE_CONNECTION_STRING);
   const endpoint = env.AZURE_STORAGE_BLOB_ENDPOINT ?? `https://${account}.blob.core.windows.net`;
   if (env.AZURE_STORAGE_KEY) return new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, env.AZURE_STORAGE_KEY));
   if (env.AZURE_STORAGE_SAS_TOKEN) return new BlobServiceClient(`${endpoint}?${env.AZURE_STORAGE_SAS_TOKEN.replace(/^\?/, '')}`);
+  if (env.AZURE_CLIENT_ID) {
+    return new BlobServiceClient(endpoint, new DefaultAzureCredential({ managedIdentityClientId: env.AZURE_CLIENT_ID }));
+  }
   throw new Error(
-    `no credentials for Azure storage account "${account}": set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN`,
+    `no credentials for Azure storage account "${account}": set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or AZURE_CLIENT_ID (managed identity)`,
   );
 }
 

@@ -32,8 +32,12 @@ if (!available) console.warn('SKIPPED: Azure Blob adapter tests (node_modules/.b
   });
 
   it('explains which credentials it needs when none are set', () => {
-    expect(() => azureBlobServiceClient('acct', {})).toThrow(/set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN/);
+    expect(() => azureBlobServiceClient('acct', {})).toThrow(/set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or AZURE_CLIENT_ID/);
     expect(azureBlobServiceClient('acct', { AZURE_STORAGE_SAS_TOKEN: '?sv=1&sig=x' }).url).toBe('https://acct.blob.core.windows.net/?sv=1&sig=x');
     expect(azureBlobServiceClient('acct', { AZURE_STORAGE_KEY: Buffer.from('k').toString('base64'), AZURE_STORAGE_BLOB_ENDPOINT: 'http://127.0.0.1:1/acct' }).url).toBe('http://127.0.0.1:1/acct');
+    // A managed identity (what the azure-<env> Container Apps get) authenticates with Entra ID tokens, not a secret.
+    const viaIdentity = azureBlobServiceClient('acct', { AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001' });
+    expect(viaIdentity.url).toBe('https://acct.blob.core.windows.net/');
+    expect(viaIdentity.credential.constructor.name).toBe('DefaultAzureCredential');
   });
 });
