@@ -213,11 +213,14 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
   let failureFile: string | undefined;
   let where: Locations | undefined;
   let project: ProjectConfig | undefined;
+  let study: StudyTarget | undefined;
   const started = new Date().toISOString();
   try {
     const rest = argv[0] === 'train' ? argv.slice(1) : argv;
     if (detectContract(parseArgs(rest), env) === 'sagemaker') failureFile = path.join(path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml'), 'output', 'failure');
     where = await resolveLocations(rest, env);
+    // A bad study_uri fails the trial before it trains, not after.
+    if (where.hyperparameters.study_uri) study = await studyTarget(where.hyperparameters.study_uri);
     const configDir = path.resolve(env.MLSTACK_CONFIG_DIR ?? 'config');
     project = loadProjectConfig(configDir);
     const envName = env.MLSTACK_ENV ?? where.hyperparameters.env;
@@ -241,8 +244,8 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       signal,
       parentRun: where.hyperparameters.parent_run ?? null,
     });
-    if (where.hyperparameters.study_uri) {
-      const uri = await recordStudyTrial(where, project, { started, result });
+    if (study) {
+      const uri = await recordStudyTrial(study, where, project, { started, result });
       logger.info({ trial: uri }, 'trial recorded in the study');
     }
     process.stdout.write(`mlstack-result ${JSON.stringify(result)}\n`);
@@ -254,9 +257,9 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
     }
     let message = err instanceof Error ? err.message : String(err);
     logger.error({ err }, `training failed: ${message}`);
-    if (where?.hyperparameters.study_uri && project) {
+    if (study && where && project) {
       // A failed trial is a result too: the study must show it, not wait for it.
-      await recordStudyTrial(where, project, { started, error: message }).catch((recordErr: Error) => {
+      await recordStudyTrial(study, where, project, { started, error: message }).catch((recordErr: Error) => {
         message = `${message}; and the failed trial could not be recorded in ${where!.hyperparameters.study_uri}: ${recordErr.message}`;
         logger.error({ err: recordErr }, 'could not record the failed trial');
       });
@@ -270,21 +273,33 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
   }
 }
 
+export interface StudyTarget {
+  store: ObjectStore;
+  /** Studies live at `<prefix><studyId>/`. */
+  prefix: string;
+  studyId: string;
+}
+
+/** Splits a study_uri (`s3://bucket/state/studies/<study id>/`) into its store, prefix and study id. */
+export async function studyTarget(studyUri: string): Promise<StudyTarget> {
+  const { store, key } = await openObjectUri(studyUri.endsWith('/') ? studyUri : `${studyUri}/`);
+  const parts = key.replace(/\/$/, '').split('/');
+  const studyId = parts.pop() as string;
+  if (!studyId) throw new EntrypointError(`hyperparameter study_uri=${JSON.stringify(studyUri)} names no study: expected <store>/<prefix>/<study id>/`);
+  return { store, prefix: parts.length ? `${parts.join('/')}/` : '', studyId };
+}
+
 /**
  * Writes this trial's result to the study named by the `study_uri` hyperparameter (the tuning stack
  * sets it): one object per trial, so the tuning job's concurrent trials never lose each other's results.
  */
 export async function recordStudyTrial(
+  { store, prefix, studyId }: StudyTarget,
   where: Pick<Locations, 'runId' | 'hyperparameters'>,
   project: ProjectConfig,
   outcome: { started: string; result?: TrainResult; error?: string },
 ): Promise<string> {
   const hyper = where.hyperparameters;
-  const { store, key } = await openObjectUri(hyper.study_uri.endsWith('/') ? hyper.study_uri : `${hyper.study_uri}/`);
-  const parts = key.replace(/\/$/, '').split('/');
-  const studyId = parts.pop() as string;
-  if (!studyId) throw new EntrypointError(`hyperparameter study_uri=${JSON.stringify(hyper.study_uri)} names no study: expected <store>/<prefix>/<study id>/`);
-  const prefix = parts.length ? `${parts.join('/')}/` : '';
   // SageMaker passes the objective as `_tuning_objective_metric` (e.g. "validation:auc").
   const objective = /^validation:(\w+)$/.exec(hyper._tuning_objective_metric ?? '')?.[1] ?? project.pipeline.tuning?.metric ?? 'auc';
   if (!(TUNABLE_METRICS as readonly string[]).includes(objective)) throw new EntrypointError(`tuning objective "${hyper._tuning_objective_metric}" is not one of ${TUNABLE_METRICS.map((m) => `validation:${m}`).join(', ')}`);
