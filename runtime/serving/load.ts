@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PACKAGE_FILES, readModelPackage } from '../model/package';
 import { ModelRegistry, type ModelVersion } from '../registry/index';
 import { LocalObjectStore } from '../storage/local-store';
@@ -53,6 +54,10 @@ async function registryLocation(opts: LoadPredictorOptions): Promise<{ store: Ob
   if (opts.registryUri) {
     if (!URI.test(opts.registryUri)) {
       throw new Error(`registry URI "${opts.registryUri}" is not an object URI: use s3://bucket/, gs://bucket/ or az://account/container/`);
+    }
+    if (opts.registryUri.startsWith('file://')) {
+      // A local folder plays the bucket: its root holds registry/ and the packages.
+      return { store: new LocalObjectStore(fileURLToPath(opts.registryUri)), prefix: REGISTRY_PREFIX };
     }
     const { store, key } = await openObjectUri(opts.registryUri.endsWith('/') ? opts.registryUri : `${opts.registryUri}/`);
     if (key !== '') {

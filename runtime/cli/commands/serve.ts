@@ -13,6 +13,7 @@ interface ServeOptions {
   port?: number;
   host: string;
   workdir: string;
+  registryUri?: string;
   configDir: string;
 }
 
@@ -37,11 +38,12 @@ export function registerServeCommand(program: Command): void {
     .option('--port <n>', 'port (0 = a free one); default $AIP_HTTP_PORT, $PORT, $AML_PORT or 8080', parsePort)
     .option('--host <host>', 'interface to listen on', '0.0.0.0')
     .option('--workdir <dir>', 'local store holding the registry (for versions)', '.mlstack')
+    .option('--registry-uri <uri>', 'bucket root holding registry/ (s3:// gs:// az:// file://); overrides --workdir for versions')
     .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
     .action(async (opts: ServeOptions) => {
       const logger = createLogger('serve');
       const server = await startServer({
-        predictor: loadPredictor(opts.model, { workdir: opts.workdir }),
+        predictor: loadPredictor(opts.model, { workdir: opts.workdir, registryUri: opts.registryUri }),
         port: opts.port,
         host: opts.host,
         logger,
