@@ -22,14 +22,17 @@ function skipSpace(text: string, i: number): number {
   return i;
 }
 
-/** Index just past the string starting at `i` (which is a quote). */
+/** Index just past the string starting at `i` (which is a quote); indexOf jumps over the text inside. */
 function skipString(text: string, i: number): number {
-  for (i += 1; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c === BACKSLASH) i += 1;
-    else if (c === QUOTE) return i + 1;
+  for (;;) {
+    const quote = text.indexOf('"', i + 1);
+    if (quote < 0) return -1;
+    let before = quote - 1;
+    while (text.charCodeAt(before) === BACKSLASH) before -= 1;
+    // An even run of backslashes escapes itself, not the quote.
+    if ((quote - 1 - before) % 2 === 0) return quote + 1;
+    i = quote;
   }
-  return -1;
 }
 
 /** Index just past the value starting at `i`. */

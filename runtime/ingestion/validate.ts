@@ -142,6 +142,9 @@ function fastCoerce(value: unknown, type: FieldRule['type']): unknown {
     case 'string':
       if (typeof value === 'string') return value;
       return typeof value === 'number' || typeof value === 'boolean' ? String(value) : INVALID;
+    case 'timestamp':
+      if (typeof value === 'string') return Number.isNaN(Date.parse(value)) ? INVALID : value;
+      return typeof value === 'number' && Number.isFinite(value) ? new Date(value).toISOString() : INVALID;
     default: {
       const result = coerce(value, type);
       return 'error' in result ? INVALID : result.value;
