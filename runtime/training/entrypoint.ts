@@ -253,6 +253,12 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
   } catch (err) {
     if (err instanceof TrainingAbortedError) {
       logger.warn(err.message);
+      // StopTrainingJob (a stopped tuning job, or Hyperband stopping a weak trial): the study still learns of the trial.
+      if (study && where && project) {
+        await recordStudyTrial(study, where, project, { started, stoppedAfterEpoch: err.epoch }).catch((recordErr: Error) =>
+          logger.error({ err: recordErr }, 'could not record the stopped trial'),
+        );
+      }
       return 143;
     }
     let message = err instanceof Error ? err.message : String(err);
@@ -297,7 +303,7 @@ export async function recordStudyTrial(
   { store, prefix, studyId }: StudyTarget,
   where: Pick<Locations, 'runId' | 'hyperparameters'>,
   project: ProjectConfig,
-  outcome: { started: string; result?: TrainResult; error?: string },
+  outcome: { started: string; result?: TrainResult; error?: string; stoppedAfterEpoch?: number },
 ): Promise<string> {
   const hyper = where.hyperparameters;
   // SageMaker passes the objective as `_tuning_objective_metric` (e.g. "validation:auc").
@@ -314,13 +320,17 @@ export async function recordStudyTrial(
     rung: 0,
     config_index: 0,
     params,
-    epochs: result?.epochs ?? 0,
-    status: result && metric !== undefined ? 'complete' : 'failed',
+    epochs: result?.epochs ?? outcome.stoppedAfterEpoch ?? 0,
+    status: result && metric !== undefined ? 'complete' : outcome.stoppedAfterEpoch !== undefined ? 'stopped' : 'failed',
     metric: metric ?? null,
     test_metrics: result?.metrics ?? null,
     package_prefix: null,
     ...(result && modelsUri ? { model_uri: `${modelsUri}${where.runId}/output/model.tar.gz` } : {}),
-    ...(error || metric === undefined ? { error: error ?? `the ${result?.task} model reports no validation ${metricName}` } : {}),
+    ...(outcome.stoppedAfterEpoch !== undefined
+      ? { error: `stopped by StopTrainingJob after epoch ${outcome.stoppedAfterEpoch}; no package was written` }
+      : error || metric === undefined
+        ? { error: error ?? `the ${result?.task} model reports no validation ${metricName}` }
+        : {}),
     started_at: outcome.started,
     finished_at: new Date().toISOString(),
   };

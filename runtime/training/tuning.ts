@@ -18,7 +18,8 @@ export interface TrialRecord {
   config_index: number;
   params: Partial<TrainingParams>;
   epochs: number;
-  status: 'complete' | 'failed';
+  /** 'stopped': a SageMaker trial ended by StopTrainingJob (Hyperband early stopping); tune() writes only complete/failed. */
+  status: 'complete' | 'failed' | 'stopped';
   /** The validation metric the study optimises (null when the trial failed). */
   metric: number | null;
   test_metrics: Record<string, number> | null;

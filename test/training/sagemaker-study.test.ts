@@ -127,6 +127,21 @@ describeMoto('SageMaker tuning trials write to study_uri (moto_server S3)', () =
     expect(study.best).toMatchObject({ trial_id: 'b', metric: 0.9 });
   });
 
+  it('a trial stopped by StopTrainingJob (SIGTERM) after its first epoch is recorded as stopped', async () => {
+    const { env } = trialEnv('tune-1-005-eeee5555', { epochs: '5' });
+    const controller = new AbortController();
+    // Stop the moment the first epoch's metric line is printed, as Hyperband would after a rung.
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      if (String(chunk).includes('metrics epoch=1 ')) controller.abort();
+      return true;
+    });
+    const code = await runEntrypoint(['train'], env, controller.signal).finally(() => out.mockRestore());
+    expect(code).toBe(143);
+    const trial = await getJson<Record<string, any>>(store, trialKey('state/studies/', 'tune-1', 'tune-1-005-eeee5555'));
+    expect(trial).toMatchObject({ status: 'stopped', metric: null, epochs: 1, params: { epochs: 5 } });
+    expect(trial.error).toMatch(/stopped by StopTrainingJob after epoch 1/);
+  });
+
   it('names a study_uri without a study id', async () => {
     const { code, root } = await runTrial('tune-x-001', { study_uri: `s3://${BUCKET}/` });
     expect(code).toBe(1);
