@@ -47,17 +47,21 @@ export async function openObjectUri(uri: string): Promise<ObjectLocation> {
   }
 }
 
-/** Opens a bucket (S3, GCS) or an Azure "account/container" pair as a store. */
+/**
+ * Opens a bucket (S3, GCS) or an Azure "account/container" pair as a store. Adapters load on first use
+ * (a local run never loads a cloud SDK) through require(): a dynamic import() of a .ts file is not
+ * resolved by the tsx loader that runs the CLI, while esbuild bundles a static require() as usual.
+ */
 export async function openBucket(scheme: 's3' | 'gs' | 'az', bucket: string): Promise<ObjectStore> {
   switch (scheme) {
     case 's3':
-      return new (await import('./s3-store')).S3ObjectStore(bucket);
+      return new (require('./s3-store') as typeof import('./s3-store')).S3ObjectStore(bucket);
     case 'gs':
-      return new (await import('./gcs-store')).GcsObjectStore(bucket);
+      return new (require('./gcs-store') as typeof import('./gcs-store')).GcsObjectStore(bucket);
     case 'az': {
       const [account, container] = bucket.split('/');
       if (!account || !container) throw new Error(`Azure location "${bucket}" needs an account and a container: az://<account>/<container>/<key>`);
-      return new (await import('./azure-blob-store')).AzureBlobObjectStore(account, container);
+      return new (require('./azure-blob-store') as typeof import('./azure-blob-store')).AzureBlobObjectStore(account, container);
     }
   }
 }
