@@ -1,3 +1,5 @@
+import { seededRandom } from '../common/random';
+
 /** The deterministic customer-churn dataset the sample API serves; row `id` is generated on its own (random access). */
 
 export const PLANS = ['basic', 'standard', 'premium'] as const;
@@ -19,18 +21,6 @@ export const SAMPLE_FIELDS = [
 
 export type SampleRow = Record<(typeof SAMPLE_FIELDS)[number], string | number | null>;
 
-/** mulberry32: a small, fast, seedable PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SIGNUP_EPOCH = Date.UTC(2020, 0, 1);
 const DAY = 86_400_000;
 
@@ -40,7 +30,7 @@ const DAY = 86_400_000;
  * (age out of range, unknown plan, missing region, non-numeric spend) for validation to quarantine.
  */
 export function sampleRow(id: number, seed = 42): SampleRow {
-  const rand = mulberry32(Math.imul(seed, 0x9e3779b1) ^ Math.imul(id, 0x85ebca6b));
+  const rand = seededRandom(Math.imul(seed, 0x9e3779b1) ^ Math.imul(id, 0x85ebca6b));
   const age = 18 + Math.floor(rand() * 62);
   const tenure = Math.floor(rand() * 121);
   const planRoll = rand();

@@ -2,6 +2,9 @@
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { ObjectStore } from '../storage/object-store';
+import { seededRandom } from '../common/random';
+
+export { seededRandom };
 
 export type Row = Record<string, string>;
 
@@ -45,18 +48,6 @@ export async function resolveCsvKeys(store: ObjectStore, keyOrPrefix: string): P
   const keys = (await store.list(prefix)).map((o) => o.key).filter((k) => /\.csv$/i.test(k));
   if (keys.length === 0) throw new Error(`no .csv objects at ${keyOrPrefix ? store.uri(keyOrPrefix) : store.root}: point --data at a CSV file or a folder of CSV files`);
   return keys;
-}
-
-/** mulberry32: a small, fast, seedable PRNG (splits and shuffles must be reproducible across resumes). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffledIndices(n: number, random: () => number): Uint32Array {

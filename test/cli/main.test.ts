@@ -1,20 +1,7 @@
 import * as path from 'node:path';
-import { main } from '../../runtime/cli/main';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += c.toString()), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += c.toString()), true));
-  try {
-    return { code: await main(['node', 'mlstack', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runCli } from '../helpers/cli';
 
 describe('mlstack CLI', () => {
   it('validates the repository config', async () => {

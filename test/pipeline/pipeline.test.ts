@@ -1,34 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../runtime/cli/main';
 import { runPipeline } from '../../runtime/pipeline';
 import { percentile } from '../../runtime/pipeline/stats';
 import { makeTempDir } from '../helpers/tmp';
+import { runCli } from '../helpers/cli';
 
 const CONFIG = path.resolve(__dirname, '../../config');
 const ADULT = path.resolve(__dirname, '../../../shared/data/adult.csv');
 const ADULT_CONFIG = path.resolve(__dirname, '../../docs/examples/adult');
-
-/** Runs the CLI in-process and captures what it writes to stdout and stderr. */
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  try {
-    const code = await main(['node', 'mlstack', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('mlstack pipeline (local)', () => {
   it('moves sample API rows to a served prediction, reconciling counts, and registers a new version per run', async () => {

@@ -9,21 +9,7 @@ import type { Predictor } from '../../runtime/serving/predictor';
 import { startServer } from '../../runtime/serving/server';
 import { makeTempDir } from '../helpers/tmp';
 import { sampleRows, writeTestPackage } from './fixtures';
-
-/** Runs the CLI in-process and captures what it prints. */
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += c.toString()), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += c.toString()), true));
-  try {
-    const code = await main(['node', 'mlstack', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runCli } from '../helpers/cli';
 
 describe('batch transform and the serve/invoke/batch commands', () => {
   let modelDir: string;

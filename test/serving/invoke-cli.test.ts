@@ -1,25 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { main } from '../../runtime/cli/main';
 import { loadPredictor } from '../../runtime/serving/load';
 import { startServer, type RunningServer } from '../../runtime/serving/server';
 import { makeTempDir } from '../helpers/tmp';
 import { sampleRows, writeTestPackage } from './fixtures';
-
-/** Runs the CLI in-process and captures what it prints. */
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += c.toString()), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += c.toString()), true));
-  try {
-    return { code: await main(['node', 'mlstack', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+import { runCli } from '../helpers/cli';
 
 const INVOKE_VARS = ['MLSTACK_GCP_ENDPOINT_URL', 'MLSTACK_GCP_ID_TOKEN', 'MLSTACK_VERTEX_ENDPOINT', 'MLSTACK_AZURE_ENDPOINT_URL', 'MLSTACK_AZURE_ENDPOINT_KEY'];
 
