@@ -123,9 +123,11 @@ export class MlStack extends Stack {
       configFile,
     });
 
-    const hyperparameters = Object.fromEntries(
-      Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-    );
+    const hyperparameters = {
+      ...Object.fromEntries(Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+      // The container reads its environment's training config (require_gpu) through this.
+      env: props.environment,
+    };
     this.trainingJob = new TrainingJob(this, 'Training', {
       dataLake: this.dataLake,
       registry: this.registry,

@@ -135,6 +135,7 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     expect(params.VpcConfig.Subnets.length).toBeGreaterThanOrEqual(2);
     expect(params.OutputDataConfig.KmsKeyId).toBe('<token>');
     expect(params.HyperParameters.learning_rate).toBe(String(project.pipeline.training_params.learning_rate));
+    expect(params.HyperParameters.env).toBe(env);
     // train -> evaluate -> publish model.tar.gz at models/<version>/ -> register with metrics
     expect(train.Next).toBe('Evaluate');
     expect(definition.States.Evaluate.Resource).toMatch(/createProcessingJob\.sync$/);
