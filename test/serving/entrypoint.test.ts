@@ -66,7 +66,7 @@ describe('serving entrypoint', () => {
       });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await sawLog(/ready/);
+      await sawLog(/model loaded and warmed; ready/);
       const base = `http://127.0.0.1:${port}`;
       const body = JSON.stringify(sampleRows(100));
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
