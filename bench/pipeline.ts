@@ -61,7 +61,7 @@ export async function benchPipeline(runs: number): Promise<void> {
   console.log(`  stage seconds: ${JSON.stringify(summary.stage_seconds)}`);
 }
 
-if (require.main === module) {
+if (require.main === module || process.argv[1] === __filename) {
   const i = process.argv.indexOf('--runs');
   benchPipeline(i > 0 ? Number(process.argv[i + 1]) : 3).catch((err) => {
     console.error(err);
