@@ -11,6 +11,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { median } from './lib/stats';
+import { runTsEntry, type ProcessRun } from './lib/run-node';
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_MS = 10_000;
@@ -22,39 +24,6 @@ export interface CdktfSynthBench {
   /** Median of the same process loading tsx only. */
   baselineMs: number;
   stacks: number;
-}
-
-interface ProcessRun {
-  ms: number;
-  maxRssMb: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Runs `entry` (or nothing) under tsx in a child node and reports its wall time and peak RSS. */
-function runNode(entry: string | null, env: NodeJS.ProcessEnv): Promise<ProcessRun> {
-  const script = [
-    "require('tsx/cjs');",
-    "process.on('exit', () => process.stderr.write('\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));",
-    entry ? `require(${JSON.stringify(entry)});` : '',
-  ].join('\n');
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - started;
-      const rss = /MAXRSS_KB (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`synth failed (exit ${code}):\n${stderr.slice(-2000)}`));
-      resolve({ ms, maxRssMb: Number(rss[1]) / 1024 });
-    });
-  });
 }
 
 function timeCli(outdir: string): Promise<number> {
@@ -80,8 +49,8 @@ export async function benchCdktfSynth(options: { runs?: number } = {}): Promise<
     const baseline: number[] = [];
     const synth: ProcessRun[] = [];
     for (let i = 0; i < runs; i++) {
-      baseline.push((await runNode(null, env)).ms);
-      synth.push(await runNode(main, env));
+      baseline.push((await runTsEntry(null, env)).ms);
+      synth.push(await runTsEntry(main, env));
     }
     const stacks = fs.readdirSync(path.join(outdir, 'stacks')).length;
     return {

@@ -14,16 +14,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { median } from './lib/stats';
+import { runTsEntry, type ProcessRun } from './lib/run-node';
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_MS = 10_000;
-
-interface ProcessRun {
-  ms: number;
-  maxRssMb: number;
-  /** user + system CPU seconds of the process: steadier than wall time on a shared machine. */
-  cpuMs: number;
-}
 
 export interface SynthBench {
   medianMs: number;
@@ -35,28 +29,6 @@ export interface SynthBench {
   stacks: number;
 }
 
-/** Runs `entry` (or only tsx when null) in a fresh node; wall time and peak RSS of that process. */
-function runNode(entry: string | null, env: NodeJS.ProcessEnv): Promise<ProcessRun> {
-  const script = [
-    "require('tsx/cjs');",
-    "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('\\nMAXRSS_KB ' + u.maxRSS + ' CPU_US ' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });",
-    entry ? `require(${JSON.stringify(entry)});` : '',
-  ].join('\n');
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - started;
-      const rss = /MAXRSS_KB (\d+) CPU_US (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`cdk app failed (exit ${code}):\n${stderr.slice(-2000)}`));
-      resolve({ ms, maxRssMb: Number(rss[1]) / 1024, cpuMs: Number(rss[2]) / 1000 });
-    });
-  });
-}
-
 export async function benchCdkSynth(options: { runs?: number } = {}): Promise<SynthBench> {
   const runs = options.runs ?? 3;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bench-cdk-'));
@@ -66,8 +38,8 @@ export async function benchCdkSynth(options: { runs?: number } = {}): Promise<Sy
     const baseline: number[] = [];
     const synth: ProcessRun[] = [];
     for (let i = 0; i < runs; i++) {
-      baseline.push((await runNode(null, env)).ms);
-      synth.push(await runNode(app, env));
+      baseline.push((await runTsEntry(null, env)).ms);
+      synth.push(await runTsEntry(app, env));
     }
     return {
       medianMs: median(synth.map((r) => r.ms)),

@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface ProcessRun {
+  ms: number;
+  maxRssMb: number;
+  /** user + system CPU time of the process: steadier than wall time on a shared machine. */
+  cpuMs: number;
+}
+
+/** Runs a TypeScript entry (or only tsx's start-up when null) in a fresh node; its wall time, peak RSS and CPU time. */
+export function runTsEntry(entry: string | null, env: NodeJS.ProcessEnv, what = 'benchmark child'): Promise<ProcessRun> {
+  const script = [
+    "require('tsx/cjs');",
+    "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('\\nMAXRSS_KB ' + u.maxRSS + ' CPU_US ' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });",
+    entry ? `require(${JSON.stringify(entry)});` : '',
+  ].join('\n');
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      const usage = /MAXRSS_KB (\d+) CPU_US (\d+)/.exec(stderr);
+      if (code !== 0 || !usage) return reject(new Error(`${what} failed (exit ${code}):\n${stderr.slice(-2000)}`));
+      resolve({ ms, maxRssMb: Number(usage[1]) / 1024, cpuMs: Number(usage[2]) / 1000 });
+    });
+  });
+}
