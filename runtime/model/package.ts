@@ -215,7 +215,8 @@ export function denseForward(layers: DenseLayerWeights[], rows: Float32Array, n:
   return input;
 }
 
-function applyActivation(activation: Activation, v: Float32Array, base: number, len: number): void {
+/** Applies `activation` in place to v[base, base + len) (one row). */
+export function applyActivation(activation: Activation, v: Float32Array, base: number, len: number): void {
   switch (activation) {
     case 'relu':
       for (let i = base; i < base + len; i++) if (v[i] < 0) v[i] = 0;
