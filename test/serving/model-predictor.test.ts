@@ -39,6 +39,27 @@ describe('predictor over a model package', () => {
     });
   });
 
+  it('predicts the same on the JS fallback (MLSTACK_FORWARD=js) as on the WebAssembly path', async () => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir, { task: 'multiclass', hidden: [33, 7] });
+    const pkg = await readModelPackage(new LocalObjectStore(dir), '');
+    const rows = sampleRows(150);
+    const viaWasm = predictorFromPackage(pkg, 'v1').predict(rows);
+    const before = process.env.MLSTACK_FORWARD;
+    let viaJs;
+    try {
+      process.env.MLSTACK_FORWARD = 'js';
+      viaJs = predictorFromPackage(pkg, 'v1').predict(rows);
+    } finally {
+      if (before === undefined) delete process.env.MLSTACK_FORWARD;
+      else process.env.MLSTACK_FORWARD = before;
+    }
+    viaJs.forEach((p, i) => {
+      expect(p.prediction).toBe(viaWasm[i].prediction);
+      for (const c of ['low', 'mid', 'high']) expect(Math.abs(p.probabilities![c] - viaWasm[i].probabilities![c])).toBeLessThan(1e-5);
+    });
+  });
+
   it('validates rows with the saved preprocessing and warms up on imputed rows', async () => {
     const dir = makeTempDir();
     await writeTestPackage(dir);
