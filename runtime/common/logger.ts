@@ -7,7 +7,7 @@ export type { Logger };
  * (`--json` summaries, predictions). MLSTACK_LOG_LEVEL overrides the level.
  */
 export function createLogger(name: string, level: string = process.env.MLSTACK_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name, level, base: { svc: name }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
+  return pino({ name, level, base: { svc: name, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: true }));
 }
 
 /** A logger that drops everything: the default for library calls made from tests. */

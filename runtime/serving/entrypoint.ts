@@ -11,13 +11,18 @@
  *   MLSTACK_SM_MODEL_DIR  SageMaker model root, default /opt/ml/model
  * A version in MLSTACK_MODEL also resolves in MLSTACK_REGISTRY_URI when that is set (else in MLSTACK_WORKDIR).
  * Without a registry, MLSTACK_MODEL_VERSION only labels the predictions (SageMaker gets the model unpacked).
+ * Workers: MLSTACK_WORKERS (a number or `auto`, the default: one per usable core; see cluster.ts).
  * Limits: MLSTACK_MAX_BATCH_SIZE, MLSTACK_MAX_BODY_BYTES, else config/pipeline.json `serving` when
  * MLSTACK_CONFIG_DIR is set, else the server defaults. Routes and ports: see routes.ts.
  */
 import { loadProjectConfig } from '../../config/load';
 import { createLogger, type Logger } from '../common/logger';
+import { parseWorkers } from './cluster';
 import { loadPredictor } from './load';
+import { drainOnSignal, runServingProcess, type WorkerServerOptions } from './process';
 import { startServer, type RunningServer } from './server';
+
+export { drainOnSignal };
 
 export const SAGEMAKER_MODEL_DIR = '/opt/ml/model';
 
@@ -77,25 +82,15 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string): number | undefine
 }
 
 /** Starts serving from the environment; resolves once listening (the model may still be loading). */
-export async function serveFromEnvironment(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger('serving')): Promise<RunningServer> {
+export async function serveFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  logger: Logger = createLogger('serving'),
+  extra: WorkerServerOptions = {},
+): Promise<RunningServer> {
   const { source, ...where } = resolveModelSource(env);
   logger.info({ source, ...where }, 'loading model');
   const predictor = loadPredictor(source, { workdir: env.MLSTACK_WORKDIR, ...where });
-  return startServer({ predictor, logger, env, ...servingLimits(env) });
-}
-
-/** Resolves after the first SIGTERM/SIGINT has drained the server (rejects if draining fails). */
-export function drainOnSignal(server: RunningServer, logger: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve, reject) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      logger.info({ signal }, 'signal received: draining');
-      server.close().then(() => resolve(signal), reject);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  return startServer({ predictor, logger, env, ...servingLimits(env), ...extra });
 }
 
 /** Drains on SIGTERM/SIGINT, then exits 0 (1 if draining failed). */
@@ -113,21 +108,21 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger('serving');
-  const server = await serveFromEnvironment(process.env, logger);
-  exitOnSignals(server, logger);
+  const workers = parseWorkers(process.env.MLSTACK_WORKERS);
+  let serving;
   try {
-    await server.whenReady;
-  } catch {
-    await server.close();
+    serving = await runServingProcess(workers, logger, (extra) => serveFromEnvironment(process.env, logger, extra));
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'serving stopped: the model could not be loaded');
     return 1;
   }
-  return -1;
+  return serving.done;
 }
 
 if (require.main === module || process.argv[1] === __filename) {
   main(process.argv.slice(2)).then(
     (code) => {
-      if (code >= 0) process.exit(code);
+      process.exit(code);
     },
     (err: Error) => {
       process.stderr.write(`serving failed to start: ${err.message}\n`);

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../common/logger';
 import { bodyFormat, parseRows, validateRows } from './input';
 import { ServerMetrics } from './metrics';
@@ -29,6 +30,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Longest wait for in-flight requests on close() before connections are cut. @default 25000 */
   drainTimeoutMs?: number;
+  /** Renders /metrics from this server's registry; a cluster worker sums every worker's. @default the registry alone */
+  renderMetrics?: (registry: Registry) => Promise<string>;
 }
 
 export interface RunningServer {
@@ -39,6 +42,8 @@ export interface RunningServer {
   readonly ready: boolean;
   /** Requests being handled right now. */
   readonly inFlight: number;
+  /** This server's Prometheus registry (what /metrics renders, unless renderMetrics says otherwise). */
+  readonly registry: Registry;
   /** Resolves when ready; rejects when the model fails to load. */
   whenReady: Promise<void>;
   /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), then resolves. */
@@ -163,7 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return send(res, 503, { status: draining ? 'draining' : 'loading' });
       case 'metrics':
         req.resume();
-        metrics.render().then(
+        (opts.renderMetrics ? opts.renderMetrics(metrics.registry) : metrics.render()).then(
           (text) => send(res, 200, text, metrics.registry.contentType),
           (err: Error) => sendError(res, 500, 'internal_error', `metrics failed: ${err.message}`),
         );
@@ -253,6 +258,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     get inFlight() {
       return inFlight;
     },
+    registry: metrics.registry,
     whenReady,
     close,
   };

@@ -28,7 +28,7 @@ describe('mlstack serve --registry-uri', () => {
       });
     });
     const registryUri = pathToFileURL(root).href + '/';
-    const running = main(['node', 'mlstack', 'serve', '--model', registered.version, '--registry-uri', registryUri, '--port', '0', '--host', '127.0.0.1', '--workdir', makeTempDir()]);
+    const running = main(['node', 'mlstack', 'serve', '--model', registered.version, '--registry-uri', registryUri, '--port', '0', '--host', '127.0.0.1', '--workdir', makeTempDir(), '--workers', '1']);
     try {
       const url = await Promise.race([printed, running.then((code) => Promise.reject(new Error(`serve exited ${code}: ${stdout}`)))]);
       const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(sampleRows(1)), headers: { 'Content-Type': 'application/json' } });

@@ -33,12 +33,14 @@ test('the bundle ships main.js, its source map, config and a manifest, nothing e
   expect(manifest.external).toEqual(expect.arrayContaining(['@tensorflow/tfjs-node-gpu']));
 });
 
-test('`node main.js serve` answers /ping and /invocations, then drains on SIGTERM', async () => {
+test('`node main.js serve` forks its workers, answers /ping and /invocations, then drains on SIGTERM', async () => {
   const port = await freePort();
-  const proc = startNode(dir, ['serve'], containerEnv({ PORT: String(port), MLSTACK_SM_MODEL_DIR: modelDir }));
+  const proc = startNode(dir, ['serve'], containerEnv({ PORT: String(port), MLSTACK_SM_MODEL_DIR: modelDir, MLSTACK_WORKERS: '2' }));
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(async () => (await fetch(`${base}/ping`)).status === 200, proc);
+    // The workers rerun main.js itself (no tsx, no node_modules): both must load the model.
+    await waitUntil(async () => proc.output().includes('"msg":"all workers ready"'), proc);
+    expect(proc.output().match(/"msg":"model loaded and warmed; ready"/g)).toHaveLength(2);
     const started = Date.now();
     const ping = await fetch(`${base}/ping`);
     expect(ping.status).toBe(200);
@@ -57,6 +59,9 @@ test('`node main.js serve` answers /ping and /invocations, then drains on SIGTER
 
     const bad = await fetch(`${base}/invocations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"age": "old"' });
     expect(bad.status).toBe(400);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/mlstack_http_requests_total\{route="sagemaker_invocations",code="200"\} 1\n/);
+    expect(metrics).toMatch(/mlstack_http_requests_total\{route="sagemaker_invocations",code="400"\} 1\n/);
   } finally {
     proc.child.kill('SIGTERM');
   }

@@ -106,7 +106,7 @@ describe('batch transform and the serve/invoke/batch commands', () => {
         return true;
       });
     });
-    const running = main(['node', 'mlstack', 'serve', '--model', modelDir, '--port', '0', '--host', '127.0.0.1', '--config-dir', 'config']);
+    const running = main(['node', 'mlstack', 'serve', '--model', modelDir, '--port', '0', '--host', '127.0.0.1', '--config-dir', 'config', '--workers', '1']);
     try {
       const url = await printed;
       const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(sampleRows(1)), headers: { 'Content-Type': 'application/json' } });
@@ -117,9 +117,10 @@ describe('batch transform and the serve/invoke/batch commands', () => {
     } finally {
       jest.restoreAllMocks();
     }
-    const missing = await runCli(['serve', '--model', makeTempDir(), '--port', '0', '--host', '127.0.0.1']);
+    const missing = await runCli(['serve', '--model', makeTempDir(), '--port', '0', '--host', '127.0.0.1', '--workers', '1']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot load model .*no model package/);
     expect((await runCli(['serve', '--model', modelDir, '--port', '99999'])).stderr).toMatch(/--port "99999" is not a TCP port/);
+    expect((await runCli(['serve', '--model', modelDir, '--workers', 'many'])).stderr).toMatch(/--workers="many" must be a positive integer or "auto"/);
   });
 });

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { exitOnSignals, modelSource, serveFromEnvironment, servingLimits } from '../../runtime/serving/entrypoint';
 import { silentLogger } from '../../runtime/common/logger';
 import { freePort } from '../helpers/moto';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
-import { sampleRows, writeTestPackage } from './fixtures';
+import { holdRequests, sampleRows, writeTestPackage } from './fixtures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -50,7 +49,7 @@ describe('serving entrypoint', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['bin/run-ts.js', 'runtime/serving/entrypoint.ts', 'serve'], {
       cwd: ROOT,
-      env: { ...process.env, MLSTACK_SM_MODEL_DIR: modelDir, PORT: String(port), MLSTACK_LOG_LEVEL: 'info' },
+      env: { ...process.env, MLSTACK_SM_MODEL_DIR: modelDir, PORT: String(port), MLSTACK_LOG_LEVEL: 'info', MLSTACK_WORKERS: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
@@ -69,19 +68,7 @@ describe('serving entrypoint', () => {
       await sawLog(/model loaded and warmed; ready/);
       const base = `http://127.0.0.1:${port}`;
       const body = JSON.stringify(sampleRows(100));
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-      const finishers: (() => void)[] = [];
-      const responses = Array.from({ length: 48 }, () =>
-        new Promise<number>((resolve, reject) => {
-          const req = http.request(`${base}/invocations`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('error', reject);
-          req.write(body.slice(0, 100));
-          finishers.push(() => req.end(body.slice(100)));
-        }),
-      );
+      const held = holdRequests(`${base}/invocations`, body, 48);
       // Every request is on the server (headers read, body incomplete) before the signal.
       for (;;) {
         const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -91,11 +78,10 @@ describe('serving entrypoint', () => {
       const draining = sawLog(/draining/);
       child.kill('SIGTERM');
       await draining;
-      finishers.forEach((finish) => finish());
-      const statuses = await Promise.all(responses);
-      expect(statuses).toEqual(new Array(48).fill(200));
+      held.finish();
+      expect(await held.statuses).toEqual(new Array(48).fill(200));
       expect(await exited).toBe(0);
-      agent.destroy();
+      held.close();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
@@ -104,7 +90,7 @@ describe('serving entrypoint', () => {
   it('exits 1 with the reason when there is no model', async () => {
     const child = spawn(process.execPath, ['bin/run-ts.js', 'runtime/serving/entrypoint.ts', 'serve'], {
       cwd: ROOT,
-      env: { ...process.env, MLSTACK_SM_MODEL_DIR: makeTempDir(), PORT: '0' },
+      env: { ...process.env, MLSTACK_SM_MODEL_DIR: makeTempDir(), PORT: '0', MLSTACK_WORKERS: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';

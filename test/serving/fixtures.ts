@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import * as http from 'node:http';
 import { writeModelPackage, type ModelMetadata, type TaskKind } from '../../runtime/model/package';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';
@@ -76,4 +77,27 @@ export function echoPredictor(overrides: Partial<Predictor> = {}): Predictor {
     predict: (rows) => rows.map((r) => ({ prediction: Number(r.age ?? 0) > 40 ? 'yes' : 'no', probabilities: { no: 0.25, yes: 0.75 } })),
     ...overrides,
   };
+}
+
+/**
+ * `count` POSTs to `url`, each on its own keep-alive connection with its headers and the first bytes of
+ * its body sent, so the server holds them in flight; `finish()` sends the rest. `statuses` resolves with
+ * every response code; `close()` frees the connections.
+ */
+export function holdRequests(url: string, body: string, count: number): { finish(): void; statuses: Promise<number[]>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: count + 16 });
+  const finishers: (() => void)[] = [];
+  const split = Math.min(50, body.length - 1);
+  const responses = Array.from({ length: count }, () =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, split));
+      finishers.push(() => req.end(body.slice(split)));
+    }),
+  );
+  return { finish: () => finishers.forEach((f) => f()), statuses: Promise.all(responses), close: () => agent.destroy() };
 }

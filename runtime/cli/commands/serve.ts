@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../../config/load';
 import { createLogger } from '../../common/logger';
-import { drainOnSignal } from '../../serving/entrypoint';
+import { isServingWorker, parseWorkers } from '../../serving/cluster';
 import { loadPredictor } from '../../serving/load';
+import { runServingProcess } from '../../serving/process';
 import { startServer } from '../../serving/server';
 import { UsageError } from '../errors';
 
@@ -15,6 +16,7 @@ interface ServeOptions {
   workdir: string;
   registryUri?: string;
   configDir: string;
+  workers?: string;
 }
 
 export function parsePort(value: string): number {
@@ -40,22 +42,36 @@ export function registerServeCommand(program: Command): void {
     .option('--workdir <dir>', 'local store holding the registry (for versions)', '.mlstack')
     .option('--registry-uri <uri>', 'bucket root holding registry/ (s3:// gs:// az:// file://); overrides --workdir for versions')
     .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
+    .option('--workers <n>', 'server processes sharing the port: a number, or auto = one per usable core; default $MLSTACK_WORKERS or auto')
     .action(async (opts: ServeOptions) => {
       const logger = createLogger('serve');
-      const server = await startServer({
-        predictor: loadPredictor(opts.model, { workdir: opts.workdir, registryUri: opts.registryUri }),
-        port: opts.port,
-        host: opts.host,
-        logger,
-        ...servingConfigLimits(opts.configDir),
-      });
+      let workers: number;
       try {
-        await server.whenReady;
+        workers = parseWorkers(opts.workers ?? process.env.MLSTACK_WORKERS, opts.workers === undefined ? 'MLSTACK_WORKERS' : '--workers');
       } catch (err) {
-        await server.close();
+        throw new UsageError((err as Error).message);
+      }
+      const limits = servingConfigLimits(opts.configDir);
+      let serving;
+      try {
+        serving = await runServingProcess(workers, logger, (extra) =>
+          startServer({
+            predictor: loadPredictor(opts.model, { workdir: opts.workdir, registryUri: opts.registryUri }),
+            port: opts.port,
+            host: opts.host,
+            logger,
+            ...limits,
+            ...extra,
+          }),
+        );
+      } catch (err) {
         throw new UsageError(`cannot load model "${opts.model}": ${(err as Error).message}`);
       }
-      process.stdout.write(`serving model ${opts.model} at ${server.url} (POST /invocations, /predict, /score; GET /ping, /metrics)\n`);
-      await drainOnSignal(server, logger);
+      if (serving.url && !isServingWorker()) {
+        const count = workers > 1 ? ` with ${workers} workers` : '';
+        process.stdout.write(`serving model ${opts.model} at ${serving.url}${count} (POST /invocations, /predict, /score; GET /ping, /metrics)\n`);
+      }
+      const code = await serving.done;
+      if (code !== 0) throw new Error('serving did not drain cleanly; see the log above');
     });
 }
