@@ -1,15 +1,17 @@
 /**
- * Serving benchmark: our server (node:http + lean forward pass) beside the seeds' reference design
- * (FastAPI + uvicorn + scikit-learn, bench/reference/server.py), both serving an adult-shaped MLP
- * with hidden layers 64-64, measured in the same run on the same machine.
+ * Serving benchmark: our server (node:http + lean forward pass, one worker per core) beside the seeds'
+ * reference design (FastAPI + uvicorn + scikit-learn, bench/reference/server.py), both serving an
+ * adult-shaped MLP with hidden layers 64-64, and beside a floor (bench/reference/floor.js: bare node:http
+ * answering a constant of our response's size with as many processes), all measured in the same run.
  *
  *   apt-get install -y python3-fastapi python3-uvicorn python3-sklearn python3-pandas wrk   (once; the bench installs nothing)
- *   node bin/run-ts.js bench/serve.ts [--seconds 10] [--memory-seconds 60] [--data ../shared/data/adult.csv]
+ *   node bin/run-ts.js bench/serve.ts [--seconds 5] [--runs 3] [--workers auto] [--memory-seconds 60] [--data ../shared/data/adult.csv]
  *
- * Prints p50/p99 latency and requests/s at concurrency 1, 16 and 64, single rows and 100-row batches,
- * the ratio ours/reference, then RSS of our server over a run at twice the rated load (rated: 16
- * connections, the p99 < 5 ms rating; the memory run uses 32). Load comes from wrk when installed,
- * else from a Node keep-alive generator (then both servers share the generator's CPU cost alike).
+ * Prints, per cell (concurrency 1, 16 and 64; single rows and 100-row batches), the median over --runs
+ * interleaved runs of requests/s, p50 and p99 for ours, the floor and the reference, and the ratio
+ * ours/reference; then the RSS of our server (all its processes) over a run at twice the rated load
+ * (rated: 16 connections, the p99 < 5 ms rating; the memory run uses 32). Load comes from wrk when
+ * installed, else from a Node keep-alive generator (then every server shares the generator's CPU cost alike).
  */
 import * as tf from '@tensorflow/tfjs';
 import { parse } from 'csv-parse/sync';
@@ -22,6 +24,7 @@ import { writeModelPackage, type ModelMetadata } from '../runtime/model/package'
 import { csvCell } from '../runtime/serving/input';
 import { LocalObjectStore } from '../runtime/storage/local-store';
 import { fitPreprocessing } from '../runtime/training/preprocessing';
+import { usableCores } from '../runtime/serving/cluster';
 import { freePort, waitForPort } from '../test/helpers/moto';
 
 const repo = path.resolve(__dirname, '..');
@@ -29,7 +32,9 @@ const flag = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i === -1 ? undefined : process.argv[i + 1];
 };
-const SECONDS = Number(flag('--seconds') ?? 10);
+const SECONDS = Number(flag('--seconds') ?? 5);
+const RUNS = Number(flag('--runs') ?? 3);
+const WORKERS = flag('--workers') ?? 'auto';
 const MEMORY_SECONDS = Number(flag('--memory-seconds') ?? 60);
 const DATA = path.resolve(flag('--data') ?? path.join(repo, '..', 'shared', 'data', 'adult.csv'));
 const PYTHON = '/usr/bin/python3';
@@ -129,10 +134,32 @@ async function nodeMeasure(url: string, body: string, connections: number, secon
   return { rps: latencies.length / seconds, p50: q(0.5), p99: q(0.99), errors };
 }
 
-function rssMb(pid: number): number {
+/** RSS of a process and all its descendants (the serving primary and its workers). */
+function treeRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+  let mb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) mb += treeRssMb(Number(child));
+  }
+  return mb;
 }
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function medianOf(ms: Measurement[]): Measurement {
+  const errors = ms.reduce((a, m) => a + m.errors, 0);
+  const details = ms.map((m) => m.detail).filter(Boolean);
+  return { rps: median(ms.map((m) => m.rps)), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), errors, detail: details.length ? details.join('; ') : undefined };
+}
+
+const cell = (m: Measurement | undefined): string =>
+  m ? `${f(m.rps, 0).padStart(9)} ${f(m.p50).padStart(7)} ${f(m.p99).padStart(7)} ${String(m.errors).padStart(4)}` : `${'n/a'.padStart(9)} ${''.padStart(7)} ${''.padStart(7)} ${''.padStart(4)}`;
 
 function slopePerMinute(samples: { t: number; mb: number }[]): number {
   const n = samples.length;
@@ -159,56 +186,78 @@ async function main(): Promise<void> {
   const ourPort = await freePort();
   const ours = spawn(process.execPath, ['bin/run-ts.js', 'runtime/serving/entrypoint.ts', 'serve'], {
     cwd: repo,
-    env: { ...process.env, MLSTACK_MODEL: modelDir, PORT: String(ourPort), MLSTACK_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MLSTACK_MODEL: modelDir, PORT: String(ourPort), MLSTACK_LOG_LEVEL: 'warn', MLSTACK_WORKERS: WORKERS },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const refPort = await freePort();
   const ref = reference
     ? spawn(PYTHON, [path.join(repo, 'bench/reference/server.py'), DATA, String(refPort)], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
     : undefined;
+  const floors: ChildProcess[] = [];
   try {
     await waitReady(`http://127.0.0.1:${ourPort}/ping`, ours);
     if (ref) {
       await waitForPort(refPort, 180_000, ref);
       await waitReady(`http://127.0.0.1:${refPort}/ping`, ref);
     }
-    const useWrk = hasWrk();
-    const measure = (url: string, body: string, c: number, s: number) => (useWrk ? wrkMeasure(url, body, c, s) : nodeMeasure(url, body, c, s));
     const shapes = [
       { name: 'single row', rows: 1, body: JSON.stringify(inputs[0]) },
       { name: '100-row batch', rows: 100, body: JSON.stringify({ instances: inputs.slice(0, 100) }) },
     ];
-    console.log(`serving bench: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${SECONDS} s per cell, generator: ${useWrk ? 'wrk' : 'node keep-alive'}`);
-    console.log(`model: adult MLP ${features.length} features -> 64 -> 64 -> 1; reference: FastAPI + uvicorn + scikit-learn MLP (64, 64)`);
-    console.log('shape          conc | ours req/s   p50 ms   p99 ms  err | ref req/s   p50 ms   p99 ms  err | req/s ratio');
-    for (const shape of shapes) {
+    // The floor answers with as many bytes as ours does for each shape, from as many processes.
+    const responseBytes = await Promise.all(
+      shapes.map(async (s) => (await fetch(`http://127.0.0.1:${ourPort}/invocations`, { method: 'POST', body: s.body, headers: { 'Content-Type': 'application/json' } })).text()),
+    ).then((texts) => texts.map((t) => Buffer.byteLength(t)));
+    const workers = WORKERS === 'auto' ? usableCores() : Number(WORKERS);
+    const floorPorts = await Promise.all(shapes.map(() => freePort()));
+    floors.push(...shapes.map((_, i) =>
+      spawn(process.execPath, [path.join(repo, 'bench/reference/floor.js'), String(floorPorts[i]), String(workers), String(responseBytes[i])], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    ));
+    await Promise.all(floorPorts.map((port, i) => waitForPort(port, 30_000, floors[i])));
+
+    const useWrk = hasWrk();
+    const measure = (url: string, body: string, c: number, s: number) => (useWrk ? wrkMeasure(url, body, c, s) : nodeMeasure(url, body, c, s));
+    console.log(
+      `serving bench: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${workers} worker(s), ` +
+        `median of ${RUNS} interleaved runs of ${SECONDS} s per cell, generator: ${useWrk ? 'wrk' : 'node keep-alive'}`,
+    );
+    console.log(`model: adult MLP ${features.length} features -> 64 -> 64 -> 1; reference: FastAPI + uvicorn + scikit-learn MLP (64, 64); floor: bare node:http, constant answer`);
+    console.log('shape          conc |      ours req/s  p50 ms  p99 ms  err |     floor req/s  p50 ms  p99 ms  err | reference req/s  p50 ms  p99 ms  err | ours/ref');
+    for (const [si, shape] of shapes.entries()) {
       for (const c of [1, 16, 64]) {
-        const a = await measure(`http://127.0.0.1:${ourPort}/invocations`, shape.body, c, SECONDS);
-        const b = ref ? await measure(`http://127.0.0.1:${refPort}/predict`, shape.body, c, SECONDS) : undefined;
-        console.log(
-          `${shape.name.padEnd(14)} ${String(c).padStart(4)} | ${f(a.rps, 0).padStart(10)} ${f(a.p50).padStart(8)} ${f(a.p99).padStart(8)} ${String(a.errors).padStart(4)} | ` +
-            (b ? `${f(b.rps, 0).padStart(9)} ${f(b.p50).padStart(8)} ${f(b.p99).padStart(8)} ${String(b.errors).padStart(4)} | ${f(a.rps / b.rps, 1)}x` : 'n/a'),
-        );
+        const runs: { a: Measurement; fl: Measurement; b?: Measurement }[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          const a = await measure(`http://127.0.0.1:${ourPort}/invocations`, shape.body, c, SECONDS);
+          const fl = await measure(`http://127.0.0.1:${floorPorts[si]}/`, shape.body, c, SECONDS);
+          const b = ref ? await measure(`http://127.0.0.1:${refPort}/predict`, shape.body, c, SECONDS) : undefined;
+          runs.push({ a, fl, b });
+        }
+        const a = medianOf(runs.map((r) => r.a));
+        const fl = medianOf(runs.map((r) => r.fl));
+        const b = ref ? medianOf(runs.map((r) => r.b as Measurement)) : undefined;
+        console.log(`${shape.name.padEnd(14)} ${String(c).padStart(4)} |      ${cell(a)} |      ${cell(fl)} |      ${cell(b)} | ${b ? `${f(a.rps / b.rps, 1)}x` : 'n/a'}`);
         for (const [who, m] of [['ours', a], ['reference', b]] as const) if (m?.detail) console.log(`    ${who} errors: ${m.detail}`);
       }
     }
     if (ref) ref.kill('SIGTERM');
+    for (const fl of floors) fl.kill('SIGTERM');
     if (MEMORY_SECONDS > 0) {
       const samples: { t: number; mb: number }[] = [];
       const started = Date.now();
-      const sampler = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, mb: rssMb(ours.pid as number) }), 1000);
+      const sampler = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, mb: treeRssMb(ours.pid as number) }), 1000);
       const load = await measure(`http://127.0.0.1:${ourPort}/invocations`, shapes[0].body, 32, MEMORY_SECONDS);
       clearInterval(sampler);
       const steady = samples.filter((s) => s.t >= 5);
       const mbs = steady.map((s) => s.mb);
       console.log(
         `memory, ${MEMORY_SECONDS} s at 32 connections (2x rated 16), single rows: ${f(load.rps, 0)} req/s, p99 ${f(load.p99)} ms, errors ${load.errors}; ` +
-          `RSS at 5 s ${f(mbs[0], 1)} MB, end ${f(mbs[mbs.length - 1], 1)} MB, min ${f(Math.min(...mbs), 1)} MB, max ${f(Math.max(...mbs), 1)} MB, slope ${f(slopePerMinute(steady))} MB/min`,
+          `RSS of all ${workers + (workers > 1 ? 1 : 0)} processes at 5 s ${f(mbs[0], 1)} MB, end ${f(mbs[mbs.length - 1], 1)} MB, min ${f(Math.min(...mbs), 1)} MB, max ${f(Math.max(...mbs), 1)} MB, slope ${f(slopePerMinute(steady))} MB/min`,
       );
     }
   } finally {
     ours.kill('SIGTERM');
     ref?.kill('SIGTERM');
+    for (const fl of floors) fl.kill('SIGTERM');
     fs.rmSync(modelDir, { recursive: true, force: true });
   }
 }

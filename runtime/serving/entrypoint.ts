@@ -113,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     serving = await runServingProcess(workers, logger, (extra) => serveFromEnvironment(process.env, logger, extra));
   } catch (err) {
-    logger.error({ err: (err as Error).message }, 'serving stopped: the model could not be loaded');
+    logger.error({ err: (err as Error).message }, 'serving could not start');
     return 1;
   }
   return serving.done;
