@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../common/logger';
 import { bodyFormat, parseRows, validateRows } from './input';
 import { ServerMetrics } from './metrics';
 import { InputError, type Predictor } from './predictor';
+import { predictionsBody } from './response';
 import { buildRouteTable, type RouteKind } from './routes';
 
 export const DEFAULT_MAX_BATCH_SIZE = 1000;
@@ -94,11 +95,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     validateRows(rows, model, maxBatchSize);
     const predictions = model.predict(rows);
     metrics.predicted(rows.length);
-    const version = model.version;
-    send(res, 200, {
-      predictions: predictions.map((p) => ({ ...p, model_version: version })),
-      model_version: version,
-    });
+    send(res, 200, predictionsBody(predictions, model.version));
   };
 
   const handlePredict = (req: http.IncomingMessage, res: http.ServerResponse): void => {
