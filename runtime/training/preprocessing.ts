@@ -270,7 +270,7 @@ function writeRow(state: PreprocessingState, row: Row, out: Float32Array, base: 
     const value = row[f.name];
     switch (f.kind) {
       case 'numeric': {
-        let n = isMissing(value) ? NaN : asNumber(value);
+        let n = typeof value === 'number' ? value : isMissing(value) ? NaN : asNumber(value);
         const missing = !Number.isFinite(n);
         if (missing) n = f.fill;
         if (f.transform === 'log1p') n = Math.log1p(Math.max(n, 0));
@@ -288,7 +288,10 @@ function writeRow(state: PreprocessingState, row: Row, out: Float32Array, base: 
         break;
       }
       case 'categorical': {
-        const index = categoryIndex(f).get(categoryOf(value));
+        const categories = categoryIndex(f);
+        // Most values are exact category names: look them up before trimming and stringifying.
+        let index = typeof value === 'string' ? categories.get(value) : undefined;
+        if (index === undefined) index = categories.get(categoryOf(value));
         out[at + (index ?? f.categories.length)] = 1;
         break;
       }
@@ -333,6 +336,12 @@ export function validateInputRow(state: PreprocessingState, row: unknown): strin
       return `missing feature "${f.name}" (expected a ${f.kind === 'categorical' ? 'string' : f.kind === 'boolean' ? 'boolean' : 'number'}; use null for an unknown value)`;
     }
     const value = record[f.name];
+    // The common cases first: a number for a numeric feature, any string for a categorical one.
+    if (typeof value === 'number' && f.kind === 'numeric') {
+      if (Number.isFinite(value)) continue;
+      return Number.isNaN(value) ? `feature "${f.name}" must be a finite number, found NaN` : `feature "${f.name}" must be a finite number, found ${value}`;
+    }
+    if (typeof value === 'string' && f.kind === 'categorical') continue;
     if (isMissing(value)) continue;
     switch (f.kind) {
       case 'numeric': {
