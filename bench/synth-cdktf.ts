@@ -7,12 +7,11 @@
  *   node bin/run-ts.js bench/synth-cdktf.ts [--runs 5] [--cli]
  *   --cli also times `npx cdktf synth` once (the CLI adds its own start-up).
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { median } from './lib/stats';
-import { runTsEntry, type ProcessRun } from './lib/run-node';
+import { runAgainstBaseline, timeCommand } from './lib/run-node';
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_MS = 10_000;
@@ -26,18 +25,7 @@ export interface CdktfSynthBench {
   stacks: number;
 }
 
-function timeCli(outdir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn('npx', ['cdktf', 'synth', '--output', outdir], {
-      cwd: ROOT,
-      env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' },
-      stdio: 'ignore',
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`cdktf synth exited ${code}`))));
-  });
-}
+const timeCli = (outdir: string): Promise<number> => timeCommand('npx', ['cdktf', 'synth', '--output', outdir], { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' });
 
 /** Synthesizes the eight stacks `runs` times in fresh processes; the AWS bench imports this. */
 export async function benchCdktfSynth(options: { runs?: number } = {}): Promise<CdktfSynthBench> {
@@ -46,12 +34,7 @@ export async function benchCdktfSynth(options: { runs?: number } = {}): Promise<
   try {
     const env = { ...process.env, CDKTF_OUTDIR: outdir };
     const main = path.join(ROOT, 'infra', 'cdktf', 'main.ts');
-    const baseline: number[] = [];
-    const synth: ProcessRun[] = [];
-    for (let i = 0; i < runs; i++) {
-      baseline.push((await runTsEntry(null, env)).ms);
-      synth.push(await runTsEntry(main, env));
-    }
+    const { runs: synth, baselineMs: baseline } = await runAgainstBaseline(main, env, runs);
     const stacks = fs.readdirSync(path.join(outdir, 'stacks')).length;
     return {
       medianMs: median(synth.map((r) => r.ms)),

@@ -9,12 +9,11 @@
  *   node bin/run-ts.js bench/synth.ts [--runs 3] [--cli]
  *   --cli also times `npx cdk synth --quiet` once (CLI start-up included).
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { median } from './lib/stats';
-import { runTsEntry, type ProcessRun } from './lib/run-node';
+import { runAgainstBaseline, timeCommand } from './lib/run-node';
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_MS = 10_000;
@@ -35,12 +34,7 @@ export async function benchCdkSynth(options: { runs?: number } = {}): Promise<Sy
   try {
     const env = { ...process.env, CDK_OUTDIR: outdir };
     const app = path.join(ROOT, 'infra', 'aws', 'app.ts');
-    const baseline: number[] = [];
-    const synth: ProcessRun[] = [];
-    for (let i = 0; i < runs; i++) {
-      baseline.push((await runTsEntry(null, env)).ms);
-      synth.push(await runTsEntry(app, env));
-    }
+    const { runs: synth, baselineMs: baseline } = await runAgainstBaseline(app, env, runs);
     return {
       medianMs: median(synth.map((r) => r.ms)),
       medianCpuMs: median(synth.map((r) => r.cpuMs)),
@@ -54,14 +48,7 @@ export async function benchCdkSynth(options: { runs?: number } = {}): Promise<Sy
   }
 }
 
-function timeCli(outdir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { cwd: ROOT, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`cdk synth exited ${code}`))));
-  });
-}
+const timeCli = (outdir: string): Promise<number> => timeCommand('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { ...process.env, CI: '1' });
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 

@@ -31,3 +31,24 @@ export function runTsEntry(entry: string | null, env: NodeJS.ProcessEnv, what = 
     });
   });
 }
+
+/** `runs` fresh processes of `entry`, each after a baseline process (tsx start-up only), interleaved so both see the same load. */
+export async function runAgainstBaseline(entry: string, env: NodeJS.ProcessEnv, runs: number): Promise<{ runs: ProcessRun[]; baselineMs: number[] }> {
+  const baselineMs: number[] = [];
+  const measured: ProcessRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    baselineMs.push((await runTsEntry(null, env)).ms);
+    measured.push(await runTsEntry(entry, env));
+  }
+  return { runs: measured, baselineMs };
+}
+
+/** Wall time of one command run from the repository root; rejects when it exits non-zero. */
+export function timeCommand(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${command} ${args.join(' ')} exited ${code}`))));
+  });
+}

@@ -51,7 +51,11 @@ export async function runServingProcess(
       throw err;
     }
   }
-  const server = await start({});
+  return runOne(logger, await start({}));
+}
+
+/** Drains `server` on the first signal; resolves once its model is loaded (rejects, closed, when it cannot be). */
+async function runOne(logger: Logger, server: RunningServer): Promise<ServingProcess> {
   const done = drainOnSignal(server, logger).then(() => 0, () => 1);
   try {
     await server.whenReady;
@@ -66,15 +70,9 @@ async function runWorker(logger: Logger, start: (extra: WorkerServerOptions) => 
   const hooks = servingWorkerHooks();
   const server = await start({ renderMetrics: hooks.renderMetrics });
   hooks.shareMetrics(server.registry);
-  const done = drainOnSignal(server, logger).then(() => 0, () => 1);
   // The primary died without a signal reaching us: finish what is in flight and go.
   process.once('disconnect', () => process.emit('SIGTERM', 'SIGTERM'));
-  try {
-    await server.whenReady;
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  hooks.announceReady(server.url);
-  return { url: server.url, done };
+  const serving = await runOne(logger, server);
+  hooks.announceReady(serving.url);
+  return serving;
 }

@@ -55,6 +55,13 @@ export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>, m
 
 const EPS = 1e-7;
 
+/** For one class: 0 where a ratio has no denominator (no predictions, no examples). */
+function precisionRecallF1(truePositives: number, predicted: number, actual: number): { precision: number; recall: number; f1: number } {
+  const precision = predicted ? truePositives / predicted : 0;
+  const recall = actual ? truePositives / actual : 0;
+  return { precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0 };
+}
+
 export interface BinaryMetrics {
   auc: number;
   accuracy: number;
@@ -83,15 +90,11 @@ export function binaryMetrics(labels: ArrayLike<number>, probs: ArrayLike<number
     else tn++;
   }
   const n = labels.length || 1;
-  const precision = tp + fp ? tp / (tp + fp) : 0;
-  const recall = tp + fn ? tp / (tp + fn) : 0;
   return {
     auc: rocAuc(labels, probs),
     accuracy: (tp + tn) / n,
     log_loss: loss / n,
-    precision,
-    recall,
-    f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    ...precisionRecallF1(tp, tp + fp, tp + fn),
     confusion: [
       [tn, fp],
       [fn, tp],
@@ -127,14 +130,12 @@ export function multiclassMetrics(labels: ArrayLike<number>, probs: ArrayLike<nu
   let r = 0;
   let f = 0;
   for (let c = 0; c < k; c++) {
-    const tp = confusion[c][c];
     const predicted = confusion.reduce((s, row) => s + row[c], 0);
     const actual = confusion[c].reduce((s, v) => s + v, 0);
-    const pc = predicted ? tp / predicted : 0;
-    const rc = actual ? tp / actual : 0;
-    p += pc;
-    r += rc;
-    f += pc + rc ? (2 * pc * rc) / (pc + rc) : 0;
+    const one = precisionRecallF1(confusion[c][c], predicted, actual);
+    p += one.precision;
+    r += one.recall;
+    f += one.f1;
   }
   return { accuracy: n ? correct / n : 0, log_loss: n ? loss / n : 0, precision: p / k, recall: r / k, f1: f / k, confusion };
 }

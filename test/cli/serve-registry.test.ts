@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { main } from '../../runtime/cli/main';
+import { startServeCli } from '../helpers/cli';
 import { ModelRegistry } from '../../runtime/registry';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { sampleRows, writeTestPackage } from '../serving/fixtures';
@@ -17,27 +17,17 @@ describe('mlstack serve --registry-uri', () => {
       lineage: { data_hash: 'd', config_hash: 'c', code_version: 'test', run_id: 'run-a' },
     });
 
-    let stdout = '';
-    jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += c.toString()), true));
-    const printed = new Promise<string>((resolve) => {
-      jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-        stdout += c.toString();
-        const m = /at (http:\/\/\S+)/.exec(stdout);
-        if (m) resolve(m[1]);
-        return true;
-      });
-    });
     const registryUri = pathToFileURL(root).href + '/';
-    const running = main(['node', 'mlstack', 'serve', '--model', registered.version, '--registry-uri', registryUri, '--port', '0', '--host', '127.0.0.1', '--workdir', makeTempDir(), '--workers', '1']);
+    const serve = startServeCli(['--model', registered.version, '--registry-uri', registryUri, '--port', '0', '--host', '127.0.0.1', '--workdir', makeTempDir(), '--workers', '1']);
     try {
-      const url = await Promise.race([printed, running.then((code) => Promise.reject(new Error(`serve exited ${code}: ${stdout}`)))]);
+      const url = await serve.url;
       const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(sampleRows(1)), headers: { 'Content-Type': 'application/json' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-model-version')).toBe('v1');
       process.emit('SIGTERM', 'SIGTERM');
-      expect(await running).toBe(0);
+      expect(await serve.running).toBe(0);
     } finally {
-      jest.restoreAllMocks();
+      serve.restore();
     }
   });
 });

@@ -20,3 +20,30 @@ export async function runCli(args: string[]): Promise<CliRun> {
     err.mockRestore();
   }
 }
+
+/**
+ * Starts `mlstack serve ...args` in-process, its output captured. `url` resolves with the URL it prints once
+ * the model is loaded (rejects if the command ends first); `running` resolves with its exit code. Call
+ * `restore()` when done to put stdout and stderr back.
+ */
+export function startServeCli(args: string[]): { url: Promise<string>; running: Promise<number>; restore(): void } {
+  let output = '';
+  let printed!: (url: string) => void;
+  const url = new Promise<string>((resolve) => (printed = resolve));
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    output += c.toString();
+    const m = /at (http:\/\/\S+)/.exec(output);
+    if (m) printed(m[1]);
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((output += c.toString()), true));
+  const running = main(['node', 'mlstack', 'serve', ...args]);
+  return {
+    url: Promise.race([url, running.then((code) => Promise.reject(new Error(`serve exited ${code}: ${output}`)))]),
+    running,
+    restore: () => {
+      out.mockRestore();
+      err.mockRestore();
+    },
+  };
+}

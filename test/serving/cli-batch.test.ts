@@ -2,14 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { main } from '../../runtime/cli/main';
 import { batchTransform, inferFormat } from '../../runtime/serving/batch';
 import { loadPredictor } from '../../runtime/serving/load';
 import type { Predictor } from '../../runtime/serving/predictor';
 import { startServer } from '../../runtime/serving/server';
 import { makeTempDir } from '../helpers/tmp';
 import { sampleRows, writeTestPackage } from './fixtures';
-import { runCli } from '../helpers/cli';
+import { runCli, startServeCli } from '../helpers/cli';
 
 describe('batch transform and the serve/invoke/batch commands', () => {
   let modelDir: string;
@@ -97,25 +96,16 @@ describe('batch transform and the serve/invoke/batch commands', () => {
   });
 
   it('mlstack serve loads the model, prints its URL, answers, and drains on SIGTERM', async () => {
-    let stdout = '';
-    const printed = new Promise<string>((resolve) => {
-      jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-        stdout += c.toString();
-        const m = /at (http:\/\/\S+)/.exec(stdout);
-        if (m) resolve(m[1]);
-        return true;
-      });
-    });
-    const running = main(['node', 'mlstack', 'serve', '--model', modelDir, '--port', '0', '--host', '127.0.0.1', '--config-dir', 'config', '--workers', '1']);
+    const serve = startServeCli(['--model', modelDir, '--port', '0', '--host', '127.0.0.1', '--config-dir', 'config', '--workers', '1']);
     try {
-      const url = await printed;
+      const url = await serve.url;
       const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(sampleRows(1)), headers: { 'Content-Type': 'application/json' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-model-version')).toBe('run-batch');
       process.emit('SIGTERM', 'SIGTERM');
-      expect(await running).toBe(0);
+      expect(await serve.running).toBe(0);
     } finally {
-      jest.restoreAllMocks();
+      serve.restore();
     }
     const missing = await runCli(['serve', '--model', makeTempDir(), '--port', '0', '--host', '127.0.0.1', '--workers', '1']);
     expect(missing.code).toBe(2);

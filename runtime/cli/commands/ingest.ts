@@ -1,17 +1,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import { createLogger } from '../../common/logger';
-import { ingest } from '../../ingestion/entrypoint';
+import { ingest, type IngestRequest } from '../../ingestion/entrypoint';
 
-interface IngestOptions {
-  env: string;
-  cloud: string;
-  source?: string;
-  configDir: string;
-  workdir: string;
-  runId?: string;
-  json?: boolean;
-}
+type IngestOptions = Omit<IngestRequest, 'logger'> & { json?: boolean };
 
 export function registerIngestCommand(program: Command): void {
   program
