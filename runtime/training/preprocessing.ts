@@ -264,37 +264,46 @@ function categoryIndex(f: CategoricalFeatureState): Map<string, number> {
   return index;
 }
 
+/** Writes a numeric feature's column(s) at `at`; `n` is the raw value, not finite when missing. */
+export function writeNumericFeature(f: NumericFeatureState, n: number, out: Float32Array, at: number): void {
+  const missing = !Number.isFinite(n);
+  if (missing) n = f.fill;
+  if (f.transform === 'log1p') n = Math.log1p(Math.max(n, 0));
+  let z = (n - f.mean) / f.std;
+  if (z < f.clip_low) z = f.clip_low;
+  else if (z > f.clip_high) z = f.clip_high;
+  out[at] = z;
+  if (f.missing_indicator) out[at + 1] = missing ? 1 : 0;
+}
+
+/** Writes a boolean feature's column(s) at `at`; `b` is undefined when missing. */
+export function writeBooleanFeature(f: BooleanFeatureState, b: boolean | undefined, out: Float32Array, at: number): void {
+  out[at] = b === undefined ? f.fill : b ? 1 : 0;
+  if (f.missing_indicator) out[at + 1] = b === undefined ? 1 : 0;
+}
+
+/** The column, counted from the feature's offset, that a categorical value sets to 1 (the last one: unknown). */
+export function categoryColumn(f: CategoricalFeatureState, value: unknown): number {
+  const categories = categoryIndex(f);
+  // Most values are exact category names: look them up before trimming and stringifying.
+  const index = (typeof value === 'string' ? categories.get(value) : undefined) ?? categories.get(categoryOf(value));
+  return index ?? f.categories.length;
+}
+
 function writeRow(state: PreprocessingState, row: Row, out: Float32Array, base: number): void {
   for (const f of state.features) {
     const at = base + f.offset;
     const value = row[f.name];
     switch (f.kind) {
-      case 'numeric': {
-        let n = typeof value === 'number' ? value : isMissing(value) ? NaN : asNumber(value);
-        const missing = !Number.isFinite(n);
-        if (missing) n = f.fill;
-        if (f.transform === 'log1p') n = Math.log1p(Math.max(n, 0));
-        let z = (n - f.mean) / f.std;
-        if (z < f.clip_low) z = f.clip_low;
-        else if (z > f.clip_high) z = f.clip_high;
-        out[at] = z;
-        if (f.missing_indicator) out[at + 1] = missing ? 1 : 0;
+      case 'numeric':
+        writeNumericFeature(f, typeof value === 'number' ? value : isMissing(value) ? NaN : asNumber(value), out, at);
         break;
-      }
-      case 'boolean': {
-        const b = isMissing(value) ? undefined : asBoolean(value);
-        out[at] = b === undefined ? f.fill : b ? 1 : 0;
-        if (f.missing_indicator) out[at + 1] = b === undefined ? 1 : 0;
+      case 'boolean':
+        writeBooleanFeature(f, isMissing(value) ? undefined : asBoolean(value), out, at);
         break;
-      }
-      case 'categorical': {
-        const categories = categoryIndex(f);
-        // Most values are exact category names: look them up before trimming and stringifying.
-        let index = typeof value === 'string' ? categories.get(value) : undefined;
-        if (index === undefined) index = categories.get(categoryOf(value));
-        out[at + (index ?? f.categories.length)] = 1;
+      case 'categorical':
+        out[at + categoryColumn(f, value)] = 1;
         break;
-      }
     }
   }
 }
