@@ -5,7 +5,7 @@ export type Row = Record<string, unknown>;
 
 const NUMBER_CELL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 /** Keys under which JSON bodies may wrap their rows: Vertex AI, TF Serving / SageMaker style, Azure ML style. */
-const WRAPPER_KEYS = ['instances', 'inputs', 'data'] as const;
+export const WRAPPER_KEYS = ['instances', 'inputs', 'data'] as const;
 
 export type BodyFormat = 'json' | 'csv';
 

@@ -1,6 +1,8 @@
 import { createDenseForward } from '../model/dense-forward';
 import { readDenseLayers, type ModelPackage } from '../model/package';
 import { transformRows, validateInputRow } from '../training/preprocessing';
+import { WRAPPER_KEYS } from './input';
+import { createJsonBatchEncoder } from './json-batch';
 import type { Prediction, Predictor } from './predictor';
 
 /**
@@ -19,24 +21,33 @@ export function predictorFromPackage(pkg: ModelPackage, version: string): Predic
   const features = preprocessing.features.map((f) => f.name);
   const decode = decoder(metadata, units);
   const forward = createDenseForward(layers);
+  const encodeJson = createJsonBatchEncoder(preprocessing, WRAPPER_KEYS);
+  const predictMatrix = (matrix: Float32Array, n: number): Prediction[] => {
+    const outputs = forward(matrix, n);
+    const predictions: Prediction[] = new Array(n);
+    for (let i = 0; i < n; i++) predictions[i] = decode(outputs, i * units);
+    return predictions;
+  };
 
   return {
     version,
     features,
     classes: metadata.task === 'regression' ? undefined : metadata.classes,
     validateRow: (row) => validateInputRow(preprocessing, row),
-    predict(rows) {
-      const n = rows.length;
-      const outputs = forward(transformRows(preprocessing, rows), n);
-      const predictions: Prediction[] = new Array(n);
-      for (let i = 0; i < n; i++) predictions[i] = decode(outputs, i * units);
-      return predictions;
+    predict: (rows) => predictMatrix(transformRows(preprocessing, rows), rows.length),
+    predictJson(body, maxRows) {
+      const batch = encodeJson(body, maxRows);
+      return batch && predictMatrix(batch.matrix, batch.rows);
     },
     warmup() {
       // Nulls are imputed, so this row is valid for every package; repeated so the JIT optimises the hot loops.
       const row = Object.fromEntries(features.map((f) => [f, null]));
       const batch = new Array(32).fill(row);
-      for (let i = 0; i < 50; i++) this.predict(batch);
+      const body = Buffer.from(JSON.stringify(batch));
+      for (let i = 0; i < 50; i++) {
+        this.predict(batch);
+        this.predictJson?.(body, batch.length);
+      }
     },
   };
 }

@@ -21,6 +21,12 @@ export interface Predictor {
   validateRow?(row: Record<string, unknown>): string | null;
   /** Predicts valid rows; must not throw for rows that passed `validateRow`. */
   predict(rows: Record<string, unknown>[]): Prediction[];
+  /**
+   * Optional fast path over a raw JSON body: the predictions when the body is a plain batch of at most
+   * `maxRows` valid rows, else undefined (the server then parses, validates and calls `predict`).
+   * It must give exactly what that general path gives whenever it answers.
+   */
+  predictJson?(body: Uint8Array, maxRows: number): Prediction[] | undefined;
   /** Runs one representative prediction so the first real request pays no JIT or lazy-init cost. */
   warmup?(): void;
 }

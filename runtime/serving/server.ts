@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../common/logger';
-import { bodyFormat, parseRows, validateRows } from './input';
+import { bodyFormat, parseRows, validateRows, type BodyFormat } from './input';
 import { ServerMetrics } from './metrics';
-import { InputError, type Predictor } from './predictor';
+import { InputError, type Prediction, type Predictor } from './predictor';
 import { predictionsBody } from './response';
 import { buildRouteTable, type RouteKind } from './routes';
 
@@ -90,12 +90,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     send(res, status, { error: reason, message, ...details });
   };
 
-  const predictBody = (res: http.ServerResponse, model: Predictor, body: string, contentType: string | undefined): void => {
-    const rows = parseRows(body, bodyFormat(contentType), model.features);
-    validateRows(rows, model, maxBatchSize);
-    const predictions = model.predict(rows);
-    metrics.predicted(rows.length);
+  const predictBody = (res: http.ServerResponse, model: Predictor, body: Buffer, contentType: string | undefined): void => {
+    const format = bodyFormat(contentType);
+    const predictions = (format === 'json' ? model.predictJson?.(body, maxBatchSize) : undefined) ?? predictParsed(model, body.toString('utf8'), format);
+    metrics.predicted(predictions.length);
     send(res, 200, predictionsBody(predictions, model.version));
+  };
+
+  /** The general path: parse, validate (naming any problem in an InputError), predict. */
+  const predictParsed = (model: Predictor, body: string, format: BodyFormat): Prediction[] => {
+    const rows = parseRows(body, format, model.features);
+    validateRows(rows, model, maxBatchSize);
+    return model.predict(rows);
   };
 
   const handlePredict = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -138,7 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         });
       }
       if (!predictor) return sendError(res, 503, 'not_ready', 'the model is still loading; retry shortly');
-      const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       try {
         predictBody(res, predictor, body, contentType);
       } catch (err) {

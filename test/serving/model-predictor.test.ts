@@ -60,6 +60,19 @@ describe('predictor over a model package', () => {
     });
   });
 
+  it('answers a plain JSON body on the fast path exactly as predict answers the parsed rows, and declines the rest', async () => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir, { task: 'multiclass', hidden: [16] });
+    const pkg = await readModelPackage(new LocalObjectStore(dir), '');
+    const predictor = predictorFromPackage(pkg, 'v1');
+    const rows = [...sampleRows(150), { age: null, plan: 'unseen-plan', active: null }, { age: 41.5, plan: ' pro ', active: false }];
+    const fast = predictor.predictJson!(Buffer.from(JSON.stringify({ instances: rows })), 1000);
+    expect(fast).toEqual(predictor.predict(rows));
+    // Strings for numbers and booleans are valid for predict, but the fast path leaves them to the general path.
+    expect(predictor.predictJson!(Buffer.from(JSON.stringify([{ age: '33', plan: 'pro', active: 'false' }])), 10)).toBeUndefined();
+    expect(predictor.predictJson!(Buffer.from(JSON.stringify(rows)), 100)).toBeUndefined();
+  });
+
   it('validates rows with the saved preprocessing and warms up on imputed rows', async () => {
     const dir = makeTempDir();
     await writeTestPackage(dir);

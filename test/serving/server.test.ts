@@ -1,7 +1,11 @@
 import * as http from 'node:http';
 import { startServer, type RunningServer } from '../../runtime/serving/server';
 import type { Predictor } from '../../runtime/serving/predictor';
-import { echoPredictor, sampleRows } from './fixtures';
+import { readModelPackage } from '../../runtime/model/package';
+import { predictorFromPackage } from '../../runtime/serving/model-predictor';
+import { LocalObjectStore } from '../../runtime/storage/local-store';
+import { makeTempDir } from '../helpers/tmp';
+import { echoPredictor, sampleRows, writeTestPackage } from './fixtures';
 
 const JSON_TYPE = { 'Content-Type': 'application/json' };
 
@@ -227,5 +231,50 @@ describe('server lifecycle', () => {
     expect(res.connection).toBe('close');
     expect(JSON.parse(res.text).predictions).toHaveLength(2);
     agent.destroy();
+  });
+});
+
+describe('the JSON fast path of a model package predictor', () => {
+  it('answers byte for byte what the general path answers, and leaves CSV and odd bodies to it', async () => {
+    const dir = makeTempDir();
+    await writeTestPackage(dir, { task: 'binary' });
+    const predictor = predictorFromPackage(await readModelPackage(new LocalObjectStore(dir), ''), 'v9');
+    let fastAnswers = 0;
+    const counted: Predictor = {
+      ...predictor,
+      predictJson(body, maxRows) {
+        const answer = predictor.predictJson!(body, maxRows);
+        if (answer) fastAnswers++;
+        return answer;
+      },
+    };
+    const { predictJson: _, ...generalOnly } = predictor;
+    const fast = await startServer({ predictor: counted, port: 0, host: '127.0.0.1', env: {}, maxBatchSize: 50 });
+    const general = await startServer({ predictor: generalOnly, port: 0, host: '127.0.0.1', env: {}, maxBatchSize: 50 });
+    try {
+      await Promise.all([fast.whenReady, general.whenReady]);
+      fastAnswers = 0; // the warm-up calls it too
+      const rows = [...sampleRows(20), { age: null, plan: ' team', active: null }];
+      const bodies: [string, string | undefined][] = [
+        [JSON.stringify({ instances: rows }), undefined],
+        [JSON.stringify(rows[3]), undefined],
+        [JSON.stringify([{ ...rows[0], age: '33' }]), undefined],
+        [JSON.stringify({ instances: sampleRows(51) }), undefined],
+        [JSON.stringify([{ ...rows[0], extra: 1 }]), undefined],
+        ['age,plan,active\n30,pro,true\n', 'text/csv'],
+      ];
+      for (const [body, type] of bodies) {
+        const headers = { 'Content-Type': type ?? 'application/json' };
+        const [a, b] = await Promise.all([fast.url, general.url].map((url) => fetch(`${url}/invocations`, { method: 'POST', body, headers })));
+        expect(a.status).toBe(b.status);
+        expect(await a.text()).toBe(await b.text());
+      }
+      // The first two bodies are plain; a numeric string, an oversize batch, an unknown field and CSV are not.
+      expect(fastAnswers).toBe(2);
+      const metrics = await (await fetch(`${fast.url}/metrics`)).text();
+      expect(metrics).toMatch(/^mlstack_predicted_rows_total 24$/m);
+    } finally {
+      await Promise.all([fast.close(), general.close()]);
+    }
   });
 });
