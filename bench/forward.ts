@@ -10,7 +10,7 @@
 import { seededRandom } from '../runtime/common/random';
 import { createDenseForward } from '../runtime/model/dense-forward';
 import { denseForward, type Activation, type DenseLayerWeights } from '../runtime/model/package';
-import { median } from './lib/stats';
+import { microsPerCall } from './lib/stats';
 
 const samplesAt = process.argv.indexOf('--samples');
 const SAMPLES = samplesAt === -1 ? 15 : Number(process.argv[samplesAt + 1]);
@@ -50,23 +50,6 @@ function adultRows(n: number, random: () => number): Float32Array {
   return rows;
 }
 
-/** Median microseconds per call over SAMPLES timed runs of enough calls to take ~20 ms each. */
-function microsPerCall(call: () => unknown): number {
-  let calls = 1;
-  for (let elapsed = 0; elapsed < 20; calls *= 2) {
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) call();
-    elapsed = performance.now() - start;
-  }
-  const samples: number[] = [];
-  for (let s = 0; s < SAMPLES; s++) {
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) call();
-    samples.push(((performance.now() - start) * 1000) / calls);
-  }
-  return median(samples);
-}
-
 function main(): void {
   const random = seededRandom(42);
   const layers = adultLayers(random);
@@ -79,8 +62,8 @@ function main(): void {
     const actual = wasm(rows, n);
     const worst = Math.max(...expected.map((v, i) => Math.abs(v - actual[i])));
     if (!(worst < 1e-5)) throw new Error(`wasm and js disagree by ${worst} at ${n} rows`);
-    const js = microsPerCall(() => denseForward(layers, rows, n));
-    const simd = microsPerCall(() => wasm(rows, n));
+    const js = microsPerCall(() => denseForward(layers, rows, n), SAMPLES);
+    const simd = microsPerCall(() => wasm(rows, n), SAMPLES);
     const label = `${n} row${n === 1 ? '' : 's'}`.padEnd(8);
     console.log(`${label} js ${js.toFixed(2).padStart(8)} us   wasm ${simd.toFixed(2).padStart(8)} us   js/wasm ${(js / simd).toFixed(1)}x`);
   }
