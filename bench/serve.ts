@@ -5,12 +5,13 @@
  * answering a constant of our response's size with as many processes), all measured in the same run.
  *
  *   apt-get install -y python3-fastapi python3-uvicorn python3-sklearn python3-pandas wrk   (once; the bench installs nothing)
- *   node bin/run-ts.js bench/serve.ts [--seconds 5] [--runs 3] [--workers auto] [--memory-seconds 60] [--data ../shared/data/adult.csv]
+ *   node bin/run-ts.js bench/serve.ts [--seconds 5] [--runs 3] [--workers auto] [--memory-seconds 60] [--memory-only] [--data ../shared/data/adult.csv]
  *
  * Prints, per cell (concurrency 1, 16 and 64; single rows and 100-row batches), the median over --runs
  * interleaved runs of requests/s, p50 and p99 for ours, the floor and the reference, and the ratio
  * ours/reference; then the RSS of our server (all its processes) over a run at twice the rated load
- * (rated: 16 connections, the p99 < 5 ms rating; the memory run uses 32). Load comes from wrk when
+ * (rated: 16 connections, the p99 < 5 ms rating; the memory run uses 32), with the RSS at every tenth of the
+ * run so a sawtooth can be told from a climb; --memory-only skips the latency cells. Load comes from wrk when
  * installed, else from a Node keep-alive generator (then every server shares the generator's CPU cost alike).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -36,6 +37,7 @@ const SECONDS = Number(flag('--seconds') ?? 5);
 const RUNS = Number(flag('--runs') ?? 3);
 const WORKERS = flag('--workers') ?? 'auto';
 const MEMORY_SECONDS = Number(flag('--memory-seconds') ?? 60);
+const MEMORY_ONLY = process.argv.includes('--memory-only');
 const DATA = path.resolve(flag('--data') ?? path.join(repo, '..', 'shared', 'data', 'adult.csv'));
 const PYTHON = '/usr/bin/python3';
 const TARGET = 'income';
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const refPort = await freePort();
-  const ref = reference
+  const ref = reference && !MEMORY_ONLY
     ? spawn(PYTHON, [path.join(repo, 'bench/reference/server.py'), DATA, String(refPort)], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
     : undefined;
   const floors: ChildProcess[] = [];
@@ -210,8 +212,9 @@ async function main(): Promise<void> {
       shapes.map(async (s) => (await fetch(`http://127.0.0.1:${ourPort}/invocations`, { method: 'POST', body: s.body, headers: { 'Content-Type': 'application/json' } })).text()),
     ).then((texts) => texts.map((t) => Buffer.byteLength(t)));
     const workers = WORKERS === 'auto' ? usableCores() : Number(WORKERS);
-    const floorPorts = await Promise.all(shapes.map(() => freePort()));
-    floors.push(...shapes.map((_, i) =>
+    const cellShapes = MEMORY_ONLY ? [] : shapes;
+    const floorPorts = await Promise.all(cellShapes.map(() => freePort()));
+    floors.push(...cellShapes.map((_, i) =>
       spawn(process.execPath, [path.join(repo, 'bench/reference/floor.js'), String(floorPorts[i]), String(workers), String(responseBytes[i])], { stdio: ['ignore', 'ignore', 'inherit'] }),
     ));
     await Promise.all(floorPorts.map((port, i) => waitForPort(port, 30_000, floors[i])));
@@ -220,11 +223,11 @@ async function main(): Promise<void> {
     const measure = (url: string, body: string, c: number, s: number) => (useWrk ? wrkMeasure(url, body, c, s) : nodeMeasure(url, body, c, s));
     console.log(
       `serving bench: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${workers} worker(s), ` +
-        `median of ${RUNS} interleaved runs of ${SECONDS} s per cell, generator: ${useWrk ? 'wrk' : 'node keep-alive'}`,
+        `${MEMORY_ONLY ? 'memory run only' : `median of ${RUNS} interleaved runs of ${SECONDS} s per cell`}, generator: ${useWrk ? 'wrk' : 'node keep-alive'}`,
     );
     console.log(`model: adult MLP ${features.length} features -> 64 -> 64 -> 1; reference: FastAPI + uvicorn + scikit-learn MLP (64, 64); floor: bare node:http, constant answer`);
-    console.log('shape          conc |      ours req/s  p50 ms  p99 ms  err |     floor req/s  p50 ms  p99 ms  err | reference req/s  p50 ms  p99 ms  err | ours/ref');
-    for (const [si, shape] of shapes.entries()) {
+    if (!MEMORY_ONLY) console.log('shape          conc |      ours req/s  p50 ms  p99 ms  err |     floor req/s  p50 ms  p99 ms  err | reference req/s  p50 ms  p99 ms  err | ours/ref');
+    for (const [si, shape] of cellShapes.entries()) {
       for (const c of [1, 16, 64]) {
         const runs: { a: Measurement; fl: Measurement; b?: Measurement }[] = [];
         for (let r = 0; r < RUNS; r++) {
@@ -254,6 +257,8 @@ async function main(): Promise<void> {
         `memory, ${MEMORY_SECONDS} s at 32 connections (2x rated 16), single rows: ${f(load.rps, 0)} req/s, p99 ${f(load.p99)} ms, errors ${load.errors}; ` +
           `RSS of all ${workers + (workers > 1 ? 1 : 0)} processes at 5 s ${f(mbs[0], 1)} MB, end ${f(mbs[mbs.length - 1], 1)} MB, min ${f(Math.min(...mbs), 1)} MB, max ${f(Math.max(...mbs), 1)} MB, slope ${f(slopePerMinute(steady))} MB/min`,
       );
+      const trace = Array.from({ length: 10 }, (_, i) => steady[Math.min(steady.length - 1, Math.round(((i + 1) * (steady.length - 1)) / 10))]);
+      console.log(`RSS trace (s: MB): ${trace.map((s) => `${f(s.t, 0)}: ${f(s.mb, 0)}`).join(', ')}`);
     }
   } finally {
     ours.kill('SIGTERM');
