@@ -207,12 +207,12 @@ async function main(): Promise<void> {
       { name: 'single row', rows: 1, body: JSON.stringify(inputs[0]) },
       { name: '100-row batch', rows: 100, body: JSON.stringify({ instances: inputs.slice(0, 100) }) },
     ];
+    const cellShapes = MEMORY_ONLY ? [] : shapes;
     // The floor answers with as many bytes as ours does for each shape, from as many processes.
     const responseBytes = await Promise.all(
-      shapes.map(async (s) => (await fetch(`http://127.0.0.1:${ourPort}/invocations`, { method: 'POST', body: s.body, headers: { 'Content-Type': 'application/json' } })).text()),
+      cellShapes.map(async (s) => (await fetch(`http://127.0.0.1:${ourPort}/invocations`, { method: 'POST', body: s.body, headers: { 'Content-Type': 'application/json' } })).text()),
     ).then((texts) => texts.map((t) => Buffer.byteLength(t)));
     const workers = WORKERS === 'auto' ? usableCores() : Number(WORKERS);
-    const cellShapes = MEMORY_ONLY ? [] : shapes;
     const floorPorts = await Promise.all(cellShapes.map(() => freePort()));
     floors.push(...cellShapes.map((_, i) =>
       spawn(process.execPath, [path.join(repo, 'bench/reference/floor.js'), String(floorPorts[i]), String(workers), String(responseBytes[i])], { stdio: ['ignore', 'ignore', 'inherit'] }),
@@ -257,8 +257,8 @@ async function main(): Promise<void> {
         `memory, ${MEMORY_SECONDS} s at 32 connections (2x rated 16), single rows: ${f(load.rps, 0)} req/s, p99 ${f(load.p99)} ms, errors ${load.errors}; ` +
           `RSS of all ${workers + (workers > 1 ? 1 : 0)} processes at 5 s ${f(mbs[0], 1)} MB, end ${f(mbs[mbs.length - 1], 1)} MB, min ${f(Math.min(...mbs), 1)} MB, max ${f(Math.max(...mbs), 1)} MB, slope ${f(slopePerMinute(steady))} MB/min`,
       );
-      const trace = Array.from({ length: 10 }, (_, i) => steady[Math.min(steady.length - 1, Math.round(((i + 1) * (steady.length - 1)) / 10))]);
-      console.log(`RSS trace (s: MB): ${trace.map((s) => `${f(s.t, 0)}: ${f(s.mb, 0)}`).join(', ')}`);
+      const trace = Array.from({ length: 10 }, (_, i) => steady[Math.round(((i + 1) * (steady.length - 1)) / 10)]);
+      if (steady.length > 0) console.log(`RSS trace (s: MB): ${trace.map((s) => `${f(s.t, 0)}: ${f(s.mb, 0)}`).join(', ')}`);
     }
   } finally {
     ours.kill('SIGTERM');
