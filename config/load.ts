@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import {
   ENVIRONMENTS,
+  hasCloud,
+  type CloudName,
+  type WithCloud,
   environmentSchema,
   parserSchema,
   pipelineSchema,
@@ -159,4 +162,16 @@ export function loadProjectConfig(dir: string = DEFAULT_CONFIG_DIR): ProjectConf
   for (const p of problems) p.file = rel(p.file);
   if (problems.length > 0 || !pipeline || !parser) throw new ConfigError(problems);
   return { dir: root, pipeline, parser, environments: environments as Record<EnvironmentName, EnvironmentConfig> };
+}
+
+/** The environment narrowed to one cloud; a ConfigError naming the file and what to do when it has no such section. */
+export function requireCloud<C extends CloudName>(env: EnvironmentConfig, cloud: C): WithCloud<C> {
+  if (hasCloud(env, cloud)) return env;
+  throw new ConfigError([
+    {
+      file: `config/environments/${env.name}.json`,
+      keyPath: cloud,
+      message: `environment ${env.name} configures no ${cloud} section: add one (see README "Configuration") or use another --cloud`,
+    },
+  ]);
 }

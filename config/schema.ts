@@ -68,6 +68,12 @@ export const tuningSchema = z
   })
   .strict();
 
+const gateBounds = z
+  .object({ min: z.number().optional(), max: z.number().optional() })
+  .strict()
+  .refine((b) => b.min !== undefined || b.max !== undefined, { message: 'give min, max or both' })
+  .refine((b) => b.min === undefined || b.max === undefined || b.min <= b.max, { message: 'min must be <= max' });
+
 export const pipelineSchema = z
   .object({
     /** Names resources and the registry's model group. */
@@ -95,8 +101,11 @@ export const pipelineSchema = z
       })
       .strict()
       .default({ max_batch_size: 1000, max_body_bytes: 1_500_000 }),
-    /** Minimum metrics a model needs before it may be promoted. */
-    promotion_gates: z.record(z.string(), z.number()).default({}),
+    /**
+     * Metrics a model needs before it may be promoted: a number is a floor for higher-is-better metrics (auc) and a
+     * ceiling for lower-is-better ones (log_loss, *_ms, *_bytes; runtime/contract/metrics.ts); {min, max} is explicit.
+     */
+    promotion_gates: z.record(z.string(), z.union([z.number(), gateBounds])).default({}),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -348,11 +357,23 @@ export const environmentSchema = z
     alarm_email: z.string().email().optional(),
     /** Ingestion schedule (cron, UTC) for the scheduled ingestion task. */
     ingestion_schedule: z.string().default('cron(0 2 * * ? *)'),
-    aws: awsSchema,
-    gcp: gcpSchema,
-    azure: azureSchema,
+    /**
+     * What the scheduled ingestion job reads: an http(s) API URL, an s3:// gs:// az:// object URI, or a postgres:// /
+     * mysql:// URL. Never credentials: the API token goes into the stack's secret.
+     */
+    ingestion_source: z
+      .string()
+      .regex(/^(https?|s3|gs|az|postgres|postgresql|mysql):\/\/\S+$/, 'an http(s), s3, gs, az, postgres or mysql URL')
+      .refine((u) => !/^[a-z]+:\/\/[^/@]*:[^/@]*@/.test(u), { message: 'must not carry a password: put credentials in the secret' })
+      .optional(),
+    aws: awsSchema.optional(),
+    gcp: gcpSchema.optional(),
+    azure: azureSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => CLOUDS.some((c) => e[c] !== undefined), {
+    message: `configure at least one cloud: an "aws", "gcp" or "azure" section`,
+  });
 
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ParserConfig = z.infer<typeof parserSchema>;
@@ -364,8 +385,19 @@ export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AwsEnvironment = z.infer<typeof awsSchema>;
 export type GcpEnvironment = z.infer<typeof gcpSchema>;
 export type AzureEnvironment = z.infer<typeof azureSchema>;
-export type CloudEnvironment = AwsEnvironment | GcpEnvironment | AzureEnvironment;
-export type AutoscalingConfig = z.infer<typeof autoscaling>;
+export type PromotionGate = number | z.infer<typeof gateBounds>;
+
+/** An environment known to configure `cloud` (see requireCloud in load.ts). */
+export type WithCloud<C extends CloudName> = EnvironmentConfig & { [K in C]-?: NonNullable<EnvironmentConfig[K]> };
+
+/** The clouds an environment configures, in CLOUDS order. */
+export function configuredClouds(env: EnvironmentConfig): CloudName[] {
+  return CLOUDS.filter((c) => env[c] !== undefined);
+}
+
+export function hasCloud<C extends CloudName>(env: EnvironmentConfig, cloud: C): env is WithCloud<C> {
+  return env[cloud] !== undefined;
+}
 
 /** Everything config/ describes, validated and cross-checked. */
 export interface ProjectConfig {

@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
-import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
+import { ENVIRONMENTS, hasCloud, type EnvironmentName } from '../../config/schema';
 import { MlStack, stackName } from './ml-stack';
 import { addNagChecks } from './nag';
 
@@ -46,6 +46,7 @@ export function buildMlApp(options: BuildAppOptions = {}): MlApp {
   });
   const stacks: Partial<Record<EnvironmentName, MlStack>> = {};
   for (const environment of options.environments ?? ENVIRONMENTS) {
+    if (!hasCloud(project.environments[environment], 'aws')) continue;
     stacks[environment] = new MlStack(app, stackName(environment), { project, environment, buildContext: options.buildContext });
   }
   if (options.nag ?? true) addNagChecks(app);

@@ -3,7 +3,9 @@ import { Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { requireCloud } from '../../config/load';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
+import { awsStackName } from '../../runtime/contract/stack-names';
 import { DataLake } from './constructs/data-lake';
 import { HyperparameterTuning } from './constructs/hyperparameter-tuning';
 import { Ingestion } from './constructs/ingestion';
@@ -23,7 +25,7 @@ export interface MlStackProps extends StackProps {
 }
 
 /** The stack name of an environment: `MlStack-<env>`. */
-export const stackName = (env: EnvironmentName): string => `MlStack-${env}`;
+export const stackName = awsStackName;
 
 /** Wildcards left after least-privilege scoping, each with the reason it cannot be narrower. */
 const WILDCARD_JUSTIFICATIONS: WildcardJustification[] = [
@@ -68,7 +70,7 @@ export class MlStack extends Stack {
   readonly unjustifiedWildcards: string[];
 
   constructor(scope: Construct, id: string, props: MlStackProps) {
-    const env = props.project.environments[props.environment];
+    const env = requireCloud(props.project.environments[props.environment], 'aws');
     const aws = env.aws;
     super(scope, id, {
       ...props,

@@ -3,8 +3,8 @@ import type { ITerraformDependable } from 'cdktf';
 import { ContainerApp } from '@cdktf/provider-azurerm/lib/container-app';
 import { ContainerAppEnvironment } from '@cdktf/provider-azurerm/lib/container-app-environment';
 import { ContainerAppJob } from '@cdktf/provider-azurerm/lib/container-app-job';
-import type { EnvironmentConfig } from '../../config/schema';
-import { SERVING_CONTRACT } from '../cdktf/images';
+import type { WithCloud } from '../../config/schema';
+import { SERVING_CONTRACT } from '../../runtime/contract/images';
 
 type EnvVar = { name: string; value: string };
 
@@ -15,7 +15,7 @@ export interface AppIdentity {
 }
 
 export interface ContainerAppsProps {
-  env: EnvironmentConfig;
+  env: WithCloud<'azure'>;
   resourceGroupName: string;
   environmentName: string;
   logAnalyticsWorkspaceId: string;

@@ -8,13 +8,14 @@ import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
+import { requireCloud } from '../../config/load';
 import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
-import { storagePaths } from '../../runtime/common/paths';
+import { storagePaths } from '../../runtime/contract/layout';
 import { applyBackend, chooseBackend } from '../cdktf/backend';
-import { imageRef, type ImageName } from '../cdktf/images';
+import { imageRef, type ImageName } from '../../runtime/contract/images';
 import { toUnixCron } from '../cdktf/schedule';
 import { ContainerApps } from './apps';
-import { azureNames, type AzureNames } from './names';
+import { azureNames, type AzureNames } from '../../runtime/contract/azure-names';
 import { DataLake } from './storage';
 import { MlWorkspace } from './workspace';
 
@@ -39,7 +40,8 @@ export class AzureMlStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: AzureMlStackProps) {
     super(scope, id);
-    const { pipeline, env } = props;
+    const { pipeline } = props;
+    const env = requireCloud(props.env, 'azure');
     const azure = env.azure;
     this.names = azureNames(pipeline, env);
     const cron = toUnixCron(env.ingestion_schedule);

@@ -3,13 +3,13 @@ import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
-import type { EnvironmentConfig } from '../../config/schema';
+import type { WithCloud } from '../../config/schema';
 
 export interface DataLakeProps {
   accountName: string;
   containerName: string;
   resourceGroupName: string;
-  env: EnvironmentConfig;
+  env: WithCloud<'azure'>;
   tags: Record<string, string>;
 }
 

@@ -4,10 +4,10 @@ import { ApplicationInsights } from '@cdktf/provider-azurerm/lib/application-ins
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { MachineLearningComputeCluster } from '@cdktf/provider-azurerm/lib/machine-learning-compute-cluster';
 import { MachineLearningWorkspace } from '@cdktf/provider-azurerm/lib/machine-learning-workspace';
-import type { EnvironmentConfig } from '../../config/schema';
+import type { WithCloud } from '../../config/schema';
 
 export interface MlWorkspaceProps {
-  env: EnvironmentConfig;
+  env: WithCloud<'azure'>;
   resourceGroupName: string;
   names: { logAnalytics: string; appInsights: string; mlWorkspace: string; computeCluster: string };
   storageAccountId: string;

@@ -1,18 +1,21 @@
 import { App } from 'cdktf';
 import { loadProjectConfig } from '../../config/load';
-import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../config/schema';
-import { azureNames } from '../azure/names';
+import { ENVIRONMENTS, hasCloud, type EnvironmentName, type ProjectConfig } from '../../config/schema';
+import { cdktfStackName } from '../../runtime/contract/stack-names';
+import { azureNames } from '../../runtime/contract/azure-names';
 import { AzureMlStack } from '../azure/stack';
-import { gcpNames } from '../gcp/names';
+import { gcpNames } from '../../runtime/contract/gcp-names';
 import { GcpMlStack } from '../gcp/stack';
-import { InvalidNameError, type NameProblem } from './naming';
+import { InvalidNameError, type NameProblem } from '../../runtime/contract/naming';
 
 export const CDKTF_CLOUDS = ['gcp', 'azure'] as const;
 export type CdktfCloud = (typeof CDKTF_CLOUDS)[number];
 
-/** gcp-dev, gcp-qa, gcp-staging, gcp-prod, azure-dev, ... */
-export function cdktfStackNames(): string[] {
-  return CDKTF_CLOUDS.flatMap((cloud) => ENVIRONMENTS.map((env) => `${cloud}-${env}`));
+/** gcp-dev, gcp-qa, ..., azure-prod: one per configured cloud and environment (all eight without a config). */
+export function cdktfStackNames(config?: ProjectConfig): string[] {
+  return CDKTF_CLOUDS.flatMap((cloud) =>
+    ENVIRONMENTS.filter((env) => !config || hasCloud(config.environments[env], cloud)).map((env) => cdktfStackName(cloud, env)),
+  );
 }
 
 export interface CdktfAppOptions {
@@ -41,9 +44,10 @@ export function buildCdktfApp(options: CdktfAppOptions = {}): App {
   for (const cloud of clouds) {
     for (const name of environments) {
       const env = config.environments[name];
+      if (!hasCloud(env, cloud)) continue;
       const props = { pipeline: config.pipeline, env, backendEnv: options.backendEnv };
-      if (cloud === 'gcp') new GcpMlStack(app, `gcp-${name}`, props);
-      else new AzureMlStack(app, `azure-${name}`, props);
+      if (cloud === 'gcp') new GcpMlStack(app, cdktfStackName(cloud, name), props);
+      else new AzureMlStack(app, cdktfStackName(cloud, name), props);
     }
   }
   return app;
@@ -57,8 +61,10 @@ function assertValidNames(config: ProjectConfig, clouds: readonly CdktfCloud[], 
   const problems: NameProblem[] = [];
   for (const cloud of clouds) {
     for (const name of environments) {
+      const env = config.environments[name];
       try {
-        (cloud === 'gcp' ? gcpNames : azureNames)(config.pipeline, config.environments[name]);
+        if (cloud === 'gcp' && hasCloud(env, 'gcp')) gcpNames(config.pipeline, env);
+        if (cloud === 'azure' && hasCloud(env, 'azure')) azureNames(config.pipeline, env);
       } catch (err) {
         if (!(err instanceof InvalidNameError)) throw err;
         problems.push(...err.problems);

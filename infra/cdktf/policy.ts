@@ -130,7 +130,7 @@ export const gpuWhereRequired: PolicyRule = {
   id: 'gpu-where-config-requires',
   description: 'When training.require_gpu is set, the training compute actually has a GPU.',
   check: (tf, { cloud, env }) => {
-    if (!env[cloud].training.require_gpu) return [];
+    if (!env[cloud]?.training.require_gpu) return [];
     const rule = 'gpu-where-config-requires';
     if (cloud === 'gcp') {
       const trainingJobs = resourcesOf(tf, 'google_cloud_run_v2_job').filter(([, job]) => {

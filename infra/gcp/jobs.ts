@@ -3,14 +3,14 @@ import { Annotations } from 'cdktf';
 import { CloudRunV2Job } from '@cdktf/provider-google/lib/cloud-run-v2-job';
 import { CloudRunV2JobIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-job-iam-member';
 import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
-import type { EnvironmentConfig } from '../../config/schema';
+import type { WithCloud } from '../../config/schema';
 import { cloudRunSize } from './sizing';
 
 type EnvVar = { name: string; value: string };
 
 export interface TrainingJobProps {
   name: string;
-  env: EnvironmentConfig;
+  env: WithCloud<'gcp'>;
   image: string;
   serviceAccountEmail: string;
   environment: EnvVar[];
@@ -73,7 +73,7 @@ export interface IngestionJobProps {
   schedulerName: string;
   /** 5-field unix cron, UTC. */
   schedule: string;
-  env: EnvironmentConfig;
+  env: WithCloud<'gcp'>;
   image: string;
   serviceAccountEmail: string;
   schedulerServiceAccountEmail: string;

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';
-import { imageRef, type ImageName } from '../cdktf/images';
+import { imageRef, type ImageName } from '../../runtime/contract/images';
 
 export interface ImageRepositoryProps {
   repositoryId: string;

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { CloudRunV2Service, type CloudRunV2ServiceTraffic } from '@cdktf/provider-google/lib/cloud-run-v2-service';
-import type { EnvironmentConfig } from '../../config/schema';
-import { SERVING_CONTRACT } from '../cdktf/images';
+import type { WithCloud } from '../../config/schema';
+import { SERVING_CONTRACT } from '../../runtime/contract/images';
 import { cloudRunSize } from './sizing';
 
 /** Send `percent` of traffic to the newest revision and the rest to `stableRevision`. */
@@ -12,7 +12,7 @@ export interface CanaryTraffic {
 
 export interface ServingServiceProps {
   name: string;
-  env: EnvironmentConfig;
+  env: WithCloud<'gcp'>;
   image: string;
   serviceAccountEmail: string;
   environment: { name: string; value: string }[];

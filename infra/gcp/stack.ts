@@ -6,13 +6,14 @@ import { SecretManagerSecret } from '@cdktf/provider-google/lib/secret-manager-s
 import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
 import { SecretManagerSecretVersion } from '@cdktf/provider-google/lib/secret-manager-secret-version';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { requireCloud } from '../../config/load';
 import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
-import { storagePaths } from '../../runtime/common/paths';
+import { storagePaths } from '../../runtime/contract/layout';
 import { applyBackend, chooseBackend } from '../cdktf/backend';
 import { toUnixCron } from '../cdktf/schedule';
 import { GpuTrainingJob, ScheduledIngestion } from './jobs';
 import { ServingAlerts } from './monitoring';
-import { gcpNames, type GcpNames } from './names';
+import { gcpNames, type GcpNames } from '../../runtime/contract/gcp-names';
 import { ImageRepository } from './registry';
 import { ServingService, type CanaryTraffic } from './serving';
 import { DataBucket } from './storage';
@@ -63,7 +64,8 @@ export class GcpMlStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: GcpMlStackProps) {
     super(scope, id);
-    const { pipeline, env } = props;
+    const { pipeline } = props;
+    const env = requireCloud(props.env, 'gcp');
     const gcp = env.gcp;
     this.names = gcpNames(pipeline, env);
     const schedule = toUnixCron(env.ingestion_schedule);

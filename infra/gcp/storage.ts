@@ -1,11 +1,11 @@
 import { Construct } from 'constructs';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
-import type { EnvironmentConfig } from '../../config/schema';
+import type { WithCloud } from '../../config/schema';
 
 export interface DataBucketProps {
   name: string;
-  env: EnvironmentConfig;
+  env: WithCloud<'gcp'>;
   labels: Record<string, string>;
 }
 

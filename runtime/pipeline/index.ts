@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { assertEnvironmentName, loadProjectConfig } from '../../config/load';
 import type { ProjectConfig } from '../../config/schema';
-import { newRunId, storagePaths } from '../common/paths';
+import { newRunId } from '../common/paths';
+import { storagePaths } from '../contract/layout';
 import { silentLogger, type Logger } from '../common/logger';
 import { runIngestion } from '../ingestion';
 import { startSampleApi } from '../ingestion/sample-api';

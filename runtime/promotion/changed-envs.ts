@@ -4,6 +4,9 @@
  * environment; a change to shared code or config redeploys all of them.
  */
 import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
+import { awsStackName, cdktfStackName } from '../contract/stack-names';
+
+export { awsStackName };
 
 /** Paths whose change affects every environment's stacks or images. */
 export const ALL_ENVIRONMENT_PATHS: readonly RegExp[] = [
@@ -30,14 +33,9 @@ export function changedEnvironments(changedFiles: readonly string[]): Environmen
   return ENVIRONMENTS.filter((env) => touched.has(env));
 }
 
-/** The CDK stack of an environment (infra/aws/app.ts names them this way). */
-export function awsStackName(env: EnvironmentName): string {
-  return `MlStack-${env}`;
-}
-
-/** The cdktf stacks of an environment (infra/cdktf/app.ts: `<cloud>-<env>`). */
+/** The cdktf stacks of an environment: `<cloud>-<env>`. */
 export function cdktfStackNamesFor(env: EnvironmentName): string[] {
-  return [`gcp-${env}`, `azure-${env}`];
+  return [cdktfStackName('gcp', env), cdktfStackName('azure', env)];
 }
 
 export interface ChangeSummary {

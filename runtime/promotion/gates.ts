@@ -1,10 +1,5 @@
-import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
-
-/**
- * Metrics where smaller is better: their gate is a ceiling. Every other gate in
- * pipeline.json `promotion_gates` is a floor ("auc": 0.75 means auc >= 0.75).
- */
-export const LOWER_IS_BETTER = ['loss', 'log_loss', 'rmse', 'mse', 'mae', 'brier', 'error_rate'] as const;
+import { ENVIRONMENTS, type EnvironmentName, type PromotionGate } from '../../config/schema';
+import { isLowerBetter } from '../contract/metrics';
 
 export interface GateFailure {
   /** "metric" for a promotion_gates threshold, "order" for the dev -> qa -> staging -> prod rule. */
@@ -21,19 +16,27 @@ export interface MetricGateResult {
   passed: boolean;
 }
 
-export function isLowerBetter(metric: string): boolean {
-  return (LOWER_IS_BETTER as readonly string[]).includes(metric);
+/**
+ * One check per bound: a number is a floor for higher-is-better metrics and a ceiling for lower-is-better
+ * ones (runtime/contract/metrics.ts); `{min, max}` gives the bounds explicitly.
+ */
+function boundsOf(metric: string, gate: PromotionGate): [MetricGateResult['comparison'], number][] {
+  if (typeof gate === 'number') return [[isLowerBetter(metric) ? '<=' : '>=', gate]];
+  const bounds: [MetricGateResult['comparison'], number][] = [];
+  if (gate.min !== undefined) bounds.push(['>=', gate.min]);
+  if (gate.max !== undefined) bounds.push(['<=', gate.max]);
+  return bounds;
 }
 
 /** Checks every promotion gate against the model's metrics (a missing metric fails its gate). */
-export function checkMetricGates(metrics: Record<string, number>, gates: Record<string, number>): MetricGateResult[] {
-  return Object.entries(gates).map(([metric, threshold]) => {
-    const comparison = isLowerBetter(metric) ? '<=' : '>=';
-    const value = metrics[metric];
-    const passed =
-      typeof value === 'number' && Number.isFinite(value) && (comparison === '>=' ? value >= threshold : value <= threshold);
-    return { metric, comparison, threshold, value, passed };
-  });
+export function checkMetricGates(metrics: Record<string, number>, gates: Record<string, PromotionGate>): MetricGateResult[] {
+  return Object.entries(gates).flatMap(([metric, gate]) =>
+    boundsOf(metric, gate).map(([comparison, threshold]) => {
+      const value = metrics[metric];
+      const passed = typeof value === 'number' && Number.isFinite(value) && (comparison === '>=' ? value >= threshold : value <= threshold);
+      return { metric, comparison, threshold, value, passed };
+    }),
+  );
 }
 
 export function describeMetricFailure(result: MetricGateResult, version: string): string {

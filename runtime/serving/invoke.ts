@@ -1,5 +1,6 @@
+import { requireCloud } from '../../config/load';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
-import { endpointName } from './endpoint-name';
+import { endpointName } from '../contract/aws-names';
 
 export const INVOKE_CLOUDS = ['aws', 'gcp', 'azure', 'local'] as const;
 export type InvokeCloud = (typeof INVOKE_CLOUDS)[number];
@@ -95,7 +96,7 @@ async function invokeLocal(opts: InvokeOptions): Promise<unknown> {
 /** The azure stack serves on a Container App (external ingress, target port 8080) with no key; /score is its predict route. */
 async function invokeAzure(opts: InvokeOptions): Promise<unknown> {
   const vars = opts.vars ?? process.env;
-  const configured = opts.url ?? vars[INVOKE_ENV.azureUrl] ?? opts.project.environments[opts.env].azure.endpoint_url;
+  const configured = opts.url ?? vars[INVOKE_ENV.azureUrl] ?? opts.project.environments[opts.env].azure?.endpoint_url;
   if (!configured) {
     throw new InvokeError(
       `no Azure serving URL for ${opts.env}: set azure.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.azureUrl} ` +
@@ -119,7 +120,7 @@ async function invokeGcp(opts: InvokeOptions): Promise<unknown> {
 /** The gcp stack's Cloud Run service admits only callers with roles/run.invoker, shown by an ID token for its URL. */
 async function invokeCloudRun(opts: InvokeOptions): Promise<unknown> {
   const vars = opts.vars ?? process.env;
-  const configured = opts.url ?? vars[INVOKE_ENV.gcpUrl] ?? opts.project.environments[opts.env].gcp.endpoint_url;
+  const configured = opts.url ?? vars[INVOKE_ENV.gcpUrl] ?? opts.project.environments[opts.env].gcp?.endpoint_url;
   if (!configured) {
     throw new InvokeError(
       `no Cloud Run serving URL for ${opts.env}: set gcp.endpoint_url in config/environments/${opts.env}.json or ${INVOKE_ENV.gcpUrl} ` +
@@ -159,7 +160,7 @@ const googleIdToken: IdTokenSource = async (audience) => {
 
 async function invokeSageMaker(opts: InvokeOptions): Promise<unknown> {
   const { SageMakerRuntimeClient, InvokeEndpointCommand } = await import('@aws-sdk/client-sagemaker-runtime');
-  const region = opts.project.environments[opts.env].aws.region;
+  const region = requireCloud(opts.project.environments[opts.env], 'aws').aws.region;
   const name = endpointName(opts.project.pipeline, opts.env);
   const client = new SageMakerRuntimeClient({ region, ...(opts.awsEndpointUrl ? { endpoint: opts.awsEndpointUrl } : {}), maxAttempts: 2 });
   try {
@@ -194,7 +195,7 @@ function explainAwsError(err: Error, name: string, region: string): Error {
 /** `endpointSetting`: the value of MLSTACK_VERTEX_ENDPOINT, an endpoint id or its full resource name. */
 async function invokeVertex(opts: InvokeOptions, endpointSetting: string): Promise<unknown> {
   const vars = opts.vars ?? process.env;
-  const gcp = opts.project.environments[opts.env].gcp;
+  const { gcp } = requireCloud(opts.project.environments[opts.env], 'gcp');
   const endpoint = endpointSetting.includes('/') ? endpointSetting : `projects/${gcp.project_id}/locations/${gcp.region}/endpoints/${endpointSetting}`;
   const { v1, helpers } = await import('@google-cloud/aiplatform');
   const api = vars[INVOKE_ENV.vertexApi] ? parseUrl(vars[INVOKE_ENV.vertexApi] as string, INVOKE_ENV.vertexApi) : undefined;

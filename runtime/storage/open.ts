@@ -1,10 +1,14 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CloudName, EnvironmentConfig } from '../../config/schema';
+import { requireCloud } from '../../config/load';
+import type { EnvironmentConfig } from '../../config/schema';
+import { bucketUri } from '../contract/layout';
 import { LocalObjectStore } from './local-store';
 import type { ObjectStore } from './object-store';
 
-export type StoreCloud = CloudName | 'local';
+import type { StoreCloud } from '../contract/layout';
+
+export type { StoreCloud };
 
 /** A parsed object URI: which store holds it and the key inside that store. */
 export interface ObjectLocation {
@@ -66,16 +70,24 @@ export async function openBucket(scheme: 's3' | 'gs' | 'az', bucket: string): Pr
   }
 }
 
+/**
+ * Opens a store root as a store: s3://bucket, gs://bucket, az://account/container, file:///dir or a folder path.
+ * A URI that names a folder inside a bucket is refused: keys in registry records are relative to the root.
+ */
+export async function openStoreRoot(uri: string): Promise<ObjectStore> {
+  if (!/^[a-z0-9]+:\/\//.test(uri)) return new LocalObjectStore(path.resolve(uri));
+  if (uri.startsWith('file://')) return new LocalObjectStore(fileURLToPath(uri));
+  const { store, key } = await openObjectUri(uri.endsWith('/') ? uri : `${uri}/`);
+  if (key !== '') throw new Error(`"${uri}" must be a store root (s3://bucket, gs://bucket or az://account/container), not a folder inside one`);
+  return store;
+}
+
 /** The store an environment uses on a cloud; `local` is a folder (the workdir). */
 export async function storeForEnvironment(env: EnvironmentConfig, cloud: StoreCloud, workdir: string): Promise<ObjectStore> {
   switch (cloud) {
     case 'local':
       return new LocalObjectStore(workdir);
-    case 'aws':
-      return openBucket('s3', env.aws.storage.bucket);
-    case 'gcp':
-      return openBucket('gs', env.gcp.storage.bucket);
-    case 'azure':
-      return openBucket('az', `${env.azure.storage.bucket}/${env.azure.storage.container ?? 'mlstack'}`);
+    default:
+      return openStoreRoot(bucketUri(requireCloud(env, cloud), cloud));
   }
 }

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadProjectConfig } from '../../config/load';
+import { loadProjectConfig, requireCloud } from '../../config/load';
 import { ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
 import { createLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
@@ -203,7 +203,8 @@ function requireGpuFor(envName: string | undefined, contract: ContractName, conf
   }
   if (!(ENVIRONMENTS as readonly string[]).includes(envName)) throw new EntrypointError(`unknown environment "${envName}" (expected one of ${ENVIRONMENTS.join(', ')})`);
   const project = loadProjectConfig(configDir);
-  return project.environments[envName as EnvironmentName][CLOUD_OF[contract]].training.require_gpu;
+  const cloud = CLOUD_OF[contract];
+  return requireCloud(project.environments[envName as EnvironmentName], cloud)[cloud].training.require_gpu;
 }
 
 /** Runs one training job (or `evaluate ...`) under the detected contract; resolves to the process exit code. */

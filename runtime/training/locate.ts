@@ -1,7 +1,7 @@
 /** Where the CLI's training commands read and write: the environment's store, data and packages. */
 import { loadProjectConfig } from '../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../config/schema';
-import { storagePaths, type StoragePaths } from '../common/paths';
+import { storagePaths, type StoragePaths } from '../contract/layout';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri, storeForEnvironment, type StoreCloud } from '../storage/open';
 import { ModelRegistry } from '../registry';

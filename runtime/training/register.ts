@@ -1,4 +1,5 @@
 /** Registers a trained package as a registry version; on AWS also as a SageMaker model package. */
+import { requireCloud } from '../../config/load';
 import { readModelPackage } from '../model/package';
 import { ModelRegistry, type ModelVersion } from '../registry';
 import { createSageMakerModelPackage } from '../registry/sagemaker';
@@ -32,7 +33,7 @@ export async function registerPackage(ctx: EnvironmentContext, prefix: string, p
     },
   });
   if (ctx.cloud !== 'aws') return version;
-  const aws = ctx.project.environments[ctx.envName].aws;
+  const { aws } = requireCloud(ctx.project.environments[ctx.envName], 'aws');
   // Same names as infra/aws (ml-stack.ts): group and ECR repositories are prefixed `<project>-<env>`.
   const awsPrefix = `${pkg.metadata.project}-${ctx.envName}`;
   const image = `${aws.account ?? '000000000000'}.dkr.ecr.${aws.region}.amazonaws.com/${awsPrefix}/serving:${aws.image_tag}`;

@@ -21,8 +21,8 @@ describe('loadProjectConfig', () => {
     expect(project.pipeline.features).toContain('age');
     for (const env of ENVIRONMENTS) {
       const e = project.environments[env];
-      expect(e.aws.serving.autoscaling.min_capacity).toBeLessThanOrEqual(e.aws.serving.autoscaling.max_capacity);
-      expect(e.gcp.storage.raw_path).toBe('data/raw/');
+      expect(e.aws!.serving.autoscaling.min_capacity).toBeLessThanOrEqual(e.aws!.serving.autoscaling.max_capacity);
+      expect(e.gcp!.storage.raw_path).toBe('data/raw/');
     }
     expect(project.environments.prod.retain_on_delete).toBe(true);
   });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { loadProjectConfig } from '../../config/load';
 import { formatCommand, planImagePush, runCommands } from '../../runtime/cli/commands/images';
 import { main } from '../../runtime/cli/main';
-import { environmentImageRef, imageRegistryHost } from '../../runtime/common/registry-names';
+import { environmentImageRef, imageRegistryHost } from '../../runtime/contract/image-registries';
 import { buildCdktfApp } from '../../infra/cdktf/app';
 import { copyConfig, makeTempDir } from '../helpers/tmp';
 
@@ -13,9 +13,9 @@ const config = loadProjectConfig(path.join(repoRoot, 'config'));
 describe('planImagePush', () => {
   test('gcp: Artifact Registry login, then build, tag and push of each image at the env image_tag', () => {
     const commands = planImagePush({ cloud: 'gcp', pipeline: config.pipeline, env: config.environments.staging }).map(formatCommand);
-    const host = `${config.environments.staging.gcp.region}-docker.pkg.dev/${config.environments.staging.gcp.project_id}/${config.pipeline.project}-staging`;
-    const tag = config.environments.staging.gcp.image_tag;
-    expect(commands[0]).toBe(`gcloud auth configure-docker ${config.environments.staging.gcp.region}-docker.pkg.dev --quiet`);
+    const host = `${config.environments.staging.gcp!.region}-docker.pkg.dev/${config.environments.staging.gcp!.project_id}/${config.pipeline.project}-staging`;
+    const tag = config.environments.staging.gcp!.image_tag;
+    expect(commands[0]).toBe(`gcloud auth configure-docker ${config.environments.staging.gcp!.region}-docker.pkg.dev --quiet`);
     expect(commands.slice(1, 4)).toEqual([
       `docker build --platform linux/amd64 --file containers/ingestion/Dockerfile --tag ${config.pipeline.project}/ingestion:${tag} .`,
       `docker tag ${config.pipeline.project}/ingestion:${tag} ${host}/ingestion:${tag}`,

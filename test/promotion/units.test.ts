@@ -68,6 +68,18 @@ describe('gates', () => {
     ]);
   });
 
+  test('latency and size gates are ceilings; {min, max} gives explicit bounds', () => {
+    const metrics = { predict_latency_p99_ms: 3.2, model_size_bytes: 90_000, auc: 0.9 };
+    const results = checkMetricGates(metrics, { predict_latency_p99_ms: 100, model_size_bytes: 50_000, auc: { min: 0.85, max: 0.95 } });
+    expect(results.map((r) => [r.metric, r.comparison, r.threshold, r.passed])).toEqual([
+      ['predict_latency_p99_ms', '<=', 100, true],
+      ['model_size_bytes', '<=', 50_000, false],
+      ['auc', '>=', 0.85, true],
+      ['auc', '<=', 0.95, true],
+    ]);
+    expect(checkMetricGates({ predict_latency_p99_ms: 120 }, { predict_latency_p99_ms: { max: 100 } })[0].passed).toBe(false);
+  });
+
   test('order dev -> qa -> staging -> prod', () => {
     expect(predecessorOf('dev')).toBeNull();
     expect(predecessorOf('prod')).toBe('staging');

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { loadProjectConfig } from '../../config/load';
 import type { ProjectConfig } from '../../config/schema';
-import { endpointName } from '../../runtime/serving/endpoint-name';
+import { endpointName } from '../../runtime/contract/aws-names';
 import { invoke, InvokeError } from '../../runtime/serving/invoke';
 import { loadPredictor } from '../../runtime/serving/load';
 import { startServer, type RunningServer } from '../../runtime/serving/server';
@@ -39,8 +39,8 @@ async function forward(target: string, body: string): Promise<{ status: number; 
 /** The project with gcp/azure endpoint_url set for dev, as an operator would after `cdktf output`. */
 function withEndpoints(project: ProjectConfig, urls: { gcp?: string; azure?: string }): ProjectConfig {
   const copy = structuredClone(project);
-  if (urls.gcp) copy.environments.dev.gcp.endpoint_url = urls.gcp;
-  if (urls.azure) copy.environments.dev.azure.endpoint_url = urls.azure;
+  if (urls.gcp) copy.environments.dev.gcp!.endpoint_url = urls.gcp;
+  if (urls.azure) copy.environments.dev.azure!.endpoint_url = urls.azure;
   return copy;
 }
 
@@ -183,7 +183,7 @@ describe('invoke', () => {
         const url = new URL(req.url ?? '/', 'http://x');
         const flavoured = req.headers['metadata-flavor'] === 'Google';
         const answers: Record<string, string> = {
-          '/computeMetadata/v1/project/project-id': project.environments.dev.gcp.project_id,
+          '/computeMetadata/v1/project/project-id': project.environments.dev.gcp!.project_id,
           '/computeMetadata/v1/instance/service-accounts/default/identity': idToken,
         };
         const answer = flavoured ? answers[url.pathname] : undefined;
@@ -242,7 +242,7 @@ describe('invoke', () => {
       try {
         const result = await invoke({ cloud: 'gcp', env: 'dev', project, rows, vars: { MLSTACK_VERTEX_ENDPOINT: '123', MLSTACK_VERTEX_API_ENDPOINT: vertex.url }, gcpAuthClient: authClient });
         expect(result.predictions).toEqual(expected);
-        expect(vertex.seen[0].url.split('?')[0]).toBe(`/v1/projects/${project.environments.dev.gcp.project_id}/locations/${project.environments.dev.gcp.region}/endpoints/123:predict`);
+        expect(vertex.seen[0].url.split('?')[0]).toBe(`/v1/projects/${project.environments.dev.gcp!.project_id}/locations/${project.environments.dev.gcp!.region}/endpoints/123:predict`);
         expect(vertex.seen[0].headers.authorization).toBe('Bearer t');
         expect((result.raw as { deployed_model_id: string }).deployed_model_id).toBe('dm-1');
       } finally {
@@ -262,7 +262,7 @@ describe('invoke', () => {
     it('calls InvokeEndpoint on ${endpoint_name}-${env} and returns its predictions', async () => {
       const name = endpointName(project.pipeline, 'staging');
       expect(name).toBe(`${project.pipeline.endpoint_name}-staging`);
-      const region = project.environments.staging.aws.region;
+      const region = project.environments.staging.aws!.region;
       const sm = new SageMakerClient({ region, endpoint: moto.endpoint });
       await sm.send(new CreateModelCommand({ ModelName: `${name}-model`, ExecutionRoleArn: 'arn:aws:iam::123456789012:role/sm', PrimaryContainer: { Image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/serving:latest' } }));
       await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: `${name}-config`, ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: `${name}-model`, InitialInstanceCount: 1, InstanceType: 'ml.c5.large' }] }));

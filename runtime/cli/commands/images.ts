@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { assertEnvironmentName, DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../../config/load';
+import { assertEnvironmentName, DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../../config/load';
 import type { EnvironmentConfig, PipelineConfig } from '../../../config/schema';
-import { azureRegistryName, IMAGE_NAMES, imageRegistryHost, type ImageName, type PushCloud } from '../../common/registry-names';
+import { azureRegistryName, IMAGE_NAMES, imageRegistryHost, type ImageName, type PushCloud } from '../../contract/image-registries';
 import { UsageError } from '../errors';
 
 export interface ImagePushPlanInput {
@@ -23,7 +23,7 @@ export interface ImagePushPlanInput {
  */
 export function planImagePush(input: ImagePushPlanInput): string[][] {
   const registry = imageRegistryHost(input.cloud, input.pipeline, input.env);
-  const tag = input.tag ?? input.env[input.cloud].image_tag;
+  const tag = input.tag ?? requireCloud(input.env, input.cloud)[input.cloud].image_tag;
   const login =
     input.cloud === 'gcp'
       ? ['gcloud', 'auth', 'configure-docker', registry.split('/')[0], '--quiet']

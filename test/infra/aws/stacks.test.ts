@@ -63,7 +63,7 @@ test('declares one stack per environment, named MlStack-<env>', () => {
 });
 
 describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
-  const aws = () => project.environments[env].aws;
+  const aws = () => project.environments[env].aws!;
 
   test('data bucket: name from config, KMS, versioned, TLS-only, private, logged, removal policy from retain_on_delete', () => {
     const retain = project.environments[env].retain_on_delete;
@@ -205,7 +205,7 @@ describe('pinned model version -> endpoint', () => {
   });
 
   describe.each(Object.keys(PINNED) as EnvironmentName[])('MlStack-%s', (env) => {
-    const aws = () => project.environments[env].aws;
+    const aws = () => project.environments[env].aws!;
     const version = PINNED[env]!;
 
     test('the model serves models/<version>/model.tar.gz with the serving image, in the VPC', () => {

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { loadProjectConfig } from '../../../config/load';
-import { azureNames, isGpuVmSize, STORAGE_ACCOUNT_RULE } from '../../../infra/azure/names';
+import { loadProjectConfig, requireCloud } from '../../../config/load';
+import { azureNames, isGpuVmSize, STORAGE_ACCOUNT_RULE } from '../../../runtime/contract/azure-names';
 import { prefixCondition } from '../../../infra/azure/storage';
 import { buildCdktfApp } from '../../../infra/cdktf/app';
-import { InvalidNameError } from '../../../infra/cdktf/naming';
+import { InvalidNameError } from '../../../runtime/contract/naming';
 import { copyConfig, editJson } from '../../helpers/tmp';
 
 const config = loadProjectConfig('config');
@@ -46,7 +46,7 @@ test('a CPU vm size is fine when the config does not require a GPU', () => {
 test('derived names that grow too long are all reported, with the key they derive from', () => {
   const pipeline = { ...config.pipeline, project: 'a-rather-long-project-name', endpoint_name: 'an-endpoint-name-that-is-too-long' };
   try {
-    azureNames(pipeline, config.environments.staging);
+    azureNames(pipeline, requireCloud(config.environments.staging, 'azure'));
     throw new Error('expected InvalidNameError');
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidNameError);

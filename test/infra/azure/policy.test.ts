@@ -69,7 +69,7 @@ test('no Owner or Contributor at subscription or resource group scope', () => {
 });
 
 test('GPU where config asks for GPU: the compute cluster is an N-series size', () => {
-  for (const env of ENVIRONMENTS) expect(config.environments[env].azure.training.require_gpu).toBe(true);
+  for (const env of ENVIRONMENTS) expect(config.environments[env].azure!.training.require_gpu).toBe(true);
   expectRuleHolds(gpuWhereRequired, (tf) => {
     firstOf(tf, 'azurerm_machine_learning_compute_cluster').vm_size = 'Standard_D4s_v5';
   });

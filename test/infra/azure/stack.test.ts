@@ -26,7 +26,7 @@ beforeAll(() => {
 
 describe.each(ENVIRONMENTS)('azure-%s', (envName) => {
   const env = config.environments[envName];
-  const azure = env.azure;
+  const azure = env.azure!;
   const synth = () => stacks[envName].synth;
   const json = () => stacks[envName].json;
   const acr = `${config.pipeline.project}${envName}acr`;

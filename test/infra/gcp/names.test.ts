@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import { Testing, type TerraformStack } from 'cdktf';
 import { loadProjectConfig } from '../../../config/load';
 import { buildCdktfApp } from '../../../infra/cdktf/app';
-import { InvalidNameError } from '../../../infra/cdktf/naming';
-import { GCS_BUCKET_RULE, gcpNames } from '../../../infra/gcp/names';
+import { InvalidNameError } from '../../../runtime/contract/naming';
+import { GCS_BUCKET_RULE, gcpNames } from '../../../runtime/contract/gcp-names';
 import { cloudRunSize } from '../../../infra/gcp/sizing';
 import { trafficSplit } from '../../../infra/gcp/serving';
 import { copyConfig, editJson } from '../../helpers/tmp';
@@ -27,7 +27,7 @@ test('a bucket name that breaks GCS rules fails synth naming env, key, rule and 
 test('every bad name is reported at once', () => {
   const pipeline = { ...config.pipeline, project: 'a-very-long-project-name-x' };
   try {
-    gcpNames(pipeline, { ...config.environments.prod, gcp: { ...config.environments.prod.gcp, storage: { ...config.environments.prod.gcp.storage, bucket: 'goog-x' } } });
+    gcpNames(pipeline, { ...config.environments.prod, gcp: { ...config.environments.prod.gcp!, storage: { ...config.environments.prod.gcp!.storage, bucket: 'goog-x' } } });
     throw new Error('expected InvalidNameError');
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidNameError);

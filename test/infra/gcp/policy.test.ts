@@ -53,7 +53,7 @@ test('no roles/owner or roles/editor granted', () => {
 });
 
 test('GPU where config asks for GPU: the training job has an accelerator and a GPU limit', () => {
-  for (const env of ENVIRONMENTS) expect(config.environments[env].gcp.training.require_gpu).toBe(true);
+  for (const env of ENVIRONMENTS) expect(config.environments[env].gcp!.training.require_gpu).toBe(true);
   expectRuleHolds(gpuWhereRequired, (tf) => {
     const training = Object.values(tf.resource.google_cloud_run_v2_job).find(
       (j: any) => j.template.template.containers[0].args[0] === 'train',

@@ -28,7 +28,7 @@ beforeAll(() => {
 
 describe.each(ENVIRONMENTS)('gcp-%s', (envName) => {
   const env = config.environments[envName];
-  const gcp = env.gcp;
+  const gcp = env.gcp!;
   const synth = () => stacks[envName].synth;
   const json = () => stacks[envName].json;
   const registry = `${gcp.region}-docker.pkg.dev/${gcp.project_id}/${config.pipeline.project}-${envName}`;

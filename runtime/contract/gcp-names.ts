@@ -1,5 +1,5 @@
-import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
-import { NameChecker, patternRule, type NameRule } from '../cdktf/naming';
+import type { PipelineConfig, WithCloud } from '../../config/schema';
+import { NameChecker, patternRule, type NameRule } from './naming';
 
 /** Cloud Storage bucket naming rules (cloud.google.com/storage/docs/buckets#naming). */
 export const GCS_BUCKET_RULE: NameRule = {
@@ -57,7 +57,7 @@ export interface GcpNames {
  * the others from pipeline.project / endpoint_name and the environment name.
  * Throws InvalidNameError listing every name that cannot be valid.
  */
-export function gcpNames(pipeline: PipelineConfig, env: EnvironmentConfig): GcpNames {
+export function gcpNames(pipeline: PipelineConfig, env: WithCloud<'gcp'>): GcpNames {
   const checker = new NameChecker(env.name);
   const base = `${pipeline.project}-${env.name}`;
   const account = (suffix: string) =>

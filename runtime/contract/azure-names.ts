@@ -1,5 +1,5 @@
-import type { EnvironmentConfig, PipelineConfig } from '../../config/schema';
-import { NameChecker, patternRule } from '../cdktf/naming';
+import type { PipelineConfig, WithCloud } from '../../config/schema';
+import { NameChecker, patternRule } from './naming';
 
 // Rules from learn.microsoft.com "Naming rules and restrictions for Azure resources".
 export const RESOURCE_GROUP_RULE = patternRule(
@@ -64,7 +64,7 @@ export interface AzureNames {
  * endpoint_name and the environment. Throws InvalidNameError listing every problem,
  * including a require_gpu training config whose vm size has no GPU.
  */
-export function azureNames(pipeline: PipelineConfig, env: EnvironmentConfig): AzureNames {
+export function azureNames(pipeline: PipelineConfig, env: WithCloud<'azure'>): AzureNames {
   const checker = new NameChecker(env.name);
   const base = `${pipeline.project}-${env.name}`;
   const compact = `${pipeline.project.replace(/-/g, '')}${env.name}`;

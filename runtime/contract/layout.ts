@@ -1,0 +1,123 @@
+/**
+ * The storage layout every stage and every stack agrees on: where each kind of data lives inside an
+ * environment's bucket (or the local workdir), and the artifacts one stage hands to the next.
+ *
+ *   <raw><run>/part-NNNNN.jsonl                 ingestion: records as fetched
+ *   <processed><run>/data.csv + _SUCCESS.json   ingestion: validated rows; the marker is written last
+ *   <models><run>/                              training: the model package of one run
+ *   <models><project>/<version>/                registration: the version's package, unpacked
+ *   <models><project>/<version>/model.tar.gz    registration: the same package as SageMaker loads it
+ *   <checkpoints><run>/                         training checkpoints (resume after preemption)
+ *   registry/<project>/versions/<version>.json  the registry record of a version
+ *   state/                                      ingestion watermarks, tuning studies
+ *   data-capture/                               requests and responses captured at the endpoint
+ */
+import type { CloudName, EnvironmentConfig } from '../../config/schema';
+
+/** The local object store root when `--cloud local` (a folder playing the bucket). */
+export const DEFAULT_WORKDIR = '.mlstack';
+
+/** Written last into a processed run folder: its presence means the run is complete (training starts on it). */
+export const SUCCESS_MARKER = '_SUCCESS.json';
+
+/** The archive of a model package, the form SageMaker unpacks into /opt/ml/model. */
+export const MODEL_ARCHIVE = 'model.tar.gz';
+
+/** Prefixes whose place is fixed (not configurable per environment). */
+export const FIXED_PREFIXES = {
+  registry: 'registry/',
+  state: 'state/',
+  dataCapture: 'data-capture/',
+} as const;
+
+/** Defaults of the configurable prefixes (config `<cloud>.storage.*_path`). */
+export const DEFAULT_PREFIXES = {
+  raw: 'data/raw/',
+  processed: 'data/processed/',
+  models: 'models/',
+  checkpoints: 'checkpoints/',
+} as const;
+
+/** Where each kind of data lives inside a store. */
+export interface StoragePaths {
+  raw: string;
+  processed: string;
+  models: string;
+  checkpoints: string;
+  /** Model registry records. */
+  registry: string;
+  /** Ingestion state (watermarks) and tuning studies. */
+  state: string;
+  /** Captured endpoint traffic. */
+  dataCapture: string;
+}
+
+/** The store clouds: `local` is a folder (the workdir). */
+export type StoreCloud = CloudName | 'local';
+
+interface StorageConfig {
+  raw_path: string;
+  processed_path: string;
+  models_path: string;
+  checkpoints_path: string;
+}
+
+export function layoutOf(storage: StorageConfig | undefined): StoragePaths {
+  return {
+    raw: storage?.raw_path ?? DEFAULT_PREFIXES.raw,
+    processed: storage?.processed_path ?? DEFAULT_PREFIXES.processed,
+    models: storage?.models_path ?? DEFAULT_PREFIXES.models,
+    checkpoints: storage?.checkpoints_path ?? DEFAULT_PREFIXES.checkpoints,
+    ...FIXED_PREFIXES,
+  };
+}
+
+/**
+ * The prefixes an environment uses on a cloud. `local` mirrors the first configured cloud's layout
+ * (AWS, then GCP, then Azure), so a local run writes where that cloud's jobs would.
+ */
+export function storagePaths(env: EnvironmentConfig, cloud: StoreCloud): StoragePaths {
+  if (cloud === 'local') return layoutOf((env.aws ?? env.gcp ?? env.azure)?.storage);
+  return layoutOf(env[cloud]?.storage);
+}
+
+/** `<processed><run>/`: one ingestion run's processed output. */
+export function processedRunPrefix(paths: Pick<StoragePaths, 'processed'>, runId: string): string {
+  return `${paths.processed}${runId}/`;
+}
+
+/** `<models><run>/`: the package one training run writes. */
+export function runPackagePrefix(paths: Pick<StoragePaths, 'models'>, runId: string): string {
+  return `${paths.models}${runId}/`;
+}
+
+/** `<models><project>/<version>/`: a registered version's own copy of its package. */
+export function versionPrefix(paths: Pick<StoragePaths, 'models'>, project: string, version: string): string {
+  return `${paths.models}${project}/${version}/`;
+}
+
+/** `<models><project>/<version>/model.tar.gz`: what a SageMaker endpoint for that version loads. */
+export function versionArchiveKey(paths: Pick<StoragePaths, 'models'>, project: string, version: string): string {
+  return `${versionPrefix(paths, project, version)}${MODEL_ARCHIVE}`;
+}
+
+/** The root URI of an environment's bucket on a cloud: s3://bucket, gs://bucket or az://account/container. */
+export function bucketUri(env: EnvironmentConfig, cloud: CloudName): string {
+  const config = env[cloud];
+  if (!config) throw new Error(`environment ${env.name} configures no ${cloud} section`);
+  switch (cloud) {
+    case 'aws':
+      return `s3://${config.storage.bucket}`;
+    case 'gcp':
+      return `gs://${config.storage.bucket}`;
+    case 'azure':
+      return `az://${config.storage.bucket}/${azureContainerOf(env)}`;
+  }
+}
+
+/** The blob container inside an Azure storage account (config `azure.storage.container`). */
+export const DEFAULT_AZURE_CONTAINER = 'mlstack';
+
+export function azureContainerOf(env: EnvironmentConfig): string {
+  return env.azure?.storage.container ?? DEFAULT_AZURE_CONTAINER;
+}

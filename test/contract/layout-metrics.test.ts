@@ -1,0 +1,82 @@
+import * as path from 'node:path';
+import { ConfigError, loadProjectConfig, requireCloud } from '../../config/load';
+import { configuredClouds } from '../../config/schema';
+import { bucketUri, storagePaths, versionArchiveKey, versionPrefix } from '../../runtime/contract/layout';
+import { metricDirection } from '../../runtime/contract/metrics';
+import { copyConfig, editJson } from '../helpers/tmp';
+
+describe('storage layout', () => {
+  const config = loadProjectConfig('config');
+
+  test('each cloud reads its own prefixes; registry, state and data capture are fixed', () => {
+    const env = config.environments.staging;
+    for (const cloud of ['aws', 'gcp', 'azure'] as const) {
+      const paths = storagePaths(env, cloud);
+      expect(paths.processed).toBe(env[cloud]!.storage.processed_path);
+      expect([paths.registry, paths.state, paths.dataCapture]).toEqual(['registry/', 'state/', 'data-capture/']);
+    }
+  });
+
+  test('a version lives under its project: <models><project>/<version>/model.tar.gz', () => {
+    const paths = storagePaths(config.environments.dev, 'aws');
+    expect(versionPrefix(paths, 'churn', 'v3')).toBe('models/churn/v3/');
+    expect(versionArchiveKey(paths, 'churn', 'v3')).toBe('models/churn/v3/model.tar.gz');
+  });
+
+  test('bucket URIs per cloud', () => {
+    const env = config.environments.dev;
+    expect(bucketUri(env, 'aws')).toBe(`s3://${env.aws!.storage.bucket}`);
+    expect(bucketUri(env, 'gcp')).toBe(`gs://${env.gcp!.storage.bucket}`);
+    expect(bucketUri(env, 'azure')).toBe(`az://${env.azure!.storage.bucket}/${env.azure!.storage.container ?? 'mlstack'}`);
+  });
+});
+
+describe('metric direction', () => {
+  test.each([
+    ['auc', 'higher'],
+    ['accuracy', 'higher'],
+    ['f1', 'higher'],
+    ['log_loss', 'lower'],
+    ['val_loss', 'lower'],
+    ['rmse', 'lower'],
+    ['predict_latency_p99_ms', 'lower'],
+    ['model_size_bytes', 'lower'],
+  ])('%s is %s-is-better', (metric, direction) => {
+    expect(metricDirection(metric)).toBe(direction);
+  });
+});
+
+describe('single-cloud environments', () => {
+  test('an environment may configure only AWS; local runs mirror its layout', () => {
+    const dir = copyConfig();
+    for (const env of ['dev', 'qa', 'staging', 'prod']) {
+      editJson(path.join(dir, 'environments', `${env}.json`), (doc) => {
+        delete doc.gcp;
+        delete doc.azure;
+      });
+    }
+    const project = loadProjectConfig(dir);
+    expect(configuredClouds(project.environments.dev)).toEqual(['aws']);
+    expect(storagePaths(project.environments.dev, 'local').processed).toBe(project.environments.dev.aws!.storage.processed_path);
+    expect(() => requireCloud(project.environments.dev, 'gcp')).toThrow(/configures no gcp section: add one/);
+  });
+
+  test('an environment with no cloud at all is refused, naming the file', () => {
+    const dir = copyConfig();
+    editJson(path.join(dir, 'environments', 'qa.json'), (doc) => {
+      delete doc.aws;
+      delete doc.gcp;
+      delete doc.azure;
+    });
+    expect(() => loadProjectConfig(dir)).toThrow(ConfigError);
+    expect(() => loadProjectConfig(dir)).toThrow(/qa\.json: \(root\): configure at least one cloud/);
+  });
+
+  test('ingestion_source never carries a password', () => {
+    const dir = copyConfig();
+    editJson(path.join(dir, 'environments', 'dev.json'), (doc) => {
+      doc.ingestion_source = 'postgres://etl:hunter2@db.internal/sales';
+    });
+    expect(() => loadProjectConfig(dir)).toThrow(/dev\.json: ingestion_source: must not carry a password/);
+  });
+});
