@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
+import { ENV } from '../runtime/contract/env';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
@@ -56,7 +57,8 @@ export function tensorflowVersions(root: string = REPO_ROOT): Record<string, str
 
 /** MLSTACK_CODE_VERSION if set (image builds pass it: .git is not in the build context), else version+commit. */
 export function bundleCodeVersion(root: string = REPO_ROOT, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.MLSTACK_CODE_VERSION) return env.MLSTACK_CODE_VERSION;
+  const fromEnv = env[ENV.codeVersion];
+  if (fromEnv) return fromEnv;
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
   try {
     const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -70,7 +72,7 @@ export function bundleCodeVersion(root: string = REPO_ROOT, env: NodeJS.ProcessE
 function entrySource(spec: BundleSpec, codeVersion: string): string {
   const modules = spec.wasm ? `{ '@tensorflow/tfjs-backend-wasm': () => require('@tensorflow/tfjs-backend-wasm') }` : '{}';
   return [
-    `process.env.MLSTACK_CODE_VERSION = process.env.MLSTACK_CODE_VERSION || ${JSON.stringify(codeVersion)};`,
+    `process.env.${ENV.codeVersion} = process.env.${ENV.codeVersion} || ${JSON.stringify(codeVersion)};`,
     `require('./containers/bundle-runtime').installBundledModules(${modules}, __dirname);`,
     `require(${JSON.stringify(`./${spec.entry}`)});`,
   ].join('\n');

@@ -3,6 +3,7 @@ import { ConfigError } from '../../config/load';
 import { IngestionConfigError } from '../ingestion/fields';
 import { registerCommands } from './commands';
 import { UsageError } from './errors';
+import { ENV } from '../contract/env';
 
 export { UsageError };
 
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`mlstack: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (process.env.MLSTACK_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    if (process.env[ENV.debug]) process.stderr.write(`${(err as Error).stack}\n`);
     return 1;
   }
 }

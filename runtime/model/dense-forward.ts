@@ -4,6 +4,7 @@
  */
 import { DENSE_SIMD_WASM_BASE64 } from './dense-simd.wasm';
 import { applyActivation, denseForward, type Activation, type DenseLayerWeights } from './package';
+import { ENV } from '../contract/env';
 
 // tsconfig's lib (ES2022, no DOM) has no WebAssembly types; this is the part used here.
 interface WasmMemory {
@@ -28,7 +29,7 @@ export interface DenseForward {
   readonly implementation: ForwardImplementation;
 }
 
-export const FORWARD_ENV = 'MLSTACK_FORWARD';
+export const FORWARD_ENV = ENV.forward;
 const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'softmax', 'linear', 'tanh'];
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536;

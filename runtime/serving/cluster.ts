@@ -14,9 +14,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../common/logger';
+import { ENV } from '../contract/env';
 
 /** Worker count from a flag or MLSTACK_WORKERS: a positive integer or `auto` (one per usable core). */
-export function parseWorkers(value: string | undefined, where = 'MLSTACK_WORKERS'): number {
+export function parseWorkers(value: string | undefined, where: string = ENV.workers): number {
   if (value === undefined || value === '' || value === 'auto') return usableCores();
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${where}="${value}" must be a positive integer or "auto"`);

@@ -21,20 +21,12 @@ import { parseWorkers } from './cluster';
 import { loadPredictor } from './load';
 import { drainOnSignal, runServingProcess, type WorkerServerOptions } from './process';
 import { startServer, type RunningServer } from './server';
+import { ENV, PLATFORM_ENV } from '../contract/env';
 
 export { drainOnSignal };
 
 export const SAGEMAKER_MODEL_DIR = '/opt/ml/model';
 
-/** Env vars the cloud stacks set on the serving container (infra/gcp, infra/azure, infra/aws). */
-export const SERVING_ENV = {
-  /** The environment's pinned model_version, or `latest`. */
-  modelVersion: 'MLSTACK_MODEL_VERSION',
-  /** The bucket root holding registry/ and the packages: gs://bucket/, az://account/container/, s3://bucket/. */
-  registryUri: 'MLSTACK_REGISTRY_URI',
-  /** Registry project, needed only when the registry holds several. */
-  project: 'MLSTACK_PROJECT',
-} as const;
 
 export interface ModelSource {
   /** A registry version, a folder or a package URI (see loadPredictor). */
@@ -47,17 +39,18 @@ export interface ModelSource {
 }
 
 export function resolveModelSource(env: NodeJS.ProcessEnv): ModelSource {
-  const registryUri = env[SERVING_ENV.registryUri] || undefined;
-  const project = env[SERVING_ENV.project] || undefined;
-  const pinned = env[SERVING_ENV.modelVersion] || undefined;
-  if (env.MLSTACK_MODEL) return { source: env.MLSTACK_MODEL, registryUri, project };
+  const registryUri = env[ENV.registryUri] || undefined;
+  const project = env[ENV.project] || undefined;
+  const pinned = env[ENV.modelVersion] || undefined;
+  const model = env[ENV.model];
+  if (model) return { source: model, registryUri, project };
   if (registryUri) {
     if (!pinned) {
-      throw new Error(`${SERVING_ENV.registryUri}="${registryUri}" is set but ${SERVING_ENV.modelVersion} is not: set it to a registered version (v3) or latest`);
+      throw new Error(`${ENV.registryUri}="${registryUri}" is set but ${ENV.modelVersion} is not: set it to a registered version (v3) or latest`);
     }
     return { source: pinned, registryUri, project };
   }
-  const source = env.AIP_STORAGE_URI || env.AZUREML_MODEL_DIR || env.MLSTACK_SM_MODEL_DIR || SAGEMAKER_MODEL_DIR;
+  const source = env[PLATFORM_ENV.aipStorageUri] || env[PLATFORM_ENV.azuremlModelDir] || env[ENV.sageMakerModelDir] || SAGEMAKER_MODEL_DIR;
   return { source, version: pinned };
 }
 
@@ -66,10 +59,11 @@ export function modelSource(env: NodeJS.ProcessEnv): string {
 }
 
 export function servingLimits(env: NodeJS.ProcessEnv): { maxBatchSize?: number; maxBodyBytes?: number } {
-  const fromConfig = env.MLSTACK_CONFIG_DIR ? loadProjectConfig(env.MLSTACK_CONFIG_DIR).pipeline.serving : undefined;
+  const configDir = env[ENV.configDir];
+  const fromConfig = configDir ? loadProjectConfig(configDir).pipeline.serving : undefined;
   return {
-    maxBatchSize: positiveIntEnv(env, 'MLSTACK_MAX_BATCH_SIZE') ?? fromConfig?.max_batch_size,
-    maxBodyBytes: positiveIntEnv(env, 'MLSTACK_MAX_BODY_BYTES') ?? fromConfig?.max_body_bytes,
+    maxBatchSize: positiveIntEnv(env, ENV.maxBatchSize) ?? fromConfig?.max_batch_size,
+    maxBodyBytes: positiveIntEnv(env, ENV.maxBodyBytes) ?? fromConfig?.max_body_bytes,
   };
 }
 
@@ -89,7 +83,7 @@ export async function serveFromEnvironment(
 ): Promise<RunningServer> {
   const { source, ...where } = resolveModelSource(env);
   logger.info({ source, ...where }, 'loading model');
-  const predictor = loadPredictor(source, { workdir: env.MLSTACK_WORKDIR, ...where });
+  const predictor = loadPredictor(source, { workdir: env[ENV.workdir], ...where });
   return startServer({ predictor, logger, env, ...servingLimits(env), ...extra });
 }
 
@@ -108,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger('serving');
-  const workers = parseWorkers(process.env.MLSTACK_WORKERS);
+  const workers = parseWorkers(process.env[ENV.workers]);
   let serving;
   try {
     serving = await runServingProcess(workers, logger, (extra) => serveFromEnvironment(process.env, logger, extra));

@@ -1,6 +1,7 @@
 import { requireCloud } from '../../config/load';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import { endpointName } from '../contract/aws-names';
+import { ENV } from '../contract/env';
 
 export const INVOKE_CLOUDS = ['aws', 'gcp', 'azure', 'local'] as const;
 export type InvokeCloud = (typeof INVOKE_CLOUDS)[number];
@@ -10,17 +11,17 @@ export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:8080';
 /** Env vars `invoke` reads (documented in docs/serving.md). */
 export const INVOKE_ENV = {
   /** Cloud Run service URL of the gcp stack (its serving_url output; overrides gcp.endpoint_url in config). */
-  gcpUrl: 'MLSTACK_GCP_ENDPOINT_URL',
+  gcpUrl: ENV.gcpEndpointUrl,
   /** A ready Google ID token for the service (e.g. `gcloud auth print-identity-token`); else Application Default Credentials mint one. */
-  gcpIdToken: 'MLSTACK_GCP_ID_TOKEN',
+  gcpIdToken: ENV.gcpIdToken,
   /** Vertex AI endpoint: its numeric id or full resource name projects/P/locations/L/endpoints/ID. When set, `--cloud gcp` calls Vertex AI instead of Cloud Run. */
-  vertexEndpoint: 'MLSTACK_VERTEX_ENDPOINT',
+  vertexEndpoint: ENV.vertexEndpoint,
   /** Vertex AI API base URL override (default https://<region>-aiplatform.googleapis.com). */
-  vertexApi: 'MLSTACK_VERTEX_API_ENDPOINT',
+  vertexApi: ENV.vertexApiEndpoint,
   /** Container App URL of the azure stack (its serving_url output; overrides azure.endpoint_url in config). */
-  azureUrl: 'MLSTACK_AZURE_ENDPOINT_URL',
+  azureUrl: ENV.azureEndpointUrl,
   /** Optional key sent as a bearer token: the stack's Container App takes none; an Azure ML online endpoint needs one. */
-  azureKey: 'MLSTACK_AZURE_ENDPOINT_KEY',
+  azureKey: ENV.azureEndpointKey,
 } as const;
 
 /** The predict route each stack's service answers on (runtime/serving/routes.ts); a base URL gets it appended. */

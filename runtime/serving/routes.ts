@@ -2,6 +2,7 @@
  * Which paths the server answers. One server serves every cloud's contract at once, so the
  * same image runs on SageMaker, Vertex AI and Azure ML; each path can be moved by an env var.
  */
+import { ENV, PLATFORM_ENV } from '../contract/env';
 export type RouteKind = 'liveness' | 'readiness' | 'predict' | 'metrics';
 
 export interface RouteTable {
@@ -12,14 +13,14 @@ export interface RouteTable {
 
 /** Env var -> default, per route. Vertex AI and Azure set theirs; the rest are ours. */
 export const ROUTE_ENV = {
-  sagemaker_ping: { env: 'MLSTACK_SM_PING_ROUTE', default: '/ping', kind: 'readiness' },
-  sagemaker_invocations: { env: 'MLSTACK_SM_INVOCATIONS_ROUTE', default: '/invocations', kind: 'predict' },
-  vertex_health: { env: 'AIP_HEALTH_ROUTE', default: '/health', kind: 'readiness' },
-  vertex_predict: { env: 'AIP_PREDICT_ROUTE', default: '/predict', kind: 'predict' },
-  azure_liveness: { env: 'AML_LIVENESS_ROUTE', default: '/live', kind: 'liveness' },
-  azure_readiness: { env: 'AML_READINESS_ROUTE', default: '/ready', kind: 'readiness' },
-  azure_scoring: { env: 'AML_SCORING_ROUTE', default: '/score', kind: 'predict' },
-  metrics: { env: 'MLSTACK_METRICS_ROUTE', default: '/metrics', kind: 'metrics' },
+  sagemaker_ping: { env: ENV.sageMakerPingRoute, default: '/ping', kind: 'readiness' },
+  sagemaker_invocations: { env: ENV.sageMakerInvocationsRoute, default: '/invocations', kind: 'predict' },
+  vertex_health: { env: PLATFORM_ENV.aipHealthRoute, default: '/health', kind: 'readiness' },
+  vertex_predict: { env: PLATFORM_ENV.aipPredictRoute, default: '/predict', kind: 'predict' },
+  azure_liveness: { env: PLATFORM_ENV.amlLivenessRoute, default: '/live', kind: 'liveness' },
+  azure_readiness: { env: PLATFORM_ENV.amlReadinessRoute, default: '/ready', kind: 'readiness' },
+  azure_scoring: { env: PLATFORM_ENV.amlScoringRoute, default: '/score', kind: 'predict' },
+  metrics: { env: ENV.metricsRoute, default: '/metrics', kind: 'metrics' },
 } as const satisfies Record<string, { env: string; default: string; kind: RouteKind }>;
 
 export const DEFAULT_PORT = 8080;
@@ -30,7 +31,7 @@ export const DEFAULT_PORT = 8080;
  */
 export function resolvePort(explicit: number | undefined, env: NodeJS.ProcessEnv): number {
   if (explicit !== undefined) return explicit;
-  for (const name of ['AIP_HTTP_PORT', 'PORT', 'AML_PORT']) {
+  for (const name of [PLATFORM_ENV.aipHttpPort, PLATFORM_ENV.port, PLATFORM_ENV.amlPort]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const port = Number(raw);

@@ -4,6 +4,7 @@ import { createLogger } from '../../common/logger';
 import { runPipeline, type PipelineSummary } from '../../pipeline';
 import type { StoreCloud } from '../../storage/open';
 import { parseCloud, parseInteger } from './options';
+import { ENV } from '../../contract/env';
 
 interface PipelineCliOptions {
   env: string;
@@ -32,7 +33,7 @@ export function registerPipelineCommand(program: Command): void {
     .option('--keep-serving', 'leave the endpoint up after the summary (Ctrl-C stops it)')
     .action(async (opts: PipelineCliOptions) => {
       const cloud: StoreCloud = parseCloud(opts.cloud, true);
-      const verbose = Boolean(process.env.MLSTACK_LOG_LEVEL);
+      const verbose = Boolean(process.env[ENV.logLevel]);
       const say = (line: string) => {
         if (!opts.json) process.stderr.write(`${line}\n`);
       };

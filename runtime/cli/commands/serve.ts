@@ -8,6 +8,7 @@ import { loadPredictor } from '../../serving/load';
 import { runServingProcess } from '../../serving/process';
 import { startServer } from '../../serving/server';
 import { UsageError } from '../errors';
+import { ENV } from '../../contract/env';
 
 interface ServeOptions {
   model: string;
@@ -47,7 +48,7 @@ export function registerServeCommand(program: Command): void {
       const logger = createLogger('serve');
       let workers: number;
       try {
-        workers = parseWorkers(opts.workers ?? process.env.MLSTACK_WORKERS, opts.workers === undefined ? 'MLSTACK_WORKERS' : '--workers');
+        workers = parseWorkers(opts.workers ?? process.env[ENV.workers], opts.workers === undefined ? ENV.workers : '--workers');
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
