@@ -1,6 +1,6 @@
 /**
  * The CDK app (cdk.json): `npx cdk ls`, `npx cdk synth`, `npx cdk deploy MlStack-<env>`.
- * Reads config from $MLSTACK_CONFIG_DIR (default ./config).
+ * Reads config from the folder named by ENV.configDir (runtime/contract/env.ts), default ./config.
  */
 import { ConfigError } from '../../config/load';
 import { buildMlApp } from './build-app';

@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import { ENVIRONMENTS, hasCloud, type EnvironmentName } from '../../config/schema';
+import { ENV } from '../../runtime/contract/env';
 import { MlStack, stackName } from './ml-stack';
 import { addNagChecks } from './nag';
 
@@ -15,7 +16,7 @@ export const FEATURE_FLAGS: Record<string, boolean> = {
 };
 
 export interface BuildAppOptions {
-  /** Config folder. @default $MLSTACK_CONFIG_DIR, else 'config' */
+  /** Config folder. @default the ENV.configDir variable, else 'config' */
   readonly configDir?: string;
   /** Cloud assembly folder. @default - the CDK CLI's choice (cdk.out), or a temp folder */
   readonly outdir?: string;
@@ -36,7 +37,7 @@ export interface MlApp {
 
 /** Declares MlStack-<env> for each environment in config/environments (the CDK app behind cdk.json). */
 export function buildMlApp(options: BuildAppOptions = {}): MlApp {
-  const project = loadProjectConfig(options.configDir ?? process.env.MLSTACK_CONFIG_DIR ?? DEFAULT_CONFIG_DIR);
+  const project = loadProjectConfig(options.configDir ?? process.env[ENV.configDir] ?? DEFAULT_CONFIG_DIR);
   const app = new App({
     outdir: options.outdir,
     // CDK's built-in CloudFormation rule engine (WebAssembly) costs several seconds per stack

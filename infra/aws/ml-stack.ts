@@ -1,10 +1,13 @@
 import * as path from 'node:path';
-import { Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { requireCloud } from '../../config/load';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
+import { awsNames } from '../../runtime/contract/aws-names';
+import { ingestionLaunch, type LaunchContext } from '../../runtime/contract/env';
+import { bucketUri, storagePaths } from '../../runtime/contract/layout';
 import { awsStackName } from '../../runtime/contract/stack-names';
 import { DataLake } from './constructs/data-lake';
 import { HyperparameterTuning } from './constructs/hyperparameter-tuning';
@@ -22,6 +25,12 @@ export interface MlStackProps extends StackProps {
   readonly environment: EnvironmentName;
   /** Docker build context of the images. @default - the current working directory */
   readonly buildContext?: string;
+}
+
+/** A config file as errors show it: relative to the working directory when below it. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') ? file : relative;
 }
 
 /** The stack name of an environment: `MlStack-<env>`. */
@@ -62,7 +71,8 @@ export class MlStack extends Stack {
   readonly registry: Registry;
   readonly trainingJob: TrainingJob;
   readonly tuning?: HyperparameterTuning;
-  readonly ingestion: Ingestion;
+  /** Undefined when the environment sets no ingestion_source. */
+  readonly ingestion?: Ingestion;
   readonly modelEndpoint: ModelEndpoint;
   readonly monitoring: Monitoring;
   readonly vpc: ec2.Vpc;
@@ -78,10 +88,10 @@ export class MlStack extends Stack {
       description: `mlstack ${props.environment}: data lake, training, tuning, ingestion and serving for ${props.project.pipeline.project}`,
     });
     const { pipeline, parser } = props.project;
-    const envFile = path.join(props.project.dir, 'environments', `${props.environment}.json`);
-    const relative = path.relative(process.cwd(), envFile);
-    const configFile = relative.startsWith('..') ? envFile : relative;
-    const prefix = `${pipeline.project}-${props.environment}`;
+    const configFile = displayPath(path.join(props.project.dir, 'environments', `${props.environment}.json`));
+    const parserFile = displayPath(path.join(props.project.dir, 'parser.json'));
+    const names = awsNames(pipeline, props.environment);
+    const launchContext: LaunchContext = { cloud: 'aws', envName: props.environment, project: pipeline.project, bucket: bucketUri(env, 'aws') };
     const retainOnDelete = env.retain_on_delete;
     // cfn-lint 1.51's resource schemas do not know Tags on these types yet (aws-cdk-lib 2.276 emits them).
     const untaggable = { excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
@@ -106,35 +116,30 @@ export class MlStack extends Stack {
 
     this.dataLake = new DataLake(this, 'DataLake', {
       bucketName: aws.storage.bucket,
-      prefixes: {
-        raw: aws.storage.raw_path,
-        processed: aws.storage.processed_path,
-        models: aws.storage.models_path,
-        checkpoints: aws.storage.checkpoints_path,
-      },
+      prefixes: storagePaths(env, 'aws'),
       retainOnDelete,
       configFile,
     });
 
     this.registry = new Registry(this, 'Registry', {
-      repositoryPrefix: prefix,
-      modelPackageGroupName: prefix,
+      repositoryNames: names.repositories,
+      modelPackageGroupName: names.modelPackageGroup,
       imageTag: aws.image_tag,
       buildContext: props.buildContext,
       retainOnDelete,
       configFile,
     });
 
-    const hyperparameters = {
-      ...Object.fromEntries(Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
-      // The container reads its environment's training config (require_gpu) through this.
-      env: props.environment,
-    };
+    // The container reads its environment (require_gpu) from the job's Environment, not a hyperparameter.
+    const hyperparameters = Object.fromEntries(
+      Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    );
     this.trainingJob = new TrainingJob(this, 'Training', {
       dataLake: this.dataLake,
       registry: this.registry,
       vpc: this.vpc,
-      jobNamePrefix: `${prefix}-train`,
+      launchContext,
+      jobNamePrefix: names.trainingJobPrefix,
       instanceType: aws.training.instance_type,
       instanceCount: aws.training.instance_count,
       requireGpu: aws.training.require_gpu,
@@ -151,7 +156,7 @@ export class MlStack extends Stack {
       this.tuning = new HyperparameterTuning(this, 'Tuning', {
         trainingJob: this.trainingJob,
         dataLake: this.dataLake,
-        jobNamePrefix: `${prefix}-hpo`,
+        jobNamePrefix: names.tuningJobPrefix,
         searchSpace: pipeline.tuning.search_space,
         trials: pipeline.tuning.trials,
         metric: pipeline.tuning.metric,
@@ -162,24 +167,34 @@ export class MlStack extends Stack {
       });
     }
 
-    const auth = (parser as { ingestion?: { auth?: { token_env?: string } } }).ingestion?.auth;
-    this.ingestion = new Ingestion(this, 'Ingestion', {
-      dataLake: this.dataLake,
-      image: this.registry.image('ingestion'),
-      vpc: this.vpc,
-      schedule: env.ingestion_schedule,
-      environment: { MLSTACK_ENV: props.environment, MLSTACK_CLOUD: 'aws' },
-      tokenEnvironmentVariable: auth?.token_env,
-      secretName: `${prefix}/ingestion-api`,
-      retainOnDelete,
-      configFile,
-    });
+    const auth = parser.ingestion.auth;
+    if (env.ingestion_source === undefined) {
+      Annotations.of(this).addWarningV2(
+        '@mlstack/aws:noIngestionSource',
+        `No ingestion_source in ${configFile}, so no scheduled ingestion is declared. Set ingestion_source ` +
+          '(an https://, s3://, postgres:// or mysql:// URL) there and deploy again.',
+      );
+    } else {
+      this.ingestion = new Ingestion(this, 'Ingestion', {
+        dataLake: this.dataLake,
+        image: this.registry.image('ingestion'),
+        vpc: this.vpc,
+        schedule: env.ingestion_schedule,
+        launch: ingestionLaunch(launchContext, env.ingestion_source, auth?.token_env),
+        tokenFile: auth?.token_file,
+        secretName: names.ingestionSecret,
+        retainOnDelete,
+        // The schedule comes from the environment file, the token settings from parser.json.
+        configFile: `${configFile} / ${parserFile}`,
+      });
+    }
 
     this.modelEndpoint = new ModelEndpoint(this, 'Serving', {
       dataLake: this.dataLake,
       image: this.registry.image('serving'),
       modelVersion: env.model_version,
-      endpointName: `${pipeline.endpoint_name}-${props.environment}`,
+      project: pipeline.project,
+      endpointName: names.endpoint,
       instanceType: aws.serving.instance_type,
       autoscaling: {
         minCapacity: aws.serving.autoscaling.min_capacity,
@@ -191,7 +206,7 @@ export class MlStack extends Stack {
       configFile,
     });
 
-    this.monitoring = new Monitoring(this, 'Monitoring', { dashboardName: prefix, alarmEmail: env.alarm_email, configFile });
+    this.monitoring = new Monitoring(this, 'Monitoring', { dashboardName: names.dashboard, alarmEmail: env.alarm_email, configFile });
     for (const alarm of this.modelEndpoint.rollbackAlarms) this.monitoring.addAlarm(alarm);
     this.monitoring.addWidgets(...this.modelEndpoint.widgets());
     this.monitoring.monitorStateMachine('Training', 'Training pipeline', this.trainingJob.stateMachine);

@@ -19,3 +19,19 @@ export const SERVING_CONTRACT = {
   livenessPath: '/live',
   port: 8080,
 } as const;
+
+/**
+ * The image tag that pins nothing: with it, stacks build images from the checkout and the registration
+ * code cannot name the serving image a model package should record.
+ */
+export const UNPINNED_IMAGE_TAG = 'latest';
+
+/**
+ * How every image starts its bundle (the Dockerfiles' ENTRYPOINT). A platform that takes one command
+ * line instead of arguments (an Azure ML command job) runs `imageCommand(launch.args)`.
+ */
+export const IMAGE_ENTRYPOINT = ['node', '--enable-source-maps', '/app/main.js'] as const;
+
+export function imageCommand(args: readonly string[]): string {
+  return [...IMAGE_ENTRYPOINT, ...args].join(' ');
+}

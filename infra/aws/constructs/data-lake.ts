@@ -3,32 +3,21 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { FIXED_PREFIXES, layoutOf, type StoragePaths } from '../../../runtime/contract/layout';
 import { PropsValidator, isConcrete } from '../validation';
 
-/** The key prefixes inside the data bucket, one per kind of data (config `aws.storage.*_path`). */
-export interface DataLakePrefixes {
-  /** Raw API pages as ingested. @default 'data/raw/' */
-  readonly raw?: string;
-  /** Filtered, validated CSV that training reads. @default 'data/processed/' */
-  readonly processed?: string;
-  /** Model packages, one folder per version. @default 'models/' */
-  readonly models?: string;
-  /** Training checkpoints (SageMaker syncs /opt/ml/checkpoints here). @default 'checkpoints/' */
-  readonly checkpoints?: string;
-  /** Model registry records. @default 'registry/' */
-  readonly registry?: string;
-  /** Ingestion watermarks and tuning studies. @default 'state/' */
-  readonly state?: string;
-  /** Inference requests and responses captured by the endpoint. @default 'data-capture/' */
-  readonly dataCapture?: string;
-}
+/**
+ * The key prefixes inside the data bucket, one per kind of data: the contract's StoragePaths
+ * (runtime/contract/layout.ts; raw, processed, models and checkpoints from config `aws.storage.*_path`).
+ */
+export type DataLakePrefixes = Partial<StoragePaths>;
 
-export type DataLakePrefix = keyof DataLakePrefixes;
+export type DataLakePrefix = keyof StoragePaths;
 
 export interface DataLakeProps {
   /** Name of the data bucket (config `aws.storage.bucket`). */
   readonly bucketName: string;
-  /** Key prefixes inside the bucket. @default - the defaults of each field */
+  /** Key prefixes inside the bucket (storagePaths(env, 'aws')). @default - the contract's default layout */
   readonly prefixes?: DataLakePrefixes;
   /**
    * Keep the bucket, its key and its access logs when the stack is deleted
@@ -46,24 +35,14 @@ export interface DataLakeProps {
   readonly configFile?: string;
 }
 
-const DEFAULT_PREFIXES: Required<DataLakePrefixes> = {
-  raw: 'data/raw/',
-  processed: 'data/processed/',
-  models: 'models/',
-  checkpoints: 'checkpoints/',
-  registry: 'registry/',
-  state: 'state/',
-  dataCapture: 'data-capture/',
-};
-
 const CONFIG_KEY: Record<DataLakePrefix, string> = {
   raw: 'aws.storage.raw_path',
   processed: 'aws.storage.processed_path',
   models: 'aws.storage.models_path',
   checkpoints: 'aws.storage.checkpoints_path',
-  registry: '(fixed) registry/',
-  state: '(fixed) state/',
-  dataCapture: '(fixed) data-capture/',
+  registry: `(fixed) ${FIXED_PREFIXES.registry}`,
+  state: `(fixed) ${FIXED_PREFIXES.state}`,
+  dataCapture: `(fixed) ${FIXED_PREFIXES.dataCapture}`,
 };
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -79,11 +58,12 @@ export class DataLake extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
   readonly encryptionKey: kms.Key;
-  readonly prefixes: Required<DataLakePrefixes>;
+  readonly prefixes: StoragePaths;
 
   constructor(scope: Construct, id: string, props: DataLakeProps) {
     super(scope, id);
-    this.prefixes = { ...DEFAULT_PREFIXES, ...props.prefixes };
+    const given = Object.entries(props.prefixes ?? {}).filter(([, prefix]) => prefix !== undefined);
+    this.prefixes = { ...layoutOf(undefined), ...Object.fromEntries(given) };
     this.validate(props);
 
     const retain = props.retainOnDelete ?? true;
@@ -164,6 +144,22 @@ export class DataLake extends Construct {
   /** s3:// URI of a prefix, e.g. `s3://bucket/data/processed/`. */
   s3Uri(prefix: DataLakePrefix, suffix = ''): string {
     return `s3://${this.bucket.bucketName}/${this.prefixes[prefix]}${suffix}`;
+  }
+
+  /** s3:// URI of one object key, e.g. versionArchiveKey(...) from the contract. */
+  objectUri(key: string): string {
+    return `s3://${this.bucket.bucketName}/${key}`;
+  }
+
+  /** Read exactly one object (GetObject, kms:Decrypt): what a SageMaker model needs to load its archive. */
+  grantReadObject(grantee: iam.IGrantable, key: string): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: [this.bucket.arnForObjects(key)],
+    });
+    this.encryptionKey.grant(grantee, 'kms:Decrypt');
+    return grant;
   }
 
   /** Read objects under the given prefixes (GetObject, ListBucket limited to them, kms:Decrypt). */

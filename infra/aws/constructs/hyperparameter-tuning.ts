@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { grantPassRoleToSageMaker, grantSageMakerSyncJob, sageMakerSyncState } from '../sagemaker-iam';
 import { PropsValidator } from '../validation';
 import type { DataLake } from './data-lake';
-import { TRAINING_METRICS, type TrainingMetric, type TrainingJob } from './training-job';
+import { PROCESSED_RUN_INPUT, PROCESSED_RUN_PATH, TRAINING_METRICS, type TrainingMetric, type TrainingJob } from './training-job';
 
 /** A continuous or integer range (`min`..`max`, optionally log-scaled), or a list of choices. */
 export type SearchDimension =
@@ -49,9 +49,10 @@ const MINIMISED: readonly TrainingMetric[] = ['loss', 'rmse'];
 
 /**
  * Tuning at scale: a state machine running a SageMaker hyperparameter tuning
- * job whose trials are ordinary training jobs (same image, role, VPC and
- * encryption as TrainingJob) fanned out by SageMaker, so a study of hundreds
+ * job whose trials are ordinary training jobs (same image, role, VPC, encryption
+ * and Environment as TrainingJob) fanned out by SageMaker, so a study of hundreds
  * of trials is bounded by the account's SageMaker quota, not by one container.
+ * Started with `{"processed_run": "<run id>"}`: every trial trains on that run.
  * Each trial receives `study_uri` and writes its result there (the study the
  * runtime keeps under the state prefix).
  */
@@ -87,11 +88,22 @@ export class HyperparameterTuning extends Construct {
         : {}),
     };
 
+    const runField = `${PROCESSED_RUN_PATH.slice(2)}.$`;
     const nameStudy = new sfn.Pass(this, 'NameStudy', {
       parameters: {
         'jobName.$': `States.Format('${props.jobNamePrefix}-{}', States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))`,
+        [runField]: `$.${PROCESSED_RUN_INPUT}`,
       },
     });
+    const runGiven = `$.${PROCESSED_RUN_INPUT}`;
+    const findRun = new sfn.Choice(this, 'FindProcessedRun')
+      .when(sfn.Condition.and(sfn.Condition.isPresent(runGiven), sfn.Condition.isString(runGiven)), nameStudy)
+      .otherwise(
+        new sfn.Fail(this, 'NoProcessedRun', {
+          error: 'NoProcessedRun',
+          cause: `Start a study with {"${PROCESSED_RUN_INPUT}": "<run id>"}: the processed run every trial trains on`,
+        }),
+      );
     const tune = sageMakerSyncState(
       this,
       'Tune',
@@ -109,6 +121,8 @@ export class HyperparameterTuning extends Construct {
           EnableManagedSpotTraining: training.EnableManagedSpotTraining,
           EnableInterContainerTrafficEncryption: training.EnableInterContainerTrafficEncryption,
           VpcConfig: training.VpcConfig,
+          // HyperParameterTrainingJobDefinition takes the same Environment map as CreateTrainingJob.
+          Environment: training.Environment,
           'StaticHyperParameters.$': '$.staticHyperParameters',
         },
       },
@@ -118,11 +132,12 @@ export class HyperparameterTuning extends Construct {
       comment: 'Every trial gets study_uri (where it writes its result, one object per trial) and models_uri (where SageMaker puts its model)',
       parameters: {
         'jobName.$': '$.jobName',
+        [runField]: PROCESSED_RUN_PATH,
         staticHyperParameters: {
           // SageMaker rejects a hyperparameter that is both static and searched.
           ...Object.fromEntries(Object.entries(training.StaticHyperParameters as Record<string, string>).filter(([k]) => !(k in props.searchSpace))),
           'study_uri.$': `States.Format('${props.dataLake.s3Uri('state', 'studies/')}{}/', $.jobName)`,
-          // The trial records its model as <models_uri><trial job>/output/model.tar.gz (OutputDataConfig).
+          // The trial records its model archive under <models_uri><trial job>/output/ (OutputDataConfig).
           models_uri: props.dataLake.s3Uri('models'),
         },
       },
@@ -134,8 +149,9 @@ export class HyperparameterTuning extends Construct {
     });
     const runtime = (training.StoppingCondition as { MaxWaitTimeInSeconds?: number; MaxRuntimeInSeconds: number });
     const waves = Math.ceil(props.trials / parallel);
+    nameStudy.next(withStatics).next(tune);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(nameStudy.next(withStatics).next(tune)),
+      definitionBody: sfn.DefinitionBody.fromChainable(findRun),
       timeout: Duration.seconds(Math.min(waves * (runtime.MaxWaitTimeInSeconds ?? runtime.MaxRuntimeInSeconds), 364 * 86_400)),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },

@@ -6,7 +6,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct, type IConstruct } from 'constructs';
-import { isBurstableInstanceType, isSageMakerInstanceType } from '../instance-types';
+import { sageMakerServingEnvironment } from '../../../runtime/contract/env';
+import { versionArchiveKey } from '../../../runtime/contract/layout';
+import { hasInstanceStorage, isBurstableInstanceType, isSageMakerInstanceType } from '../instance-types';
 import { grantSageMakerLogging, grantSageMakerVpcAccess, sageMakerExecutionRole } from '../sagemaker-iam';
 import { PropsValidator } from '../validation';
 import type { DataLake } from './data-lake';
@@ -30,10 +32,13 @@ export interface ModelEndpointProps {
   readonly image: ImageReference;
   /**
    * The pinned model version (config `model_version`): the endpoint serves
-   * `s3://<bucket>/<models>/<version>/model.tar.gz`. When null, no model or
-   * endpoint is declared and a warning says so (nothing is promoted yet).
+   * `s3://<bucket>/` + versionArchiveKey (`<models><project>/<version>/<MODEL_ARCHIVE>`), the
+   * archive registration writes. When null, no model or endpoint is declared and a
+   * warning says so (nothing is promoted yet).
    */
   readonly modelVersion: string | null;
+  /** The registry project (pipeline.json `project`) the version belongs to. */
+  readonly project: string;
   /** Endpoint name, e.g. `mlstack-churn-prod` (pipeline `endpoint_name` + environment). */
   readonly endpointName: string;
   /** Serving instance type (config `aws.serving.instance_type`). */
@@ -76,20 +81,20 @@ class ReferencedImage extends sagemakerAlpha.ContainerImage {
 }
 
 /**
- * Model data under the data lake's models prefix. Unlike ModelData.fromBucket
- * (whose bucket.grantRead grants s3:GetObject* / s3:List*), bind() grants
- * only GetObject and a prefix-scoped ListBucket.
+ * One model archive in the data lake. Unlike ModelData.fromBucket (whose
+ * bucket.grantRead grants s3:GetObject* / s3:List* on the bucket), bind()
+ * grants GetObject on that one key only.
  */
 class DataLakeModelData extends sagemakerAlpha.ModelData {
   constructor(
     private readonly dataLake: DataLake,
-    private readonly version: string,
+    private readonly key: string,
   ) {
     super();
   }
   bind(_scope: Construct, model: sagemakerAlpha.IModel): sagemakerAlpha.ModelDataConfig {
-    this.dataLake.grantRead(model, 'models');
-    return { uri: this.dataLake.s3Uri('models', `${this.version}/model.tar.gz`) };
+    this.dataLake.grantReadObject(model, this.key);
+    return { uri: this.dataLake.objectUri(this.key) };
   }
 }
 
@@ -113,6 +118,8 @@ export class ModelEndpoint extends Construct {
   readonly rollbackAlarms: cloudwatch.Alarm[] = [];
   readonly role: iam.Role;
   readonly endpointName: string;
+  /** The archive the model loads (versionArchiveKey); undefined when no version is pinned. */
+  readonly modelDataKey?: string;
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
@@ -130,6 +137,8 @@ export class ModelEndpoint extends Construct {
       return;
     }
 
+    const modelDataKey = versionArchiveKey(dataLake.prefixes, props.project, props.modelVersion);
+    this.modelDataKey = modelDataKey;
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -148,15 +157,16 @@ export class ModelEndpoint extends Construct {
       containers: [
         {
           image: new ReferencedImage(props.image),
-          modelData: new DataLakeModelData(dataLake, props.modelVersion),
-          environment: { MLSTACK_MODEL_VERSION: props.modelVersion },
+          modelData: new DataLakeModelData(dataLake, modelDataKey),
+          environment: sageMakerServingEnvironment(props.modelVersion),
         },
       ],
     });
 
     const minCapacity = props.autoscaling.minCapacity;
     this.endpointConfig = new sagemakerAlpha.EndpointConfig(this, 'EndpointConfig', {
-      encryptionKey: dataLake.encryptionKey,
+      // CreateEndpointConfig rejects a KmsKeyId for instance types with local storage (encrypted in hardware).
+      encryptionKey: hasInstanceStorage(props.instanceType) ? undefined : dataLake.encryptionKey,
       instanceProductionVariants: [
         {
           model: this.model,
@@ -300,7 +310,7 @@ export class ModelEndpoint extends Construct {
     v.check(canary >= 1 && canary <= 50, 'canaryPercent', 'canaryPercent', `SageMaker canaries take 1-50% of capacity, found ${canary}`);
     v.check(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(props.endpointName), 'endpointName', 'endpoint_name (pipeline.json) + environment', `"${props.endpointName}" is not a valid endpoint name (letters, digits, dashes, at most 63)`);
     if (props.modelVersion !== null) {
-      v.check(/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(props.modelVersion), 'modelVersion', 'model_version', `"${props.modelVersion}" must be letters, digits, ".", "_" and "-" (it is a folder under models/)`);
+      v.check(/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(props.modelVersion), 'modelVersion', 'model_version', `"${props.modelVersion}" must be letters, digits, ".", "_" and "-" (it is a folder under ${props.dataLake.prefixes.models}${props.project}/)`);
     }
     v.throwIfInvalid();
   }

@@ -5,14 +5,16 @@ import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
+import { DEFAULT_WORKDIR } from '../../../runtime/contract/layout';
+import type { ImageName } from '../../../runtime/contract/images';
 import { PropsValidator } from '../validation';
 
-/** The project's container images; each is built from containers/<directory>/Dockerfile. */
+/** The project's container images; each is built from containers/<image name>/Dockerfile. */
 export const IMAGES = {
   ingestion: 'ingestion',
   training: 'training-gpu',
   serving: 'serving',
-} as const;
+} as const satisfies Record<string, ImageName>;
 export type ImageKind = keyof typeof IMAGES;
 
 /**
@@ -28,7 +30,7 @@ export const IMAGE_ASSET_EXCLUDES = [
   'cdk.out',
   'cdktf.out',
   'coverage',
-  '.mlstack',
+  DEFAULT_WORKDIR,
   'dist',
   // Not needed to bundle the handlers (containers/build.ts bundles runtime/, config/, infra/ names).
   'test',
@@ -44,14 +46,15 @@ export interface ImageReference {
 }
 
 export interface RegistryProps {
-  /** ECR repositories are named `<repositoryPrefix>/<image>`, e.g. `mlstack-dev/serving`. */
-  readonly repositoryPrefix: string;
-  /** SageMaker model package group that holds the model versions. */
+  /** ECR repository name of each image (awsNames(...).repositories), e.g. `mlstack-dev/serving`. */
+  readonly repositoryNames: Readonly<Record<ImageName, string>>;
+  /** SageMaker model package group that holds the model versions (awsNames(...).modelPackageGroup). */
   readonly modelPackageGroupName: string;
   /**
    * Image tag the environment runs (config `aws.image_tag`). `latest` selects the
    * images `cdk deploy` builds from containers/ (Docker image assets); any other
-   * tag selects `<repository>:<tag>` in this registry, pushed by CI (tags are immutable).
+   * tag selects `<repository>:<tag>` in this registry, pushed by CI (tags are immutable),
+   * and declares no image asset, so `cdk deploy` needs no Docker.
    * @default 'latest'
    */
   readonly imageTag?: string;
@@ -73,12 +76,13 @@ const PACKAGE_GROUP = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 
 /**
  * One ECR repository per image (scan on push, immutable tags, lifecycle
- * rules), the Docker image assets `cdk deploy` builds from containers/, and
- * the SageMaker model package group for model versions.
+ * rules), the Docker image assets `cdk deploy` builds from containers/ (only
+ * when no tag is pinned), and the SageMaker model package group for model versions.
  */
 export class Registry extends Construct {
   readonly repositories: Record<ImageKind, ecr.Repository>;
-  readonly assets: Record<ImageKind, ecrAssets.DockerImageAsset>;
+  /** The images `cdk deploy` builds; empty when aws.image_tag pins CI-pushed images. */
+  readonly assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>>;
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
   readonly modelPackageGroupName: string;
   readonly imageTag: string;
@@ -94,11 +98,12 @@ export class Registry extends Construct {
     const buildContext = path.resolve(props.buildContext ?? process.cwd());
 
     const repositories = {} as Record<ImageKind, ecr.Repository>;
-    const assets = {} as Record<ImageKind, ecrAssets.DockerImageAsset>;
+    const assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>> = {};
     for (const kind of Object.keys(IMAGES) as ImageKind[]) {
-      const dir = IMAGES[kind];
+      const image = IMAGES[kind];
+      const repositoryName = props.repositoryNames[image];
       repositories[kind] = new ecr.Repository(this, `${kind}Repository`, {
-        repositoryName: `${props.repositoryPrefix}/${dir}`,
+        repositoryName,
         imageScanOnPush: true,
         imageTagMutability: ecr.TagMutability.IMMUTABLE,
         encryption: ecr.RepositoryEncryption.KMS,
@@ -119,20 +124,22 @@ export class Registry extends Construct {
           },
         ],
       });
-      assets[kind] = new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
-        directory: buildContext,
-        file: path.join('containers', dir, 'Dockerfile'),
-        exclude: IMAGE_ASSET_EXCLUDES,
-        platform: ecrAssets.Platform.LINUX_AMD64,
-        displayName: `${props.repositoryPrefix}/${dir}`,
-      });
+      if (this.usesImageAssets) {
+        assets[kind] = new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
+          directory: buildContext,
+          file: path.join('containers', image, 'Dockerfile'),
+          exclude: IMAGE_ASSET_EXCLUDES,
+          platform: ecrAssets.Platform.LINUX_AMD64,
+          displayName: repositoryName,
+        });
+      }
     }
     this.repositories = repositories;
     this.assets = assets;
 
     this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
       modelPackageGroupName: props.modelPackageGroupName,
-      modelPackageGroupDescription: `Model versions registered by the ${props.repositoryPrefix} training pipeline`,
+      modelPackageGroupDescription: `Model versions registered by the ${props.modelPackageGroupName} training pipeline`,
     });
     this.modelPackageGroup.applyRemovalPolicy(removalPolicy);
   }
@@ -144,10 +151,8 @@ export class Registry extends Construct {
 
   /** The image a job of this kind runs in this environment. */
   image(kind: ImageKind): ImageReference {
-    if (this.usesImageAssets) {
-      const asset = this.assets[kind];
-      return { imageUri: asset.imageUri, grantPull: (g) => asset.repository.grantPull(g) };
-    }
+    const asset = this.assets[kind];
+    if (asset) return { imageUri: asset.imageUri, grantPull: (g) => asset.repository.grantPull(g) };
     const repository = this.repositories[kind];
     return { imageUri: repository.repositoryUriForTag(this.imageTag), grantPull: (g) => repository.grantPull(g) };
   }
@@ -161,11 +166,11 @@ export class Registry extends Construct {
     });
   }
 
-  /** Lets the grantee register model versions in the group (and read them back). */
+  /** Lets the grantee register model versions in the group (and read them and the group back). */
   grantRegisterModel(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:AddTags'],
+      actions: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags'],
       resourceArns: [this.modelPackageGroup.attrModelPackageGroupArn, this.modelPackageArnPattern],
     });
   }
@@ -177,11 +182,11 @@ export class Registry extends Construct {
 
   private validate(props: RegistryProps): void {
     const v = new PropsValidator(this, props.configFile);
-    for (const dir of Object.values(IMAGES)) {
-      const name = `${props.repositoryPrefix}/${dir}`;
+    for (const image of Object.values(IMAGES)) {
+      const name = props.repositoryNames[image];
       v.check(
         ECR_NAME.test(name) && name.length >= 2 && name.length <= 256,
-        'repositoryPrefix',
+        'repositoryNames',
         'project (pipeline.json) + environment',
         `ECR repository name "${name}" is invalid: lowercase letters, digits, ".", "_", "-" and "/" separators`,
       );

@@ -5,9 +5,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType } from '../instance-types';
+import { PROCESSING_JOB_SUFFIXES } from '../../../runtime/contract/aws-names';
+import { sageMakerRegisterLaunch, sageMakerTrainingEnvironment, type ContainerLaunch, type LaunchContext } from '../../../runtime/contract/env';
+import { processedRunPrefix, runPackagePrefix, SUCCESS_MARKER } from '../../../runtime/contract/layout';
+import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../instance-types';
 import {
   grantPassRoleToSageMaker,
   grantSageMakerLogging,
@@ -20,6 +22,29 @@ import { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS, type TunableMetric } fro
 import { PropsValidator } from '../validation';
 import type { DataLake } from './data-lake';
 import type { ImageReference, Registry } from './registry';
+
+/** Where the state machine keeps the processed run id it trains on (`$.processedRun`). */
+export const PROCESSED_RUN_PATH = '$.processedRun';
+
+/** The execution input that names a processed run explicitly: `{"processed_run": "<run id>"}`. */
+export const PROCESSED_RUN_INPUT = 'processed_run';
+
+/** Folders of the registration processing job's inputs and output inside its container. */
+export const REGISTER_PATHS = {
+  model: '/opt/ml/processing/model',
+  evaluation: '/opt/ml/processing/evaluation',
+  output: '/opt/ml/processing/registration',
+} as const;
+
+/**
+ * `States.Format('<template>', <paths>)`: each `{}` of the template takes the value at the next JSON path.
+ * Templates here are bucket names, validated prefixes and CDK tokens, none of which holds a
+ * character States.Format would need escaped (a quote or a backslash).
+ */
+export function statesFormat(template: string, ...paths: string[]): string {
+  if (/['\\]/.test(template)) throw new Error(`States.Format template ${template} holds a quote or backslash`);
+  return `States.Format('${template}', ${paths.join(', ')})`;
+}
 
 /**
  * Validation metrics the training image prints as `validation:<name>=<value>` (SageMaker scrapes its logs).
@@ -37,11 +62,17 @@ export interface TrainingJobProps {
   readonly dataLake: DataLake;
   /** Provides the training and serving images and the model package group. */
   readonly registry: Registry;
-  /** VPC the training and evaluation jobs run in. */
+  /** VPC the training, evaluation and registration jobs run in. */
   readonly vpc: ec2.IVpc;
   /** Subnets for the jobs. @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
-  /** Prefix of job names (jobs are named `<prefix>-<12 hex>`), at most 45 characters. */
+  /**
+   * What every container of the pipeline is told about its environment (runtime/contract/env.ts):
+   * the training job's Environment is sageMakerTrainingEnvironment(ctx), the registration job
+   * runs sageMakerRegisterLaunch(ctx, <serving image>, REGISTER_PATHS).
+   */
+  readonly launchContext: LaunchContext;
+  /** Prefix of job names (jobs are named `<prefix>-<12 hex>`), at most 45 characters (trainingJobNamePrefix in aws-names). */
   readonly jobNamePrefix: string;
   /** Training instance type (config `aws.training.instance_type`), e.g. `ml.g5.xlarge`. */
   readonly instanceType: string;
@@ -62,16 +93,14 @@ export interface TrainingJobProps {
   readonly volumeSizeGb?: number;
   /** Static hyperparameters passed to every training job (values are strings). @default {} */
   readonly hyperparameters?: Record<string, string>;
-  /** Instance type of the evaluation processing job (CPU is enough). @default 'ml.m5.xlarge' */
+  /** Instance type of the evaluation and registration processing jobs (CPU is enough). @default 'ml.m5.xlarge' */
   readonly evaluationInstanceType?: string;
   /**
-   * Start training when an object with this name lands under the processed prefix
-   * (the ingestion run writes it last). Set `undefined`-free `false` to disable.
-   * @default '_SUCCESS.json'
+   * Start training when an object with this name lands in a processed run folder
+   * (the ingestion run writes it last); `false` disables the rule.
+   * @default SUCCESS_MARKER (runtime/contract/layout.ts)
    */
   readonly startOnDataMarker?: string | false;
-  /** Also start training on this schedule. @default - no schedule */
-  readonly schedule?: events.Schedule;
   /** Keep the state machine's log group on stack deletion. @default true */
   readonly retainOnDelete?: boolean;
   /** Config file named in validation errors. @default - none named */
@@ -79,41 +108,49 @@ export interface TrainingJobProps {
 }
 
 /**
- * A Step Functions state machine that trains on SageMaker (GPU, optional
- * spot with checkpoints, VPC, KMS-encrypted volume and output), evaluates the
- * model with a processing job, publishes the model tarball at
- * `<models>/<version>/model.tar.gz` and registers a model package with its
- * metrics. Started when processed data lands and/or on a schedule.
- *
- * The training job name is the model version.
+ * A Step Functions state machine that trains on one processed run with SageMaker
+ * (GPU, optional spot with checkpoints, VPC, encrypted output and volumes), evaluates
+ * the model with a processing job on the same run, and registers it with a processing
+ * job running the training image's `register` command, which allocates the next
+ * registry version, writes the version's archive (versionArchiveKey) and creates the
+ * SageMaker model package. Started by the S3 event of `<processed><run>/<SUCCESS_MARKER>`
+ * or by hand with `{"processed_run": "<run id>"}`.
  */
 export class TrainingJob extends Construct implements iam.IGrantable {
   /** The role SageMaker assumes inside training jobs (and tuning trials). */
   readonly executionRole: iam.Role;
   /** The role SageMaker assumes inside the evaluation processing job. */
   readonly evaluationRole: iam.Role;
+  /** The role SageMaker assumes inside the registration processing job. */
+  readonly registrationRole: iam.Role;
   readonly stateMachine: sfn.StateMachine;
   readonly securityGroup: ec2.SecurityGroup;
   readonly grantPrincipal: iam.IPrincipal;
-  /** The `AlgorithmSpecification` / `ResourceConfig` / `VpcConfig` / ... shared with tuning. */
+  /**
+   * The `AlgorithmSpecification` / `ResourceConfig` / `VpcConfig` / `Environment` / ... shared with
+   * tuning. Its train channel reads the run at PROCESSED_RUN_PATH of the state input.
+   */
   readonly jobDefinition: Record<string, unknown>;
   readonly image: ImageReference;
   readonly subnets: ec2.ISubnet[];
+  /** How the registration job starts (the contract's sageMakerRegisterLaunch). */
+  readonly registerLaunch: ContainerLaunch;
 
   constructor(scope: Construct, id: string, props: TrainingJobProps) {
     super(scope, id);
     this.validate(props);
-    const stack = Stack.of(this);
     const { dataLake, registry, vpc } = props;
+    const paths = dataLake.prefixes;
     const instanceCount = props.instanceCount ?? 1;
     const maxRuntime = props.maxRuntime ?? Duration.days(1);
     const maxWait = props.spot ? (props.maxWait ?? Duration.seconds(maxRuntime.toSeconds() * 2)) : undefined;
     const key = dataLake.encryptionKey;
+    const processingType = props.evaluationInstanceType ?? 'ml.m5.xlarge';
 
     this.subnets = vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc,
-      description: 'SageMaker training and evaluation jobs',
+      description: 'SageMaker training, evaluation and registration jobs',
       allowAllOutbound: true,
     });
     if (instanceCount > 1) {
@@ -137,10 +174,21 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     grantSageMakerLogging(this, this.evaluationRole, 'ProcessingJobs');
     grantSageMakerVpcAccess(this.evaluationRole, vpc, this.subnets, [this.securityGroup]);
 
+    // Registration reads the run's package and evaluation, writes the version's copy under
+    // <models><project>/<version>/ and its record under the registry prefix, and creates the model package.
+    this.registrationRole = sageMakerExecutionRole(this, 'RegistrationRole', 'SageMaker model registration processing jobs');
+    dataLake.grantRead(this.registrationRole, 'models', 'registry');
+    dataLake.grantWrite(this.registrationRole, 'models', 'registry');
+    registry.grantRegisterModel(this.registrationRole);
+    this.image.grantPull(this.registrationRole);
+    grantSageMakerLogging(this, this.registrationRole, 'ProcessingJobs');
+    grantSageMakerVpcAccess(this.registrationRole, vpc, this.subnets, [this.securityGroup]);
+
     const vpcConfig = {
       SecurityGroupIds: [this.securityGroup.securityGroupId],
       Subnets: this.subnets.map((s) => s.subnetId),
     };
+    const runDataUri = statesFormat(dataLake.objectUri(processedRunPrefix(paths, '{}')), PROCESSED_RUN_PATH);
     this.jobDefinition = {
       AlgorithmSpecification: { TrainingImage: this.image.imageUri, TrainingInputMode: 'File', MetricDefinitions: metricDefinitions() },
       RoleArn: this.executionRole.roleArn,
@@ -148,7 +196,7 @@ export class TrainingJob extends Construct implements iam.IGrantable {
         {
           ChannelName: 'train',
           ContentType: 'text/csv',
-          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: dataLake.s3Uri('processed'), S3DataDistributionType: 'FullyReplicated' } },
+          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', 'S3Uri.$': runDataUri, S3DataDistributionType: 'FullyReplicated' } },
         },
       ],
       OutputDataConfig: { S3OutputPath: dataLake.s3Uri('models'), KmsKeyId: key.keyArn },
@@ -156,7 +204,7 @@ export class TrainingJob extends Construct implements iam.IGrantable {
         InstanceType: props.instanceType,
         InstanceCount: instanceCount,
         VolumeSizeInGB: props.volumeSizeGb ?? 50,
-        VolumeKmsKeyId: key.keyArn,
+        ...volumeKmsKeyFor(props.instanceType, key.keyArn),
       },
       StoppingCondition: {
         MaxRuntimeInSeconds: maxRuntime.toSeconds(),
@@ -165,18 +213,21 @@ export class TrainingJob extends Construct implements iam.IGrantable {
       EnableManagedSpotTraining: props.spot ?? false,
       EnableInterContainerTrafficEncryption: instanceCount > 1,
       VpcConfig: vpcConfig,
+      Environment: sageMakerTrainingEnvironment(props.launchContext),
       StaticHyperParameters: props.hyperparameters ?? {},
     };
 
-    const modelsUri = dataLake.s3Uri('models');
+    const findRun = this.findProcessedRun(paths.processed);
     const nameJob = new sfn.Pass(this, 'NameJob', {
-      comment: 'The job name doubles as the model version',
+      comment: 'Names the training job; its processing jobs add a suffix',
       parameters: {
         'jobName.$': `States.Format('${props.jobNamePrefix}-{}', States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 4))`,
+        [`${PROCESSED_RUN_PATH.slice(2)}.$`]: PROCESSED_RUN_PATH,
       },
     });
 
     const { StaticHyperParameters, ...trainingJob } = this.jobDefinition;
+    const runPackage = dataLake.objectUri(runPackagePrefix(paths, '{}'));
     const train = sageMakerSyncState(
       this,
       'Train',
@@ -186,31 +237,35 @@ export class TrainingJob extends Construct implements iam.IGrantable {
         'TrainingJobName.$': '$.jobName',
         HyperParameters: StaticHyperParameters,
         ...(props.spot
-          ? { 'CheckpointConfig': { 'S3Uri.$': `States.Format('${dataLake.s3Uri('checkpoints')}{}/', $.jobName)`, LocalPath: '/opt/ml/checkpoints' } }
+          ? { CheckpointConfig: { 'S3Uri.$': statesFormat(dataLake.objectUri(`${paths.checkpoints}{}/`), '$.jobName'), LocalPath: '/opt/ml/checkpoints' } }
           : {}),
       },
       '$.training',
     );
 
+    const clusterConfig = { InstanceCount: 1, InstanceType: processingType, VolumeSizeInGB: 30, ...volumeKmsKeyFor(processingType, key.keyArn) };
+    const networkConfig = { EnableInterContainerTrafficEncryption: true, VpcConfig: vpcConfig };
+    const modelInput = (localPath: string) => ({
+      InputName: 'model',
+      S3Input: { 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts', LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File' },
+    });
+    const evaluationUri = `${runPackage}evaluation`;
     const evaluate = sageMakerSyncState(
       this,
       'Evaluate',
       'createProcessingJob',
       {
-        'ProcessingJobName.$': "States.Format('{}-eval', $.jobName)",
+        'ProcessingJobName.$': `States.Format('{}${PROCESSING_JOB_SUFFIXES.evaluate}', $.jobName)`,
         RoleArn: this.evaluationRole.roleArn,
         AppSpecification: {
           ImageUri: this.image.imageUri,
           ContainerArguments: ['evaluate', '--model', '/opt/ml/processing/model', '--data', '/opt/ml/processing/data', '--output', '/opt/ml/processing/evaluation'],
         },
         ProcessingInputs: [
-          {
-            InputName: 'model',
-            S3Input: { 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts', LocalPath: '/opt/ml/processing/model', S3DataType: 'S3Prefix', S3InputMode: 'File' },
-          },
+          modelInput('/opt/ml/processing/model'),
           {
             InputName: 'data',
-            S3Input: { S3Uri: dataLake.s3Uri('processed'), LocalPath: '/opt/ml/processing/data', S3DataType: 'S3Prefix', S3InputMode: 'File' },
+            S3Input: { 'S3Uri.$': runDataUri, LocalPath: '/opt/ml/processing/data', S3DataType: 'S3Prefix', S3InputMode: 'File' },
           },
         ],
         ProcessingOutputConfig: {
@@ -218,72 +273,62 @@ export class TrainingJob extends Construct implements iam.IGrantable {
           Outputs: [
             {
               OutputName: 'evaluation',
-              S3Output: { 'S3Uri.$': `States.Format('${modelsUri}{}/evaluation', $.jobName)`, LocalPath: '/opt/ml/processing/evaluation', S3UploadMode: 'EndOfJob' },
+              S3Output: { 'S3Uri.$': statesFormat(evaluationUri, '$.jobName'), LocalPath: '/opt/ml/processing/evaluation', S3UploadMode: 'EndOfJob' },
             },
           ],
         },
-        ProcessingResources: {
-          ClusterConfig: { InstanceCount: 1, InstanceType: props.evaluationInstanceType ?? 'ml.m5.xlarge', VolumeSizeInGB: 30, VolumeKmsKeyId: key.keyArn },
-        },
-        NetworkConfig: { EnableInterContainerTrafficEncryption: true, VpcConfig: vpcConfig },
+        ProcessingResources: { ClusterConfig: clusterConfig },
+        NetworkConfig: networkConfig,
         StoppingCondition: { MaxRuntimeInSeconds: 3600 },
       },
       '$.evaluation',
     );
 
-    const modelsPrefix = dataLake.prefixes.models;
-    const publish = new tasks.CallAwsService(this, 'PublishModel', {
-      comment: 'Copy <models>/<job>/output/model.tar.gz to <models>/<version>/model.tar.gz, the path endpoints load',
-      service: 's3',
-      action: 'copyObject',
-      iamAction: 's3:PutObject',
-      iamResources: [dataLake.bucket.arnForObjects(`${modelsPrefix}*`)],
-      parameters: {
-        Bucket: dataLake.bucket.bucketName,
-        'CopySource.$': `States.Format('${dataLake.bucket.bucketName}/${modelsPrefix}{}/output/model.tar.gz', $.jobName)`,
-        'Key.$': `States.Format('${modelsPrefix}{}/model.tar.gz', $.jobName)`,
-        ServerSideEncryption: 'aws:kms',
-        SsekmsKeyId: key.keyArn,
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-
     const servingImage = registry.image('serving');
-    const register = new tasks.CallAwsService(this, 'RegisterModel', {
-      service: 'sagemaker',
-      action: 'createModelPackage',
-      iamAction: 'sagemaker:CreateModelPackage',
-      iamResources: [registry.modelPackageGroup.attrModelPackageGroupArn, registry.modelPackageArnPattern],
-      parameters: {
-        ModelPackageGroupName: registry.modelPackageGroupName,
-        'ModelPackageDescription.$': "States.Format('Trained by {}', $.jobName)",
-        ModelApprovalStatus: 'PendingManualApproval',
-        InferenceSpecification: {
-          Containers: [{ Image: servingImage.imageUri, 'ModelDataUrl.$': `States.Format('${modelsUri}{}/model.tar.gz', $.jobName)` }],
-          SupportedContentTypes: ['application/json', 'text/csv'],
-          SupportedResponseMIMETypes: ['application/json'],
-        },
-        ModelMetrics: {
-          ModelQuality: {
-            Statistics: { ContentType: 'application/json', 'S3Uri.$': `States.Format('${modelsUri}{}/evaluation/evaluation.json', $.jobName)` },
+    this.registerLaunch = sageMakerRegisterLaunch(props.launchContext, servingImage.imageUri, REGISTER_PATHS);
+    const register = sageMakerSyncState(
+      this,
+      'Register',
+      'createProcessingJob',
+      {
+        'ProcessingJobName.$': `States.Format('{}${PROCESSING_JOB_SUFFIXES.register}', $.jobName)`,
+        RoleArn: this.registrationRole.roleArn,
+        AppSpecification: { ImageUri: this.image.imageUri, ContainerArguments: this.registerLaunch.args },
+        Environment: this.registerLaunch.env,
+        ProcessingInputs: [
+          modelInput(REGISTER_PATHS.model),
+          {
+            InputName: 'evaluation',
+            S3Input: { 'S3Uri.$': statesFormat(`${evaluationUri}/`, '$.jobName'), LocalPath: REGISTER_PATHS.evaluation, S3DataType: 'S3Prefix', S3InputMode: 'File' },
           },
+        ],
+        ProcessingOutputConfig: {
+          KmsKeyId: key.keyArn,
+          Outputs: [
+            {
+              OutputName: 'registration',
+              S3Output: { 'S3Uri.$': statesFormat(`${runPackage}registration`, '$.jobName'), LocalPath: REGISTER_PATHS.output, S3UploadMode: 'EndOfJob' },
+            },
+          ],
         },
-        CustomerMetadataProperties: { 'model_version.$': '$.jobName' },
+        ProcessingResources: { ClusterConfig: clusterConfig },
+        NetworkConfig: networkConfig,
+        StoppingCondition: { MaxRuntimeInSeconds: 1800 },
       },
-      resultPath: '$.modelPackage',
-    });
+      '$.registration',
+    );
 
     const failed = new sfn.Fail(this, 'TrainingFailed', { error: 'TrainingPipelineFailed', cause: 'A training, evaluation or registration step failed' });
-    for (const state of [train, evaluate]) state.addCatch(failed, { resultPath: '$.error' });
-    publish.addCatch(failed, { resultPath: '$.error' });
-    register.addCatch(failed, { resultPath: '$.error' });
+    for (const state of [train, evaluate, register]) state.addCatch(failed, { resultPath: '$.error' });
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: (props.retainOnDelete ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    nameJob.next(train).next(evaluate).next(register);
+    for (const found of findRun.found) found.next(nameJob);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(nameJob.next(train).next(evaluate).next(publish).next(register)),
+      definitionBody: sfn.DefinitionBody.fromChainable(findRun.choice),
       timeout: Duration.seconds((maxWait ?? maxRuntime).toSeconds() + 2 * 3600),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
@@ -302,13 +347,10 @@ export class TrainingJob extends Construct implements iam.IGrantable {
       namePrefix: props.jobNamePrefix,
       ruleName: 'StepFunctionsGetEventsForSageMakerProcessingJobsRule',
     });
-    grantPassRoleToSageMaker(role, this.executionRole, this.evaluationRole);
-    dataLake.grantRead(role, 'models');
-    dataLake.grantWrite(role, 'models');
-    registry.grantRegisterModel(role);
+    grantPassRoleToSageMaker(role, this.executionRole, this.evaluationRole, this.registrationRole);
 
     if (props.startOnDataMarker !== false) {
-      const marker = props.startOnDataMarker ?? '_SUCCESS.json';
+      const marker = props.startOnDataMarker ?? SUCCESS_MARKER;
       new events.Rule(this, 'OnProcessedData', {
         description: `Train when ${dataLake.s3Uri('processed')}*/${marker} is written`,
         eventPattern: {
@@ -316,15 +358,36 @@ export class TrainingJob extends Construct implements iam.IGrantable {
           detailType: ['Object Created'],
           detail: {
             bucket: { name: [dataLake.bucket.bucketName] },
-            object: { key: events.Match.wildcard(`${dataLake.prefixes.processed}*/${marker}`) },
+            object: { key: events.Match.wildcard(`${paths.processed}*/${marker}`) },
           },
         },
         targets: [new targets.SfnStateMachine(this.stateMachine)],
       });
     }
-    if (props.schedule) {
-      new events.Rule(this, 'OnSchedule', { schedule: props.schedule, targets: [new targets.SfnStateMachine(this.stateMachine)] });
-    }
+  }
+
+  /**
+   * The run to train on: `{"processed_run": "<id>"}` when started by hand, else the folder of the
+   * `<processed><run>/<SUCCESS_MARKER>` key in the S3 event (the segment right after the processed prefix).
+   */
+  private findProcessedRun(processedPrefix: string): { choice: sfn.Choice; found: sfn.Pass[] } {
+    const runSegment = processedPrefix.split('/').filter((part) => part !== '').length;
+    const runField = `${PROCESSED_RUN_PATH.slice(2)}.$`;
+    const fromInput = new sfn.Pass(this, 'RunFromInput', { parameters: { [runField]: `$.${PROCESSED_RUN_INPUT}` } });
+    const fromEvent = new sfn.Pass(this, 'RunFromEvent', {
+      comment: `The run id is segment ${runSegment} of ${processedPrefix}<run>/${SUCCESS_MARKER}`,
+      parameters: { [runField]: `States.ArrayGetItem(States.StringSplit($.detail.object.key, '/'), ${runSegment})` },
+    });
+    const missing = new sfn.Fail(this, 'NoProcessedRun', {
+      error: 'NoProcessedRun',
+      cause: `Start with {"${PROCESSED_RUN_INPUT}": "<run id>"} (a folder under ${processedPrefix}) or from the S3 Object Created event of ${processedPrefix}<run>/${SUCCESS_MARKER}`,
+    });
+    const given = (path: string) => sfn.Condition.and(sfn.Condition.isPresent(path), sfn.Condition.isString(path));
+    const choice = new sfn.Choice(this, 'FindProcessedRun')
+      .when(given(`$.${PROCESSED_RUN_INPUT}`), fromInput)
+      .when(given('$.detail.object.key'), fromEvent)
+      .otherwise(missing);
+    return { choice, found: [fromInput, fromEvent] };
   }
 
   /** Lets the grantee start a training run. */
@@ -368,6 +431,9 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     );
     const evalType = props.evaluationInstanceType ?? 'ml.m5.xlarge';
     v.check(isSageMakerInstanceType(evalType), 'evaluationInstanceType', 'evaluationInstanceType', `"${evalType}" is not a SageMaker instance type`);
+    for (const [name, value] of Object.entries(sageMakerTrainingEnvironment(props.launchContext))) {
+      v.check(value.length <= 512, 'launchContext', name, `SageMaker accepts environment values of at most 512 characters, found ${value.length}`);
+    }
     for (const [k, value] of Object.entries(props.hyperparameters ?? {})) {
       v.check(value.length <= 2500, 'hyperparameters', `pipeline.training_params.${k}`, `SageMaker accepts hyperparameter values of at most 2500 characters, found ${value.length}`);
     }

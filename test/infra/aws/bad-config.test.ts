@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { EnvironmentName } from '../../../config/schema';
 import { buildMlApp } from '../../../infra/aws/build-app';
+import { ENV } from '../../../runtime/contract/env';
+import { editJson } from '../../helpers/tmp';
 import { configWith, REPO_ROOT } from './helpers';
 
 function build(env: EnvironmentName, edit: (doc: any) => void): () => void {
@@ -14,7 +16,7 @@ function build(env: EnvironmentName, edit: (doc: any) => void): () => void {
   return () => buildMlApp({ configDir, environments: [env], nag: false, buildContext: REPO_ROOT });
 }
 
-const pin = (doc: any) => (doc.model_version = 'mlstack-dev-train-0a1b2c3d4e5f');
+const pin = (doc: any) => (doc.model_version = 'v4');
 
 test('min_capacity > max_capacity is rejected when the config loads, naming file and key', () => {
   expect(
@@ -96,12 +98,20 @@ test('an ingestion schedule that is not a Scheduler expression fails in Ingestio
   );
 });
 
+test('parser.json auth with only token_file fails synth: on AWS the token arrives as a variable from Secrets Manager', () => {
+  const configDir = configWith({});
+  editJson(path.join(configDir, 'parser.json'), (doc) => (doc.ingestion = { ...doc.ingestion, auth: { token_file: '/run/secrets/api-token' } }));
+  expect(() => buildMlApp({ configDir, environments: ['dev'], nag: false, buildContext: REPO_ROOT })).toThrow(
+    /MlStack-dev\/Ingestion: invalid configuration in .*environments\/dev\.json \/ .*parser\.json[\s\S]*ingestion\.auth\.token_file \(parser\.json\) \(prop tokenFile\): "\/run\/secrets\/api-token": on AWS the ingestion task receives the API token from Secrets Manager as an environment variable, not a file; set ingestion\.auth\.token_env/,
+  );
+});
+
 test('the CDK app entry point exits 2 with the message on a bad config (what `cdk synth` shows)', () => {
   const configDir = configWith({ dev: (doc) => (doc.aws.training.instance_type = 'ml.m5.large') });
   const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/run-ts.js'), path.join(REPO_ROOT, 'infra/aws/app.ts')], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: { ...process.env, MLSTACK_CONFIG_DIR: configDir, CDK_OUTDIR: path.join(configDir, 'cdk.out') },
+    env: { ...process.env, [ENV.configDir]: configDir, CDK_OUTDIR: path.join(configDir, 'cdk.out') },
   });
   expect(result.stderr).toMatch(/MlStack-dev\/Training: invalid configuration[\s\S]*"ml\.m5\.large" has no GPU/);
   expect(result.status).toBe(2);

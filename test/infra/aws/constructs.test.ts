@@ -7,13 +7,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { DataLake } from '../../../infra/aws/constructs/data-lake';
 import { HyperparameterTuning } from '../../../infra/aws/constructs/hyperparameter-tuning';
-import { API_TOKEN_ENV, Ingestion } from '../../../infra/aws/constructs/ingestion';
+import { Ingestion, secretPlaceholder } from '../../../infra/aws/constructs/ingestion';
 import { ModelEndpoint } from '../../../infra/aws/constructs/model-endpoint';
 import { Monitoring } from '../../../infra/aws/constructs/monitoring';
 import { ASSET_IMAGE_TAG, Registry } from '../../../infra/aws/constructs/registry';
-import { TrainingJob, TRAINING_METRICS, metricDefinitions } from '../../../infra/aws/constructs/training-job';
+import { REGISTER_PATHS, TrainingJob, TRAINING_METRICS, metricDefinitions, statesFormat } from '../../../infra/aws/constructs/training-job';
 import { metricLine, SAGEMAKER_METRIC_DEFINITIONS } from '../../../runtime/training/telemetry';
-import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType } from '../../../infra/aws/instance-types';
+import { hasInstanceStorage, isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../../../infra/aws/instance-types';
+import { awsNames } from '../../../runtime/contract/aws-names';
+import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
+import { FIXED_PREFIXES, MODEL_ARCHIVE, processedRunPrefix, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
+import { evaluateFormat, evaluateRunIdExpression, resolveCfn } from './helpers';
 import { acknowledgeJustifiedWildcards, wildcardFindings } from '../../../infra/aws/nag';
 import { ConstructPropsError, isConcrete } from '../../../infra/aws/validation';
 import * as fs from 'node:fs';
@@ -30,19 +34,27 @@ const BUILD_CONTEXT = (() => {
   return dir;
 })();
 
-/** A state machine's definition with every CloudFormation token replaced by "<token>". */
-function definitionOf(machine: sfn.StateMachine): any {
-  const body = Stack.of(machine).resolve((machine.node.defaultChild as sfn.CfnStateMachine).definitionString);
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : '<token>')).join('');
-  return JSON.parse(text);
+const BUCKET = 'test-data-bucket';
+const NAMES = awsNames({ project: 'proj', endpoint_name: 'churn' }, 'dev');
+const CTX: LaunchContext = { cloud: 'aws', envName: 'dev', project: 'proj', bucket: `s3://${BUCKET}` };
+
+/** A construct's value as the deployed template holds it: the data bucket's Ref is its name, other tokens `<LogicalId>`. */
+function deployed(stack: Stack, value: unknown): any {
+  const bucketId = Object.entries(Template.fromStack(stack).findResources('AWS::S3::Bucket')).find(([, b]) => b.Properties?.BucketName === BUCKET)![0];
+  return resolveCfn(stack.resolve(value), { [bucketId]: BUCKET });
 }
 
-function fixture(imageTag?: string) {
+/** A state machine's definition as deployed (see deployed()). */
+function definitionOf(machine: sfn.StateMachine): any {
+  return JSON.parse(deployed(Stack.of(machine), (machine.node.defaultChild as sfn.CfnStateMachine).definitionString));
+}
+
+function fixture(imageTag?: string, prefixes?: ConstructorParameters<typeof DataLake>[2]['prefixes']) {
   const app = new App();
   const stack = new Stack(app, 'Test', { env: { region: 'us-east-1' } });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-  const dataLake = new DataLake(stack, 'DataLake', { bucketName: 'test-data-bucket', retainOnDelete: false });
-  const registry = new Registry(stack, 'Registry', { repositoryPrefix: 'proj-dev', modelPackageGroupName: 'proj-dev', imageTag, buildContext: BUILD_CONTEXT });
+  const dataLake = new DataLake(stack, 'DataLake', { bucketName: BUCKET, retainOnDelete: false, prefixes });
+  const registry = new Registry(stack, 'Registry', { repositoryNames: NAMES.repositories, modelPackageGroupName: NAMES.modelPackageGroup, imageTag, buildContext: BUILD_CONTEXT });
   return { app, stack, vpc, dataLake, registry };
 }
 
@@ -51,7 +63,8 @@ function trainingJob(f: ReturnType<typeof fixture>, overrides: Partial<Construct
     dataLake: f.dataLake,
     registry: f.registry,
     vpc: f.vpc,
-    jobNamePrefix: 'proj-dev-train',
+    launchContext: CTX,
+    jobNamePrefix: NAMES.trainingJobPrefix,
     instanceType: 'ml.g5.xlarge',
     requireGpu: true,
     ...overrides,
@@ -71,6 +84,15 @@ describe('instance types', () => {
     expect(isBurstableInstanceType('ml.t3.medium')).toBe(true);
     expect(isSageMakerInstanceType('ml.c6i.large')).toBe(true);
     expect(isSageMakerInstanceType('c6i.large')).toBe(false);
+  });
+
+  test('instance storage: NVMe types get no VolumeKmsKeyId (SageMaker rejects it), EBS-only types keep it', () => {
+    const local = ['ml.g4dn.xlarge', 'ml.g5.2xlarge', 'ml.g6.xlarge', 'ml.g6e.xlarge', 'ml.p3dn.24xlarge', 'ml.p4d.24xlarge', 'ml.p4de.24xlarge', 'ml.p5.48xlarge', 'ml.p5en.48xlarge', 'ml.m5d.large', 'ml.c5d.xlarge', 'ml.r5d.large', 'ml.m6id.large', 'ml.trn1.2xlarge', 'ml.trn1n.32xlarge'];
+    const ebs = ['ml.m5.xlarge', 'ml.c5.2xlarge', 'ml.c5n.xlarge', 'ml.p3.2xlarge', 'ml.p2.xlarge', 'ml.c6i.large', 'ml.m4.xlarge', 'ml.inf2.xlarge', 't3.large'];
+    expect(local.filter((t) => !hasInstanceStorage(t))).toEqual([]);
+    expect(ebs.filter(hasInstanceStorage)).toEqual([]);
+    expect(volumeKmsKeyFor('ml.g5.xlarge', 'arn:key')).toEqual({});
+    expect(volumeKmsKeyFor('ml.m5.xlarge', 'arn:key')).toEqual({ VolumeKmsKeyId: 'arn:key' });
   });
 });
 
@@ -106,7 +128,7 @@ describe('DataLake', () => {
       expect.objectContaining({ Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [expect.anything(), '/models/*']] } }),
     );
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a: string) => a.includes('*'))).toEqual([]);
-    expect(f.dataLake.s3Uri('models', 'v1/model.tar.gz')).toMatch(/^s3:\/\/.+\/models\/v1\/model\.tar\.gz$/);
+    expect(deployed(f.stack, f.dataLake.s3Uri('models', `v1/${MODEL_ARCHIVE}`))).toBe(`s3://${BUCKET}/models/v1/${MODEL_ARCHIVE}`);
   });
 
   test('retains bucket and key by default; bad lifecycle days are rejected together', () => {
@@ -121,17 +143,21 @@ describe('DataLake', () => {
 });
 
 describe('Registry', () => {
-  test('"latest" runs the images cdk deploy builds (assets); a pinned tag runs <repo>:<tag> from the registry', () => {
+  test('"latest" runs the images cdk deploy builds (assets); a pinned tag runs <repo>:<tag> and declares no asset', () => {
     const assets = fixture();
     expect(assets.registry.imageTag).toBe(ASSET_IMAGE_TAG);
     expect(assets.registry.usesImageAssets).toBe(true);
+    expect(Object.keys(assets.registry.assets).sort()).toEqual(['ingestion', 'serving', 'training']);
     expect(assets.stack.resolve(assets.registry.image('serving').imageUri)).toEqual({ 'Fn::Sub': expect.stringContaining('cdk-hnb659fds-container-assets') });
 
     const pinned = fixture('v1.4.2');
     expect(pinned.registry.usesImageAssets).toBe(false);
-    const uri = JSON.stringify(pinned.stack.resolve(pinned.registry.image('serving').imageUri));
-    expect(uri).toContain(':v1.4.2');
-    expect(uri).toContain(pinned.stack.getLogicalId(pinned.registry.repositories.serving.node.defaultChild as any));
+    expect(pinned.registry.assets).toEqual({});
+    expect(pinned.stack.node.findAll().filter((c) => c.constructor.name === 'DockerImageAsset')).toEqual([]);
+    const uri = deployed(pinned.stack, pinned.registry.image('serving').imageUri);
+    const repoId = pinned.stack.getLogicalId(pinned.registry.repositories.serving.node.defaultChild as any);
+    expect(uri).toBe(`<select 4>.dkr.ecr.<select 3>.amazonaws.com/<${repoId}>:v1.4.2`);
+    Template.fromStack(pinned.stack).hasResourceProperties('AWS::ECR::Repository', { RepositoryName: NAMES.repositories.serving });
   });
 
   test('grantPush lets CI push to one repository; grantRegisterModel is limited to the group', () => {
@@ -141,35 +167,148 @@ describe('Registry', () => {
     f.registry.grantRegisterModel(ci);
     const statements = policyStatements(f.stack);
     expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['ecr:PutImage']) }));
-    expect(statements).toContainEqual(expect.objectContaining({ Action: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:AddTags'] }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags'] }),
+    );
   });
 
   test('rejects bad names and counts', () => {
     const stack = new Stack(new App(), 'S');
     expect(
-      () => new Registry(stack, 'R', { repositoryPrefix: 'Bad Prefix', modelPackageGroupName: 'under_score', maxTaggedImages: 0, buildContext: BUILD_CONTEXT }),
+      () =>
+        new Registry(stack, 'R', {
+          repositoryNames: { ingestion: 'Bad Prefix/ingestion', 'training-gpu': 'Bad Prefix/training-gpu', serving: 'Bad Prefix/serving' },
+          modelPackageGroupName: 'under_score',
+          maxTaggedImages: 0,
+          buildContext: BUILD_CONTEXT,
+        }),
     ).toThrow(/\(5 problems\)[\s\S]*ECR repository name "Bad Prefix\/ingestion" is invalid[\s\S]*"under_score" is not a valid model package group name[\s\S]*maxTaggedImages/);
   });
 });
 
 describe('TrainingJob', () => {
-  test('on-demand multi-instance training: no checkpoint config, encrypted inter-container traffic, scheduled start only', () => {
+  test('on-demand multi-instance training: no checkpoint config, encrypted inter-container traffic; no rule when the marker is off', () => {
     const f = fixture();
-    const job = trainingJob(f, { instanceCount: 2, startOnDataMarker: false, schedule: events.Schedule.rate(Duration.days(7)) });
+    const job = trainingJob(f, { instanceCount: 2, startOnDataMarker: false });
     const grantee = new iam.Role(f.stack, 'Starter', { assumedBy: new iam.AccountRootPrincipal() });
     job.grantStartExecution(grantee);
     const t = Template.fromStack(f.stack);
-    t.resourceCountIs('AWS::Events::Rule', 1);
-    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)' });
+    t.resourceCountIs('AWS::Events::Rule', 0);
     t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { Description: 'distributed training between instances' });
     expect(job.jobDefinition).toMatchObject({ EnableManagedSpotTraining: false, EnableInterContainerTrafficEncryption: true, StoppingCondition: { MaxRuntimeInSeconds: 86_400 } });
+    expect(definitionOf(job.stateMachine).States.Train.Parameters.CheckpointConfig).toBeUndefined();
     expect(policyStatements(f.stack)).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution' }));
   });
 
-  test('spot without max_wait defaults to twice the runtime', () => {
+  test('spot without max_wait defaults to twice the runtime; checkpoints under <checkpoints><job>/', () => {
     const f = fixture();
     const job = trainingJob(f, { spot: true, maxRuntime: Duration.hours(2) });
     expect(job.jobDefinition).toMatchObject({ StoppingCondition: { MaxRuntimeInSeconds: 7200, MaxWaitTimeInSeconds: 14_400 } });
+    const checkpoint = definitionOf(job.stateMachine).States.Train.Parameters.CheckpointConfig;
+    expect(evaluateFormat(checkpoint['S3Uri.$'], { jobName: 'proj-dev-train-abc' })).toBe(`s3://${BUCKET}/checkpoints/proj-dev-train-abc/`);
+  });
+
+  test('VolumeKmsKeyId only where SageMaker accepts it: not on ml.g5 training or ml.m5d processing, kept on EBS-only ml.m5', () => {
+    const f = fixture();
+    const job = trainingJob(f, { instanceType: 'ml.g5.xlarge', evaluationInstanceType: 'ml.m5d.xlarge' });
+    const states = definitionOf(job.stateMachine).States;
+    expect(states.Train.Parameters.ResourceConfig).toEqual({ InstanceType: 'ml.g5.xlarge', InstanceCount: 1, VolumeSizeInGB: 50 });
+    for (const name of ['Evaluate', 'Register']) expect(states[name].Parameters.ProcessingResources.ClusterConfig).not.toHaveProperty('VolumeKmsKeyId');
+
+    const ebs = fixture();
+    const cpuJob = trainingJob(ebs, { instanceType: 'ml.m5.xlarge', requireGpu: false });
+    const cpuStates = definitionOf(cpuJob.stateMachine).States;
+    const keyId = ebs.stack.getLogicalId(ebs.dataLake.encryptionKey.node.defaultChild as any);
+    expect(cpuStates.Train.Parameters.ResourceConfig.VolumeKmsKeyId).toBe(`<${keyId}.Arn>`);
+    expect(cpuStates.Evaluate.Parameters.ProcessingResources.ClusterConfig.VolumeKmsKeyId).toBe(`<${keyId}.Arn>`);
+  });
+
+  test(`the run comes from the ${SUCCESS_MARKER} event key or from {"processed_run"}; without either the execution fails with a clear cause`, () => {
+    const f = fixture(undefined, { processed: 'lake/in/processed/' });
+    const states = definitionOf(trainingJob(f).stateMachine).States;
+    const choice = states.FindProcessedRun;
+    expect(choice.Type).toBe('Choice');
+    expect(choice.Choices.map((c: any) => [c.And.map((a: any) => a.Variable), c.Next])).toEqual([
+      [['$.processed_run', '$.processed_run'], 'RunFromInput'],
+      [['$.detail.object.key', '$.detail.object.key'], 'RunFromEvent'],
+    ]);
+    expect(states[choice.Default]).toMatchObject({ Type: 'Fail', Error: 'NoProcessedRun', Cause: expect.stringContaining('{"processed_run": "<run id>"}') });
+    expect(states.RunFromInput.Parameters).toEqual({ 'processedRun.$': '$.processed_run' });
+    // The rule's key pattern and the state's extraction agree on where the run id sits.
+    const event = { detail: { object: { key: `${processedRunPrefix({ processed: 'lake/in/processed/' }, '20261122T020000Z-ab12')}${SUCCESS_MARKER}` } } };
+    expect(evaluateRunIdExpression(states.RunFromEvent.Parameters['processedRun.$'], event)).toBe('20261122T020000Z-ab12');
+    expect(states.RunFromEvent.Next).toBe('NameJob');
+    expect(states.NameJob.Parameters['processedRun.$']).toBe('$.processedRun');
+    Template.fromStack(f.stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { bucket: Match.anyValue(), object: { key: [{ wildcard: `lake/in/processed/*/${SUCCESS_MARKER}` }] } } }),
+    });
+  });
+
+  test('Train reads only that run, with the contract Environment; Evaluate reads the same run', () => {
+    const f = fixture();
+    const job = trainingJob(f, { hyperparameters: { epochs: '3' } });
+    const states = definitionOf(job.stateMachine).States;
+    const input = { jobName: 'proj-dev-train-abc', processedRun: 'run-7' };
+    const channel = states.Train.Parameters.InputDataConfig;
+    expect(channel).toHaveLength(1);
+    expect(channel[0].ChannelName).toBe('train');
+    expect(evaluateFormat(channel[0].DataSource.S3DataSource['S3Uri.$'], input)).toBe(`s3://${BUCKET}/data/processed/run-7/`);
+    expect(states.Train.Parameters.Environment).toEqual(sageMakerTrainingEnvironment(CTX));
+    expect(states.Train.Parameters.HyperParameters).toEqual({ epochs: '3' });
+    const data = states.Evaluate.Parameters.ProcessingInputs.find((i: any) => i.InputName === 'data');
+    expect(evaluateFormat(data.S3Input['S3Uri.$'], input)).toBe(`s3://${BUCKET}/data/processed/run-7/`);
+    expect(states.Evaluate.Next).toBe('Register');
+  });
+
+  test('Register runs the training image with exactly the contract launch; no CallAwsService steps remain', () => {
+    const f = fixture('v9');
+    const job = trainingJob(f);
+    const states = definitionOf(job.stateMachine).States;
+    const register = states.Register;
+    const servingImage = deployed(f.stack, f.registry.image('serving').imageUri);
+    const launch = sageMakerRegisterLaunch(CTX, servingImage, REGISTER_PATHS);
+    expect(register.Resource).toMatch(/:states:::sagemaker:createProcessingJob\.sync$/);
+    expect(register.End).toBe(true);
+    expect(register.Parameters.AppSpecification).toEqual({ ImageUri: deployed(f.stack, f.registry.image('training').imageUri), ContainerArguments: launch.args });
+    expect(register.Parameters.Environment).toEqual(launch.env);
+    expect(register.Parameters.Environment[ENV.servingImage]).toMatch(/:v9$/);
+    const input = { jobName: 'proj-dev-train-abc', training: { ModelArtifacts: { S3ModelArtifacts: `s3://b/models/proj-dev-train-abc/output/${MODEL_ARCHIVE}` } } };
+    const inputs = Object.fromEntries(register.Parameters.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input]));
+    expect(inputs.model).toMatchObject({ 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts', LocalPath: REGISTER_PATHS.model });
+    expect(inputs.evaluation.LocalPath).toBe(REGISTER_PATHS.evaluation);
+    expect(evaluateFormat(inputs.evaluation['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/evaluation/`);
+    // The evaluation job writes where registration reads.
+    expect(evaluateFormat(states.Evaluate.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/evaluation`);
+    const [output] = register.Parameters.ProcessingOutputConfig.Outputs;
+    expect(output.S3Output.LocalPath).toBe(REGISTER_PATHS.output);
+    expect(evaluateFormat(output.S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/registration`);
+    expect(evaluateFormat(register.Parameters['ProcessingJobName.$'], input)).toBe('proj-dev-train-abc-reg');
+    expect(Object.keys(states).sort()).toEqual(['Evaluate', 'FindProcessedRun', 'NameJob', 'NoProcessedRun', 'Register', 'RunFromEvent', 'RunFromInput', 'Train', 'TrainingFailed']);
+    expect(JSON.stringify(states)).not.toContain(':aws-sdk:');
+  });
+
+  test(`the registration role reads models, writes models/ and ${FIXED_PREFIXES.registry}, registers in the group, pulls the training image`, () => {
+    const f = fixture('v9');
+    const job = trainingJob(f);
+    const policy = Object.values(Template.fromStack(f.stack).findResources('AWS::IAM::Policy')).find(
+      (p) => p.Properties.Roles[0].Ref === f.stack.getLogicalId(job.registrationRole.node.defaultChild as any),
+    )!;
+    const statements = resolveCfn(policy.Properties.PolicyDocument.Statement);
+    const resourcesOf = (action: string) => statements.filter((s: any) => [s.Action].flat().includes(action)).flatMap((s: any) => [s.Resource].flat());
+    const bucketArn = `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>`;
+    expect(resourcesOf('s3:GetObject').sort()).toEqual([`${bucketArn}/models/*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
+    expect(resourcesOf('s3:PutObject').sort()).toEqual([`${bucketArn}/models/*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
+    expect(resourcesOf('s3:DeleteObject')).toEqual([]);
+    for (const action of ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags']) {
+      expect(resourcesOf(action)).toContainEqual(expect.stringContaining('model-package'));
+    }
+    const trainingRepoArn = `<${f.stack.getLogicalId(f.registry.repositories.training.node.defaultChild as any)}.Arn>`;
+    expect(resourcesOf('ecr:BatchGetImage')).toEqual([trainingRepoArn]);
+    expect(resourcesOf('logs:PutLogEvents')).toEqual([expect.stringContaining('/aws/sagemaker/ProcessingJobs')]);
+    // Step Functions may pass it to SageMaker.
+    expect(policyStatements(f.stack)).toContainEqual(
+      expect.objectContaining({ Action: 'iam:PassRole', Resource: expect.arrayContaining([f.stack.resolve(job.registrationRole.roleArn)]) }),
+    );
   });
 
   test('the image prints validation:<metric>=<value> and SageMaker scrapes it', () => {
@@ -180,6 +319,11 @@ describe('TrainingJob', () => {
     const job = trainingJob(f, {});
     expect((job.jobDefinition.AlgorithmSpecification as { MetricDefinitions: unknown }).MetricDefinitions).toEqual(SAGEMAKER_METRIC_DEFINITIONS);
     for (const m of TRAINING_METRICS) expect(SAGEMAKER_METRIC_DEFINITIONS.map((d) => d.Name)).toContain(`validation:${m}`);
+  });
+
+  test('States.Format templates refuse characters that would need escaping', () => {
+    expect(statesFormat('s3://b/{}/', '$.x')).toBe("States.Format('s3://b/{}/', $.x)");
+    expect(() => statesFormat("s3://b/it's/{}", '$.x')).toThrow(/quote or backslash/);
   });
 
   test('rejects burstable, wrong max wait, long prefixes and huge hyperparameters', () => {
@@ -211,7 +355,7 @@ describe('HyperparameterTuning', () => {
   test('maps ranges to SageMaker parameter ranges and minimises loss', () => {
     const f = fixture();
     const job = trainingJob(f, { hyperparameters: { learning_rate: '0.01', epochs: '10' } });
-    const tuning = new HyperparameterTuning(f.stack, 'Tuning', { trainingJob: job, dataLake: f.dataLake, jobNamePrefix: 'proj-dev-hpo', searchSpace: space, trials: 40, metric: 'loss' });
+    const tuning = new HyperparameterTuning(f.stack, 'Tuning', { trainingJob: job, dataLake: f.dataLake, jobNamePrefix: NAMES.tuningJobPrefix, searchSpace: space, trials: 40, metric: 'loss' });
     expect(tuning.tuningJobConfig).toEqual({
       Strategy: 'Random',
       HyperParameterTuningJobObjective: { Type: 'Minimize', MetricName: 'validation:loss' },
@@ -228,7 +372,21 @@ describe('HyperparameterTuning', () => {
     });
     // searched hyperparameters are not also static; every trial learns where its study lives
     const statics = definitionOf(tuning.stateMachine).States.StaticHyperParameters.Parameters.staticHyperParameters;
-    expect(statics).toEqual({ epochs: '10', 'study_uri.$': "States.Format('s3://<token>/state/studies/{}/', $.jobName)", models_uri: 's3://<token>/models/' });
+    expect(statics).toEqual({ epochs: '10', 'study_uri.$': `States.Format('s3://${BUCKET}/state/studies/{}/', $.jobName)`, models_uri: `s3://${BUCKET}/models/` });
+  });
+
+  test('trials train on the run named in the input, with the contract Environment and no VolumeKmsKeyId on ml.g5', () => {
+    const f = fixture();
+    const tuning = new HyperparameterTuning(f.stack, 'Tuning', { trainingJob: trainingJob(f, { instanceType: 'ml.g5.2xlarge' }), dataLake: f.dataLake, jobNamePrefix: NAMES.tuningJobPrefix, searchSpace: space, trials: 4 });
+    const states = definitionOf(tuning.stateMachine).States;
+    expect(states.FindProcessedRun.Choices[0].Next).toBe('NameStudy');
+    expect(states[states.FindProcessedRun.Default]).toMatchObject({ Type: 'Fail', Cause: expect.stringContaining('"processed_run"') });
+    expect(states.NameStudy.Parameters['processedRun.$']).toBe('$.processed_run');
+    expect(states.StaticHyperParameters.Parameters['processedRun.$']).toBe('$.processedRun');
+    const definition = states.Tune.Parameters.TrainingJobDefinition;
+    expect(definition.Environment).toEqual(sageMakerTrainingEnvironment(CTX));
+    expect(definition.ResourceConfig).toEqual({ InstanceType: 'ml.g5.2xlarge', InstanceCount: 1, VolumeSizeInGB: 50 });
+    expect(evaluateFormat(definition.InputDataConfig[0].DataSource.S3DataSource['S3Uri.$'], { processedRun: 'run-3' })).toBe(`s3://${BUCKET}/data/processed/run-3/`);
   });
 
   test('successive halving becomes Hyperband with epochs as the resource', () => {
@@ -236,7 +394,7 @@ describe('HyperparameterTuning', () => {
     const tuning = new HyperparameterTuning(f.stack, 'Tuning', {
       trainingJob: trainingJob(f),
       dataLake: f.dataLake,
-      jobNamePrefix: 'proj-dev-hpo',
+      jobNamePrefix: NAMES.tuningJobPrefix,
       searchSpace: space,
       trials: 9,
       strategy: 'successive_halving',
@@ -265,44 +423,58 @@ describe('HyperparameterTuning', () => {
 });
 
 describe('Ingestion', () => {
-  test('an existing secret can be passed; the token variable name comes from parser.json', () => {
+  const SOURCE = 'https://api.example.com/v1/customers';
+  const base = (f: ReturnType<typeof fixture>) => ({ dataLake: f.dataLake, image: f.registry.image('ingestion'), vpc: f.vpc, schedule: 'rate(6 hours)' });
+  const container = (stack: Stack) => Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions[0];
+
+  test('the container gets exactly the contract launch; the token secret holds a placeholder and is injected whole', () => {
     const f = fixture();
-    const ingestion = new Ingestion(f.stack, 'Ingestion', {
-      dataLake: f.dataLake,
-      image: f.registry.image('ingestion'),
-      vpc: f.vpc,
-      schedule: 'rate(6 hours)',
-      environment: { MLSTACK_ENV: 'dev' },
-      tokenEnvironmentVariable: 'CRM_TOKEN',
-      enabled: false,
-    });
+    const launch = ingestionLaunch(CTX, SOURCE, 'CRM_TOKEN');
+    const ingestion = new Ingestion(f.stack, 'Ingestion', { ...base(f), launch, secretName: NAMES.ingestionSecret, enabled: false });
     const reader = new iam.Role(f.stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     ingestion.grantReadSecret(reader);
     const t = Template.fromStack(f.stack);
     t.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(6 hours)', State: 'DISABLED' });
-    t.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({ Secrets: Match.arrayWith([Match.objectLike({ Name: 'CRM_TOKEN' })]) })],
-    });
+    const c = container(f.stack);
+    expect(c.Command).toEqual(['ingest']);
+    expect(Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]))).toEqual(launch.env);
+    const secretId = f.stack.getLogicalId(ingestion.apiSecret!.node.defaultChild as any);
+    // ValueFrom is the secret's ARN alone: no `:token::` JSON key.
+    expect(c.Secrets).toEqual([{ Name: 'CRM_TOKEN', ValueFrom: { Ref: secretId } }]);
+    const secret = t.findResources('AWS::SecretsManager::Secret')[secretId].Properties;
+    expect(secret.Name).toBe('proj-dev/ingestion-api-token');
+    expect(secret.SecretString).toBe(`set-me: aws secretsmanager put-secret-value --secret-id proj-dev/ingestion-api-token --secret-string <token>`);
+    expect(isSecretPlaceholder(secret.SecretString)).toBe(true);
+    expect(secret.SecretString).toBe(secretPlaceholder(NAMES.ingestionSecret));
+    expect(secret).not.toHaveProperty('GenerateSecretString');
     expect(policyStatements(f.stack)).toContainEqual(expect.objectContaining({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] }));
   });
 
-  test('rejects bad Fargate sizes and secrets passed as plain variables', () => {
+  test('without token_env there is no secret and no injected variable', () => {
     const f = fixture();
-    expect(
-      () =>
-        new Ingestion(f.stack, 'Ingestion', {
-          dataLake: f.dataLake,
-          image: f.registry.image('ingestion'),
-          vpc: f.vpc,
-          schedule: 'cron(0 2 * * ? *)',
-          environment: { [API_TOKEN_ENV]: 'oops' },
-          cpu: 1024,
-          memoryLimitMiB: 512,
-        }),
-    ).toThrow(/\(2 problems\)[\s\S]*do not also set them as plain variables[\s\S]*1024 CPU units Fargate accepts 2048-8192 MiB, found 512/);
-    expect(
-      () => new Ingestion(f.stack, 'Ingestion2', { dataLake: f.dataLake, image: f.registry.image('ingestion'), vpc: f.vpc, schedule: 'rate(1 day)', environment: {}, cpu: 300 }),
-    ).toThrow(/Fargate accepts 256, 512, 1024, 2048, 4096 CPU units, found 300/);
+    const ingestion = new Ingestion(f.stack, 'Ingestion', { ...base(f), launch: ingestionLaunch(CTX, SOURCE, undefined), secretName: NAMES.ingestionSecret });
+    Template.fromStack(f.stack).resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(container(f.stack).Secrets).toBeUndefined();
+    expect(ingestion.apiSecret).toBeUndefined();
+    expect(() => ingestion.grantReadSecret(new iam.Role(f.stack, 'R', { assumedBy: new iam.AccountRootPrincipal() }))).toThrow(/injects no API token/);
+  });
+
+  test('token_file alone fails: the task receives the token as a variable', () => {
+    const f = fixture();
+    expect(() => new Ingestion(f.stack, 'Ingestion', { ...base(f), launch: ingestionLaunch(CTX, SOURCE, undefined), tokenFile: '/run/secrets/token' })).toThrow(
+      /ingestion\.auth\.token_file \(parser\.json\) \(prop tokenFile\): "\/run\/secrets\/token": on AWS the ingestion task receives the API token from Secrets Manager[\s\S]*set ingestion\.auth\.token_env/,
+    );
+  });
+
+  test('rejects bad Fargate sizes and a token variable that is also plain', () => {
+    const f = fixture();
+    const clash = ingestionLaunch(CTX, SOURCE, ENV.env);
+    expect(() => new Ingestion(f.stack, 'Ingestion', { ...base(f), launch: clash, secretName: 'x', cpu: 1024, memoryLimitMiB: 512 })).toThrow(
+      /\(2 problems\)[\s\S]*must not also be a plain variable[\s\S]*1024 CPU units Fargate accepts 2048-8192 MiB, found 512/,
+    );
+    expect(() => new Ingestion(f.stack, 'Ingestion2', { ...base(f), launch: ingestionLaunch(CTX, SOURCE, undefined), cpu: 300 })).toThrow(
+      /Fargate accepts 256, 512, 1024, 2048, 4096 CPU units, found 300/,
+    );
   });
 });
 
@@ -310,7 +482,8 @@ describe('ModelEndpoint', () => {
   const base = (f: ReturnType<typeof fixture>) => ({
     dataLake: f.dataLake,
     image: f.registry.image('serving'),
-    endpointName: 'churn-dev',
+    project: 'proj',
+    endpointName: NAMES.endpoint,
     instanceType: 'ml.c6i.large',
     autoscaling: { minCapacity: 1, maxCapacity: 3, invocationsPerInstance: 600 },
     vpc: f.vpc,
@@ -327,18 +500,34 @@ describe('ModelEndpoint', () => {
     expect(policyStatements(f.stack)).toContainEqual(expect.objectContaining({ Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:*:*:endpoint/churn-dev' }));
   });
 
-  test('with a version: the model role reads only the models prefix (no s3:GetObject* from ModelData.fromBucket)', () => {
+  test(`with a version: the model loads <models><project>/<version>/${MODEL_ARCHIVE} and reads that object only`, () => {
     const f = fixture();
     const endpoint = new ModelEndpoint(f.stack, 'Serving', { ...base(f), modelVersion: 'v7', dataCapturePercent: 0, canaryPercent: 25 });
     const client = new iam.Role(f.stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() });
     endpoint.grantInvoke(client);
     const t = Template.fromStack(f.stack);
+    const model = Object.values(t.findResources('AWS::SageMaker::Model'))[0].Properties.PrimaryContainer;
+    expect(deployed(f.stack, model.ModelDataUrl)).toBe(`s3://${BUCKET}/${versionArchiveKey(f.dataLake.prefixes, 'proj', 'v7')}`);
+    expect(deployed(f.stack, model.ModelDataUrl)).toBe(`s3://${BUCKET}/models/proj/v7/${MODEL_ARCHIVE}`);
+    expect(model.Environment).toEqual(sageMakerServingEnvironment('v7'));
+    const modelRoleReads = policyStatements(f.stack).filter((s) => [s.Action].flat().includes('s3:GetObject'));
+    expect(modelRoleReads.map((s) => deployed(f.stack, s.Resource))).toEqual([`<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>/models/proj/v7/${MODEL_ARCHIVE}`]);
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { DataCaptureConfig: Match.objectLike({ EnableCapture: false }) });
     t.hasResourceProperties('AWS::SageMaker::Endpoint', {
       DeploymentConfig: { BlueGreenUpdatePolicy: Match.objectLike({ TrafficRoutingConfiguration: Match.objectLike({ CanarySize: { Type: 'CAPACITY_PERCENT', Value: 25 } }) }) },
     });
     expect(policyStatements(f.stack).flatMap((s) => [s.Action].flat()).filter((a: string) => a.includes('*'))).toEqual([]);
     expect(endpoint.widgets()).toHaveLength(2);
+  });
+
+  test('the endpoint config carries a KmsKeyId only for EBS-backed serving types (CreateEndpointConfig rejects it for local storage)', () => {
+    const kmsKeyOf = (instanceType: string) => {
+      const f = fixture();
+      new ModelEndpoint(f.stack, 'Serving', { ...base(f), modelVersion: 'v1', instanceType });
+      return Object.values(Template.fromStack(f.stack).findResources('AWS::SageMaker::EndpointConfig'))[0].Properties.KmsKeyId;
+    };
+    expect(kmsKeyOf('ml.c6i.large')).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DataLakeKey/), 'Arn'] });
+    expect(kmsKeyOf('ml.g5.xlarge')).toBeUndefined();
   });
 
   test('rejects bad names, versions, capture share and canary size together', () => {

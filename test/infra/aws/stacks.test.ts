@@ -8,17 +8,37 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadProjectConfig } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../../config/schema';
-import { requireAllServices } from '../../helpers/tmp';
-import { cfnLint, cfnLintAvailable, configWith, synthesize, type LintResult, type SynthesizedApp } from './helpers';
+import { buildMlApp } from '../../../infra/aws/build-app';
+import { REGISTER_PATHS } from '../../../infra/aws/constructs/training-job';
+import { awsNames } from '../../../runtime/contract/aws-names';
+import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
+import { bucketUri, MODEL_ARCHIVE, processedRunPrefix, storagePaths, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
+import { editJson, requireAllServices } from '../../helpers/tmp';
+import {
+  bucketRefs,
+  cfnLint,
+  cfnLintAvailable,
+  configWith,
+  evaluateFormat,
+  evaluateRunIdExpression,
+  REPO_ROOT,
+  resolveCfn,
+  resolvedDefinition,
+  synthesize,
+  type LintResult,
+  type SynthesizedApp,
+} from './helpers';
 
-const PINNED: Partial<Record<EnvironmentName, string>> = {
-  qa: 'mlstack-qa-train-0a1b2c3d4e5f',
-  staging: 'mlstack-staging-train-1a2b3c4d5e6f',
-  prod: 'mlstack-prod-train-2a3b4c5d6e7f',
-};
+const PINNED: Partial<Record<EnvironmentName, string>> = { qa: 'v3', staging: 'v2', prod: 'v1' };
+
+/** dev as a CI-built, token-authenticated deployment: a pinned image tag and parser.json auth.token_env. */
+const CI_TAG = 'ci-0a1b2c3';
+const TOKEN_ENV = 'CRM_API_TOKEN';
 
 let synth: SynthesizedApp;
+let pinned: SynthesizedApp;
 let project: ProjectConfig;
+let pinnedProject: ProjectConfig;
 const lintAvailable = cfnLintAvailable();
 let lint: Promise<LintResult> | undefined;
 
@@ -28,26 +48,45 @@ beforeAll(() => {
   );
   project = loadProjectConfig(dir);
   synth = synthesize(dir);
+  const pinnedDir = configWith({ dev: (doc) => (doc.aws.image_tag = CI_TAG) });
+  editJson(path.join(pinnedDir, 'parser.json'), (doc) => (doc.ingestion = { ...doc.ingestion, auth: { token_env: TOKEN_ENV } }));
+  pinnedProject = loadProjectConfig(pinnedDir);
+  pinned = synthesize(pinnedDir, ['dev']);
   // cfn-lint takes seconds per template: start it now, assert on it last.
-  if (lintAvailable) lint = cfnLint(ENVIRONMENTS.map((env) => path.join(synth.outdir, `MlStack-${env}.template.json`)));
+  const templates = [...ENVIRONMENTS.map((env) => path.join(synth.outdir, `MlStack-${env}.template.json`)), path.join(pinned.outdir, 'MlStack-dev.template.json')];
+  if (lintAvailable) lint = cfnLint(templates);
   lint?.catch(() => undefined);
 });
 
 afterAll(async () => {
   await lint?.catch(() => undefined);
-  fs.rmSync(synth.outdir, { recursive: true, force: true });
-  fs.rmSync(project.dir, { recursive: true, force: true });
+  for (const dir of [synth.outdir, pinned.outdir, project.dir, pinnedProject.dir]) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const template = (env: EnvironmentName): Template => synth.templates[env];
 
-/** A state machine's definition with every CloudFormation token replaced by "<token>". */
-function stateMachineDefinition(t: Template, idPrefix: string): any {
-  const machines = t.findResources('AWS::StepFunctions::StateMachine');
-  const [, machine] = Object.entries(machines).find(([id]) => id.startsWith(idPrefix))!;
-  const body = machine.Properties.DefinitionString;
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : '<token>')).join('');
-  return JSON.parse(text);
+const launchContext = (p: ProjectConfig, env: EnvironmentName): LaunchContext => ({
+  cloud: 'aws',
+  envName: env,
+  project: p.pipeline.project,
+  bucket: bucketUri(p.environments[env], 'aws'),
+});
+
+/** The stack's value as deployed (resolveCfn with the data bucket's name). */
+function deployed(app: SynthesizedApp, env: EnvironmentName, value: unknown): any {
+  return resolveCfn(app.stacks[env]!.resolve(value), bucketRefs(app.templates[env]));
+}
+
+/** The Docker images the stack's asset manifest asks `cdk deploy` to build. */
+function dockerImages(app: SynthesizedApp, env: EnvironmentName): string[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(app.outdir, `MlStack-${env}.assets.json`), 'utf8'));
+  return Object.keys(manifest.dockerImages ?? {});
+}
+
+function ingestionContainer(t: Template): any {
+  const definitions = Object.values(t.findResources('AWS::ECS::TaskDefinition'));
+  expect(definitions).toHaveLength(1);
+  return definitions[0].Properties.ContainerDefinitions[0];
 }
 
 function iamActions(t: Template): string[] {
@@ -107,82 +146,106 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
       expect(JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules).toHaveLength(2);
       expect(repo.DeletionPolicy).toBe(project.environments[env].retain_on_delete ? 'Retain' : 'Delete');
     }
-    template(env).hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: `${project.pipeline.project}-${env}` });
+    template(env).hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: awsNames(project.pipeline, env).modelPackageGroup });
+    // image_tag "latest": cdk deploy builds the three images
+    expect(dockerImages(synth, env)).toHaveLength(3);
   });
 
-  test('training: GPU instance type and count from config, spot with checkpoints and max wait when enabled, VPC, KMS', () => {
+  test('training: GPU type from config with no VolumeKmsKeyId (instance storage), spot with checkpoints, VPC, KMS output, contract Environment', () => {
     const training = aws().training;
-    const definition = stateMachineDefinition(template(env), 'Training');
+    const definition = resolvedDefinition(template(env), 'Training');
     const train = definition.States.Train;
     expect(train.Resource).toMatch(/:states:::sagemaker:createTrainingJob\.sync$/);
     const params = train.Parameters;
-    expect(params.ResourceConfig).toEqual({
-      InstanceType: training.instance_type,
-      InstanceCount: training.instance_count,
-      VolumeSizeInGB: training.volume_size_gb,
-      VolumeKmsKeyId: '<token>',
-    });
-    expect(training.instance_type).toMatch(/^ml\.(g|p)\d/);
+    // ml.g4dn / ml.g5 carry NVMe instance storage: SageMaker rejects a VolumeKmsKeyId for them.
+    expect(training.instance_type).toMatch(/^ml\.(g4dn|g5)\./);
+    expect(params.ResourceConfig).toEqual({ InstanceType: training.instance_type, InstanceCount: training.instance_count, VolumeSizeInGB: training.volume_size_gb });
     expect(params.EnableManagedSpotTraining).toBe(training.spot);
     expect(params.StoppingCondition.MaxRuntimeInSeconds).toBe(training.max_runtime_seconds);
     if (training.spot) {
       expect(params.StoppingCondition.MaxWaitTimeInSeconds).toBe(training.max_wait_seconds);
-      expect(params.CheckpointConfig).toEqual({ 'S3Uri.$': expect.stringContaining(aws().storage.checkpoints_path), LocalPath: '/opt/ml/checkpoints' });
+      expect(params.CheckpointConfig.LocalPath).toBe('/opt/ml/checkpoints');
+      expect(evaluateFormat(params.CheckpointConfig['S3Uri.$'], { jobName: 'j1' })).toBe(`s3://${aws().storage.bucket}/${aws().storage.checkpoints_path}j1/`);
     } else {
       expect(params.StoppingCondition.MaxWaitTimeInSeconds).toBeUndefined();
       expect(params.CheckpointConfig).toBeUndefined();
     }
     expect(params.VpcConfig.Subnets.length).toBeGreaterThanOrEqual(2);
-    expect(params.OutputDataConfig.KmsKeyId).toBe('<token>');
+    expect(params.OutputDataConfig.KmsKeyId).toMatch(/^<DataLakeKey\w+\.Arn>$/);
     expect(params.HyperParameters.learning_rate).toBe(String(project.pipeline.training_params.learning_rate));
-    expect(params.HyperParameters.env).toBe(env);
-    // train -> evaluate -> publish model.tar.gz at models/<version>/ -> register with metrics
-    expect(train.Next).toBe('Evaluate');
-    expect(definition.States.Evaluate.Resource).toMatch(/createProcessingJob\.sync$/);
-    expect(definition.States.Evaluate.Next).toBe('PublishModel');
-    expect(definition.States.PublishModel.Parameters['Key.$']).toContain(`${aws().storage.models_path}{}/model.tar.gz`);
-    const register = definition.States.RegisterModel;
-    expect(register.Resource).toMatch(/aws-sdk:sagemaker:createModelPackage$/);
-    expect(register.Parameters.ModelMetrics.ModelQuality.Statistics['S3Uri.$']).toContain('evaluation.json');
-    // started when processed data lands
+    expect(params.HyperParameters).not.toHaveProperty('env');
+    expect(params.Environment).toEqual(sageMakerTrainingEnvironment({ envName: env }));
+    // one channel, on the one processed run the execution names
+    const paths = storagePaths(project.environments[env], 'aws');
+    expect(params.InputDataConfig).toHaveLength(1);
+    expect(evaluateFormat(params.InputDataConfig[0].DataSource.S3DataSource['S3Uri.$'], { processedRun: 'run-42' })).toBe(
+      `${bucketUri(project.environments[env], 'aws')}/${processedRunPrefix(paths, 'run-42')}`,
+    );
+    // started when processed data lands; the state finds the run in the key the rule matched
     template(env).hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.s3'], detail: { object: { key: [{ wildcard: `${aws().storage.processed_path}*/_SUCCESS.json` }] } } },
+      EventPattern: { source: ['aws.s3'], detail: { object: { key: [{ wildcard: `${paths.processed}*/${SUCCESS_MARKER}` }] } } },
     });
+    const event = { detail: { object: { key: `${processedRunPrefix(paths, 'run-42')}${SUCCESS_MARKER}` } } };
+    expect(definition.StartAt).toBe('FindProcessedRun');
+    expect(evaluateRunIdExpression(definition.States.RunFromEvent.Parameters['processedRun.$'], event)).toBe('run-42');
+    // train -> evaluate -> register, nothing else
+    expect([definition.States.NameJob.Next, train.Next, definition.States.Evaluate.Next]).toEqual(['Train', 'Evaluate', 'Register']);
+    expect(definition.States.Evaluate.Resource).toMatch(/createProcessingJob\.sync$/);
+    expect(definition.States.Register.End).toBe(true);
+    expect(Object.values(definition.States).filter((s: any) => /aws-sdk/.test(s.Resource ?? ''))).toEqual([]);
   });
 
-  test('tuning: a SageMaker hyperparameter tuning job sized by pipeline.json tuning', () => {
+  test('registration: a processing job running the training image with exactly the contract launch', () => {
+    const register = resolvedDefinition(template(env), 'Training').States.Register;
+    const stack = synth.stacks[env]!;
+    const launch = sageMakerRegisterLaunch(launchContext(project, env), deployed(synth, env, stack.registry.image('serving').imageUri), REGISTER_PATHS);
+    expect(register.Resource).toMatch(/:states:::sagemaker:createProcessingJob\.sync$/);
+    expect(register.Parameters.AppSpecification).toEqual({ ImageUri: deployed(synth, env, stack.registry.image('training').imageUri), ContainerArguments: launch.args });
+    expect(register.Parameters.Environment).toEqual(launch.env);
+    const models = aws().storage.models_path;
+    const input = { jobName: 'j1' };
+    expect(register.Parameters.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input.LocalPath])).toEqual([
+      ['model', REGISTER_PATHS.model],
+      ['evaluation', REGISTER_PATHS.evaluation],
+    ]);
+    expect(evaluateFormat(register.Parameters.ProcessingInputs[1].S3Input['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${models}j1/evaluation/`);
+    expect(evaluateFormat(register.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${models}j1/registration`);
+  });
+
+  test('tuning: a SageMaker hyperparameter tuning job sized by pipeline.json tuning, trials with the contract Environment', () => {
     const tuning = project.pipeline.tuning!;
-    const tune = stateMachineDefinition(template(env), 'Tuning').States.Tune;
+    const tune = resolvedDefinition(template(env), 'Tuning').States.Tune;
     expect(tune.Resource).toMatch(/createHyperParameterTuningJob\.sync$/);
     const config = tune.Parameters.HyperParameterTuningJobConfig;
     expect(config.Strategy).toBe(tuning.strategy === 'successive_halving' ? 'Hyperband' : 'Random');
     expect(config.ResourceLimits.MaxNumberOfTrainingJobs).toBe(tuning.trials);
     expect(config.HyperParameterTuningJobObjective).toEqual({ Type: 'Maximize', MetricName: `validation:${tuning.metric}` });
-    expect(tune.Parameters.TrainingJobDefinition.ResourceConfig.InstanceType).toBe(aws().training.instance_type);
+    const definition = tune.Parameters.TrainingJobDefinition;
+    expect(definition.ResourceConfig.InstanceType).toBe(aws().training.instance_type);
+    expect(definition.ResourceConfig).not.toHaveProperty('VolumeKmsKeyId');
+    expect(definition.Environment).toEqual(sageMakerTrainingEnvironment({ envName: env }));
   });
 
-  test('ingestion: EventBridge Scheduler runs a Fargate task on the configured schedule with the API secret from Secrets Manager', () => {
+  test('ingestion: EventBridge Scheduler runs `ingest` on Fargate with exactly the contract environment; no token secret without auth', () => {
+    const environment = project.environments[env];
     template(env).hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: project.environments[env].ingestion_schedule,
+      ScheduleExpression: environment.ingestion_schedule,
       ScheduleExpressionTimezone: 'Etc/UTC',
       Target: { EcsParameters: { LaunchType: 'FARGATE', NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } } } },
     });
-    template(env).hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [
-        Match.objectLike({
-          Environment: Match.arrayWith([{ Name: 'MLSTACK_ENV', Value: env }]),
-          Secrets: Match.arrayWith([Match.objectLike({ Name: 'MLSTACK_SOURCE', ValueFrom: Match.anyValue() })]),
-        }),
-      ],
-    });
-    template(env).resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const launch = ingestionLaunch(launchContext(project, env), environment.ingestion_source!, undefined);
+    const container = ingestionContainer(template(env));
+    expect(container.Command).toEqual(launch.args);
+    expect(Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]))).toEqual(launch.env);
+    expect(container.Secrets).toBeUndefined();
+    template(env).resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 
   test('monitoring: an encrypted SNS topic with the alarm email and one dashboard', () => {
     template(env).hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template(env).hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: project.environments[env].alarm_email });
     template(env).resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    template(env).hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `${project.pipeline.project}-${env}` });
+    template(env).hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: awsNames(project.pipeline, env).dashboard });
   });
 
   test('IAM: no wildcard action in any role policy', () => {
@@ -208,14 +271,16 @@ describe('pinned model version -> endpoint', () => {
     const aws = () => project.environments[env].aws!;
     const version = PINNED[env]!;
 
-    test('the model serves models/<version>/model.tar.gz with the serving image, in the VPC', () => {
-      template(env).hasResourceProperties('AWS::SageMaker::Model', {
-        PrimaryContainer: Match.objectLike({
-          ModelDataUrl: { 'Fn::Join': ['', Match.arrayWith([`/${aws().storage.models_path}${version}/model.tar.gz`])] },
-          Environment: { MLSTACK_MODEL_VERSION: version },
-        }),
-        VpcConfig: Match.objectLike({ Subnets: Match.anyValue() }),
-      });
+    test('the model serves the version archive registration writes, with the serving image, in the VPC', () => {
+      const models = Object.values(template(env).findResources('AWS::SageMaker::Model'));
+      expect(models).toHaveLength(1);
+      const { PrimaryContainer: container, VpcConfig } = models[0].Properties;
+      const key = versionArchiveKey(storagePaths(project.environments[env], 'aws'), project.pipeline.project, version);
+      expect(key).toBe(`${aws().storage.models_path}${project.pipeline.project}/${version}/${MODEL_ARCHIVE}`);
+      expect(deployed(synth, env, container.ModelDataUrl)).toBe(`s3://${aws().storage.bucket}/${key}`);
+      expect(container.Environment).toEqual(sageMakerServingEnvironment(version));
+      expect(deployed(synth, env, container.Image)).toBe(deployed(synth, env, synth.stacks[env]!.registry.image('serving').imageUri));
+      expect(VpcConfig.Subnets.length).toBeGreaterThanOrEqual(2);
     });
 
     test('endpoint config: instance type and initial count from config, KMS, data capture to the bucket', () => {
@@ -238,7 +303,7 @@ describe('pinned model version -> endpoint', () => {
 
     test('endpoint: blue/green canary with auto-rollback on the 5xx and p99 latency alarms, variant properties retained', () => {
       template(env).hasResourceProperties('AWS::SageMaker::Endpoint', {
-        EndpointName: `${project.pipeline.endpoint_name}-${env}`,
+        EndpointName: awsNames(project.pipeline, env).endpoint,
         RetainAllVariantProperties: true,
         DeploymentConfig: {
           BlueGreenUpdatePolicy: Match.objectLike({
@@ -276,13 +341,59 @@ describe('pinned model version -> endpoint', () => {
   });
 });
 
+describe('MlStack-dev with a pinned image tag and parser.json auth.token_env', () => {
+  const t = () => pinned.templates.dev;
+
+  test('declares no Docker image asset: cdk deploy needs no Docker; jobs and tasks run <repository>:<tag>', () => {
+    expect(dockerImages(pinned, 'dev')).toEqual([]);
+    const names = awsNames(pinnedProject.pipeline, 'dev');
+    const repositories = t().findResources('AWS::ECR::Repository');
+    const repoOf = (name: string) => Object.entries(repositories).find(([, r]) => r.Properties.RepositoryName === name)![0];
+    const train = resolvedDefinition(t(), 'Training').States.Train;
+    expect(train.Parameters.AlgorithmSpecification.TrainingImage).toBe(`<select 4>.dkr.ecr.<select 3>.amazonaws.com/<${repoOf(names.repositories['training-gpu'])}>:${CI_TAG}`);
+    expect(deployed(pinned, 'dev', ingestionContainer(t()).Image)).toMatch(new RegExp(`/<${repoOf(names.repositories.ingestion)}>:${CI_TAG}$`));
+  });
+
+  test('the token secret holds a placeholder the runtime refuses, and is injected whole as auth.token_env', () => {
+    const secrets = Object.entries(t().findResources('AWS::SecretsManager::Secret'));
+    expect(secrets).toHaveLength(1);
+    const [secretId, secret] = secrets[0];
+    const name = awsNames(pinnedProject.pipeline, 'dev').ingestionSecret;
+    expect(secret.Properties.Name).toBe(name);
+    expect(isSecretPlaceholder(secret.Properties.SecretString)).toBe(true);
+    expect(secret.Properties.SecretString).toContain(`--secret-id ${name} --secret-string <token>`);
+    const container = ingestionContainer(t());
+    expect(container.Secrets).toEqual([{ Name: TOKEN_ENV, ValueFrom: { Ref: secretId } }]);
+    const launch = ingestionLaunch(launchContext(pinnedProject, 'dev'), pinnedProject.environments.dev.ingestion_source!, TOKEN_ENV);
+    expect(Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]))).toEqual(launch.env);
+    expect(Object.keys(launch.secretEnv)).toEqual([TOKEN_ENV]);
+  });
+
+  test('cdk-nag AwsSolutions: no unacknowledged finding', () => {
+    expect(pinned.stacks.dev!.unjustifiedWildcards).toEqual([]);
+    const report = new AwsSolutionsChecks().validateScope(pinned.stacks.dev!);
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+  });
+});
+
+test('without ingestion_source no ingestion is declared, and a warning says what to set', () => {
+  const configDir = configWith({ qa: (doc) => delete doc.ingestion_source });
+  const { stacks } = buildMlApp({ configDir, environments: ['qa'], nag: false, buildContext: REPO_ROOT });
+  const stack = stacks.qa!;
+  expect(stack.ingestion).toBeUndefined();
+  expect(stack.node.findAll().filter((c) => c.node.id === 'Ingestion')).toEqual([]);
+  const warnings = stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data));
+  expect(warnings).toEqual([expect.stringMatching(/No ingestion_source in .*environments\/qa\.json, so no scheduled ingestion is declared\. Set ingestion_source/)]);
+  fs.rmSync(configDir, { recursive: true, force: true });
+});
+
 describe('cfn-lint', () => {
   if (!lintAvailable && requireAllServices) {
-    test('cfn-lint is installed (MLSTACK_REQUIRE_SERVICES=1)', () => {
+    test(`cfn-lint is installed (${ENV.requireServices}=1)`, () => {
       throw new Error('cfn-lint is not on PATH: install it (pip install cfn-lint) to lint the synthesized templates');
     });
   }
-  (lintAvailable ? test : test.skip)('zero errors on all four templates', async () => {
+  (lintAvailable ? test : test.skip)('zero errors on all four templates and the pinned-tag variant', async () => {
     const result = await lint!;
     expect(result.output.split('\n').filter((l) => /:E\d{4}:/.test(l))).toEqual([]);
     expect(result.errors).toBe(false);
