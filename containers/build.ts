@@ -122,6 +122,10 @@ export async function buildBundle(spec: BundleSpec, outRoot: string, root: strin
     external,
     // Some SDKs branch on a browser global; bundle for Node only.
     mainFields: ['main', 'module'],
+    // ESM dependencies (@azure/storage-common, open via @azure/identity) call createRequire(import.meta.url) at load;
+    // in a CommonJS bundle import.meta is empty, so give them this file's URL.
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: 'error',
     legalComments: 'none',
   };

@@ -1,20 +1,46 @@
 /**
- * The ingestion container's entrypoint: `node entrypoint.js` (or `node bin/run-ts.js runtime/ingestion/entrypoint.ts`).
- * Configuration comes from environment variables so each cloud's scheduler can start the same image:
- *   MLSTACK_ENV (dev), MLSTACK_CLOUD (local | aws | gcp | azure; default local), MLSTACK_SOURCE (API URL, file or
- *   object URI, postgres:// or mysql:// URL; "sample" or unset starts the built-in sample API), MLSTACK_CONFIG_DIR
- *   (config), MLSTACK_WORKDIR (.mlstack; the store root for cloud=local), MLSTACK_RUN_ID (resume or repeat a run).
- * Prints the IngestionResult as JSON on stdout; exits 2 on configuration errors, 1 on any other failure.
+ * The ingestion container's entrypoint: `node main.js ingest` (the image's CMD; no argument means the same),
+ * or `node bin/run-ts.js runtime/ingestion/entrypoint.ts ingest`. Settings come from the variables the
+ * stacks set (ingestionLaunch in runtime/contract/env.ts; names in ENV):
+ *   ENV.env (dev), ENV.cloud (local | aws | gcp | azure; default local), ENV.bucket (the store root;
+ *   default the environment's bucket on that cloud, or ENV.workdir for local), ENV.project (must match
+ *   pipeline.json), ENV.source (API URL, file or object URI, postgres:// or mysql:// URL; required in a cloud;
+ *   locally "sample" or unset starts the built-in sample API), ENV.configDir, ENV.runId (resume or repeat a run),
+ *   and the training trigger's variables (runtime/trigger).
+ * Prints the IngestionResult (plus `training` when a trigger is configured) as JSON on stdout; exits 2 on
+ * usage and configuration errors, 1 on any other failure (a training trigger that failed included).
  */
 import * as path from 'node:path';
-import { assertEnvironmentName, ConfigError, loadProjectConfig } from '../../config/load';
+import { parseArgs } from 'node:util';
+import { assertEnvironmentName, ConfigError, loadProjectConfig, requireCloud } from '../../config/load';
+import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import { createLogger, type Logger } from '../common/logger';
-import { storeForEnvironment, type StoreCloud } from '../storage/open';
+import { ENV } from '../contract/env';
+import { bucketUri, DEFAULT_WORKDIR } from '../contract/layout';
+import type { ObjectStore } from '../storage/object-store';
+import { openStoreRoot, storeForEnvironment, type StoreCloud } from '../storage/open';
+import { assertTriggerFits, failedOutcome, trainingTriggerFromEnv, triggerTraining, TriggerConfigError, TriggerError, type TrainingOutcome } from '../trigger';
 import { IngestionConfigError } from './fields';
 import { runIngestion, type IngestionResult } from './index';
+import { SecretPlaceholderError } from './rest-source';
 import { startSampleApi } from './sample-api';
 
 export const STORE_CLOUDS: readonly StoreCloud[] = ['local', 'aws', 'gcp', 'azure'];
+
+/** The source value that names the built-in sample API (local runs only). */
+export const SAMPLE_SOURCE = 'sample';
+
+export const USAGE =
+  `usage: main.js [ingest]\n` +
+  `  one ingestion run; settings come from ${ENV.env}, ${ENV.cloud}, ${ENV.bucket}, ${ENV.project}, ${ENV.source}, ${ENV.runId} (see docs/ingestion.md)`;
+
+/** The container was started wrongly (arguments or variables): exit 2, before anything is fetched or written. */
+export class LaunchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}
 
 export function assertStoreCloud(name: string): StoreCloud {
   if (!(STORE_CLOUDS as readonly string[]).includes(name)) {
@@ -32,57 +58,166 @@ export interface IngestRequest {
   workdir: string;
   runId?: string;
   logger?: Logger;
+  /** The store root (s3://b, gs://b, az://account/container, a folder); default the environment's bucket, or `workdir` locally. */
+  bucket?: string;
+  /** When set, must equal pipeline.json `project` (the stack and the image's config must agree). */
+  project?: string;
+  /** Variables the source reads (an API token named by ingestion.auth.token_env); default process.env. */
+  variables?: NodeJS.ProcessEnv;
 }
 
-/** Loads config, opens the environment's store and runs one ingestion (shared by the CLI and the container). */
-export async function ingest(request: IngestRequest): Promise<IngestionResult> {
+interface PreparedRun {
+  project: ProjectConfig;
+  env: EnvironmentName;
+  cloud: StoreCloud;
+  store: ObjectStore;
+  /** The store root as a URI when it is a bucket (what a training job is pointed at). */
+  bucket?: string;
+}
+
+/** Loads config, checks the request against it and opens the store; nothing is fetched or written yet. */
+async function prepare(request: IngestRequest): Promise<PreparedRun> {
   const project = loadProjectConfig(request.configDir);
   const env = assertEnvironmentName(request.env);
   const cloud = assertStoreCloud(request.cloud);
-  const store = await storeForEnvironment(project.environments[env], cloud, request.workdir);
-  const useSample = request.source === undefined || request.source === '' || request.source === 'sample';
+  if (request.project !== undefined && request.project !== project.pipeline.project) {
+    throw new LaunchError(
+      `${ENV.project} is "${request.project}" but ${path.join(request.configDir, 'pipeline.json')} has project "${project.pipeline.project}": ` +
+        `the stack and the image's config disagree; deploy the stack and build the image from the same config`,
+    );
+  }
+  const environment = project.environments[env];
+  if (request.bucket !== undefined) {
+    try {
+      return { project, env, cloud, store: await openStoreRoot(request.bucket), bucket: request.bucket };
+    } catch (err) {
+      throw new LaunchError(`${ENV.bucket} is "${request.bucket}": ${(err as Error).message}`);
+    }
+  }
+  const bucket = cloud === 'local' ? undefined : bucketUri(requireCloud(environment, cloud), cloud);
+  return { project, env, cloud, store: await storeForEnvironment(environment, cloud, request.workdir), bucket };
+}
+
+async function run(prepared: PreparedRun, request: IngestRequest): Promise<IngestionResult> {
+  const useSample = request.source === undefined || request.source === '' || request.source === SAMPLE_SOURCE;
   const sample = useSample ? await startSampleApi() : undefined;
   try {
     return await runIngestion({
-      project,
-      env,
-      cloud,
-      store,
+      project: prepared.project,
+      env: prepared.env,
+      cloud: prepared.cloud,
+      store: prepared.store,
       source: sample ? sample.url : (request.source as string),
       runId: request.runId,
       logger: request.logger,
+      variables: request.variables,
     });
   } finally {
     await sample?.close();
   }
 }
 
+/** Loads config, opens the environment's store and runs one ingestion (shared by the CLI and the container). */
+export async function ingest(request: IngestRequest): Promise<IngestionResult> {
+  return run(await prepare(request), request);
+}
+
+/**
+ * The request the container's variables describe. In a cloud the source must be configured: a deployed
+ * job never falls back to the sample API.
+ */
 export function requestFromEnvironment(env: NodeJS.ProcessEnv = process.env): IngestRequest {
+  const value = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const envName = value(ENV.env) ?? 'dev';
+  const cloud = assertStoreCloud(value(ENV.cloud) ?? 'local');
+  const source = value(ENV.source);
+  if (cloud !== 'local') {
+    if (source === undefined) {
+      throw new LaunchError(`${ENV.source} is not set: set ingestion_source in config/environments/${envName}.json; the ${cloud} stack passes it as ${ENV.source}`);
+    }
+    if (source === SAMPLE_SOURCE) {
+      throw new LaunchError(
+        `${ENV.source} is "${SAMPLE_SOURCE}", but the built-in sample API is for local runs only (${ENV.cloud}=local), and ${ENV.cloud} is "${cloud}": ` +
+          `set ingestion_source in config/environments/${envName}.json to the API to ingest`,
+      );
+    }
+  }
   return {
-    env: env.MLSTACK_ENV ?? 'dev',
-    cloud: env.MLSTACK_CLOUD ?? 'local',
-    source: env.MLSTACK_SOURCE,
-    configDir: env.MLSTACK_CONFIG_DIR ?? 'config',
-    workdir: env.MLSTACK_WORKDIR ?? '.mlstack',
-    runId: env.MLSTACK_RUN_ID || undefined,
+    env: envName,
+    cloud,
+    source,
+    configDir: value(ENV.configDir) ?? 'config',
+    workdir: value(ENV.workdir) ?? DEFAULT_WORKDIR,
+    runId: value(ENV.runId),
+    bucket: value(ENV.bucket),
+    project: value(ENV.project),
+    variables: env,
   };
 }
 
-/** Runs the container entrypoint and resolves to its exit code. */
-export async function main(env: NodeJS.ProcessEnv = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+/** `ingest` or nothing; anything else is a usage error. */
+export function parseCommand(argv: string[]): 'ingest' | 'help' {
+  let parsed: { values: { help?: boolean }; positionals: string[] };
   try {
-    const result = await ingest({ ...requestFromEnvironment(env), logger: createLogger('ingestion') });
-    out.write(JSON.stringify(result) + '\n');
+    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new LaunchError(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (parsed.values.help) return 'help';
+  const [command, ...rest] = parsed.positionals;
+  if ((command === undefined || command === 'ingest') && rest.length === 0) return 'ingest';
+  throw new LaunchError(`unknown command "${parsed.positionals.join(' ')}": the ingestion image runs one command, ingest\n${USAGE}`);
+}
+
+const USAGE_ERRORS = [ConfigError, IngestionConfigError, LaunchError, TriggerConfigError, SecretPlaceholderError];
+
+/**
+ * Runs the container entrypoint and resolves to its exit code. A configured training trigger is checked
+ * before the run and fired after it (runtime/trigger); when firing fails the data stays written, the result
+ * is still printed (training.status "failed"), and rerunning with the same run id fires it again.
+ */
+export async function main(
+  env: NodeJS.ProcessEnv = process.env,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+  argv: string[] = [],
+): Promise<number> {
+  try {
+    if (parseCommand(argv) === 'help') {
+      out.write(`${USAGE}\n`);
+      return 0;
+    }
+    const logger = createLogger('ingestion', env[ENV.logLevel] || 'info');
+    const request = { ...requestFromEnvironment(env), logger };
+    const trigger = trainingTriggerFromEnv(env);
+    const prepared = await prepare(request);
+    assertTriggerFits(trigger, prepared.cloud, prepared.bucket);
+    const result = await run(prepared, request);
+    let training: TrainingOutcome | undefined;
+    try {
+      training = await triggerTraining({ trigger, project: prepared.project, envName: prepared.env, cloud: prepared.cloud, bucket: prepared.bucket, store: prepared.store, result, variables: env, logger });
+    } catch (error) {
+      if (!(error instanceof TriggerError)) throw error;
+      const failed = failedOutcome(trigger, error);
+      logger.error({ runId: result.runId, training: failed }, 'training not started');
+      out.write(JSON.stringify({ ...result, training: failed }) + '\n');
+      err.write(
+        `mlstack-ingest: run ${result.runId} is complete (${result.rows.processed} rows in ${result.processedKey}) but training was not started: ${error.message}. ` +
+          `The data stays; run the job again with ${ENV.runId}=${result.runId} to retry the trigger\n`,
+      );
+      return 1;
+    }
+    out.write(JSON.stringify(training ? { ...result, training } : result) + '\n');
     return 0;
   } catch (error) {
     err.write(`mlstack-ingest: ${(error as Error).message}\n`);
-    return error instanceof ConfigError || error instanceof IngestionConfigError ? 2 : 1;
+    return USAGE_ERRORS.some((type) => error instanceof type) ? 2 : 1;
   }
 }
 
 // Direct run, or through bin/run-ts.js (which requires this file with argv[1] pointing at it).
 if (require.main === module || path.resolve(process.argv[1] ?? '') === __filename) {
-  void main().then((code) => {
+  void main(process.env, process.stdout, process.stderr, process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

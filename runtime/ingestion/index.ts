@@ -3,7 +3,7 @@ import * as readline from 'node:readline';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
-import { storagePaths } from '../contract/layout';
+import { storagePaths, SUCCESS_MARKER } from '../contract/layout';
 import { getJson, joinKey, putJson, type ObjectStore } from '../storage/object-store';
 import type { StoreCloud } from '../storage/open';
 import { csvLine } from './csv';
@@ -28,6 +28,8 @@ export interface IngestionOptions {
   /** Same run id = same outputs: a finished run is returned as is, an interrupted one resumes. */
   runId?: string;
   logger?: Logger;
+  /** Variables the source reads (an API token named by ingestion.auth.token_env); default process.env. */
+  variables?: NodeJS.ProcessEnv;
 }
 
 export interface IngestionResult {
@@ -64,7 +66,7 @@ export function runKeys(project: ProjectConfig, env: EnvironmentName, cloud: Sto
     processed: joinKey(processedDir, 'data.csv'),
     quarantine: joinKey(processedDir, 'quarantine.jsonl'),
     report: joinKey(processedDir, 'quality_report.json'),
-    success: joinKey(processedDir, '_SUCCESS.json'),
+    success: joinKey(processedDir, SUCCESS_MARKER),
   };
 }
 
@@ -80,7 +82,7 @@ export async function runIngestion(opts: IngestionOptions): Promise<IngestionRes
   const config = parser.ingestion;
   // Config checks first: nothing is fetched or written when parser.json is inconsistent.
   let plan = planFields(parser, config.source_fields);
-  const source = await openSource({ source: opts.source, config, watermarkColumn: plan.watermarkSource, logger });
+  const source = await openSource({ source: opts.source, config, watermarkColumn: plan.watermarkSource, logger, env: opts.variables });
   try {
     if ('prepare' in source && typeof source.prepare === 'function') {
       await (source.prepare as () => Promise<void>)();

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { IngestionConfig } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
+import { isSecretPlaceholder, SECRET_PLACEHOLDER_PREFIX } from '../contract/env';
 import { arrayElementTexts } from './json-slices';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from './retry';
 import { atPath, type IngestionSource, type ReadStart, type SourcePage, type SourcePosition } from './types';
@@ -38,23 +39,42 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The API token still holds the value the stack wrote into the secret (a `set-me...` placeholder): an operator
+ * has not stored the real token yet. Thrown before any request, so the API never sees the placeholder.
+ */
+export class SecretPlaceholderError extends Error {
+  constructor(where: string) {
+    super(
+      `${where} holds the stack's placeholder ("${SECRET_PLACEHOLDER_PREFIX}..."), not an API token, so the environment's API secret ` +
+        `still holds its placeholder: store the real token in that secret (AWS Secrets Manager, GCP Secret Manager or Azure Key Vault; ` +
+        `see docs/ingestion.md) and run the job again`,
+    );
+    this.name = 'SecretPlaceholderError';
+  }
+}
+
 /** Reads the auth header value from the configured env var or secret file; throws naming what is missing. */
 export function resolveAuthHeader(config: IngestionConfig, env: NodeJS.ProcessEnv = process.env): [string, string] | undefined {
   const auth = config.auth;
   if (!auth) return undefined;
   let token: string | undefined;
+  let where: string;
   if (auth.token_env !== undefined) {
     token = env[auth.token_env];
+    where = `parser.json ingestion.auth.token_env names ${auth.token_env}, and that environment variable`;
     if (token === undefined || token === '') {
       throw new Error(`parser.json ingestion.auth.token_env names ${auth.token_env}, but that environment variable is not set: export it with the API token`);
     }
-  } else if (auth.token_file !== undefined) {
+  } else {
+    where = `parser.json ingestion.auth.token_file ${auth.token_file}`;
     try {
-      token = fs.readFileSync(auth.token_file, 'utf8').trim();
+      token = fs.readFileSync(auth.token_file as string, 'utf8').trim();
     } catch (err) {
       throw new Error(`parser.json ingestion.auth.token_file ${auth.token_file} cannot be read: ${(err as Error).message}`);
     }
   }
+  if (isSecretPlaceholder(token)) throw new SecretPlaceholderError(where);
   return [auth.header, auth.scheme ? `${auth.scheme} ${token}` : String(token)];
 }
 
