@@ -26,8 +26,11 @@ export function armTokenSource(managedIdentityClientId: string | undefined): Tok
   };
 }
 
-/** A job name that is the same for the same ingestion run, so a rerun finds the job instead of submitting another. */
-export function azureMlJobName(project: string, envName: string, runId: string): string {
+/**
+ * The training run a trigger starts for one ingestion run: the Azure ML job name and, on both clouds, the training
+ * run id (MLSTACK_RUN_ID). The same for the same ingestion run, so a rerun finds the job or resumes the run.
+ */
+export function trainingRunName(project: string, envName: string, runId: string): string {
   return `${project}-${envName}-${runId}`
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '-')
@@ -121,7 +124,7 @@ export function commandJobBody(spec: AzureMlJobSpec, name: string, environmentId
 export async function submitAzureMlJob(spec: AzureMlJobSpec, options: { apiRoot?: string; token: TokenSource }): Promise<AzureMlSubmission> {
   const root = `${(options.apiRoot ?? ARM_API).replace(/\/+$/, '')}${spec.workspace}`;
   const query = `?api-version=${AZUREML_API_VERSION}`;
-  const name = azureMlJobName(spec.project, spec.envName, spec.runId);
+  const name = trainingRunName(spec.project, spec.envName, spec.runId);
   const jobId = `${spec.workspace}/jobs/${name}`;
   let token: string;
   try {

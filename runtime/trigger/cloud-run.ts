@@ -21,9 +21,23 @@ export async function googleAccessToken(): Promise<string> {
   return token;
 }
 
-/** The RunJobRequest body: the training container gets the run's folder as its data. */
-export function runJobRequest(dataUri: string): { overrides: { containerOverrides: { env: { name: string; value: string }[] }[] } } {
-  return { overrides: { containerOverrides: [{ env: [{ name: ENV.dataUri, value: dataUri }] }] } };
+/**
+ * The RunJobRequest body: the training container gets the run's folder as its data and a run id derived from
+ * the ingestion run, so a retriggered run resumes from its checkpoint instead of training (and registering) again.
+ */
+export function runJobRequest(dataUri: string, runId: string): { overrides: { containerOverrides: { env: { name: string; value: string }[] }[] } } {
+  return {
+    overrides: {
+      containerOverrides: [
+        {
+          env: [
+            { name: ENV.dataUri, value: dataUri },
+            { name: ENV.runId, value: runId },
+          ],
+        },
+      ],
+    },
+  };
 }
 
 export interface CloudRunJobStart {
@@ -31,7 +45,7 @@ export interface CloudRunJobStart {
   id: string;
 }
 
-export async function runCloudRunJob(options: { job: string; dataUri: string; apiRoot?: string; token?: TokenSource }): Promise<CloudRunJobStart> {
+export async function runCloudRunJob(options: { job: string; dataUri: string; runId: string; apiRoot?: string; token?: TokenSource }): Promise<CloudRunJobStart> {
   const url = `${(options.apiRoot ?? CLOUD_RUN_API).replace(/\/+$/, '')}/v2/${options.job}:run`;
   let token: string;
   try {
@@ -42,7 +56,7 @@ export async function runCloudRunJob(options: { job: string; dataUri: string; ap
     );
   }
   // Not retried: jobs.run is not idempotent, and a retry after a lost answer could start a second execution.
-  const response = await sendJson({ method: 'POST', url, token, body: runJobRequest(options.dataUri) });
+  const response = await sendJson({ method: 'POST', url, token, body: runJobRequest(options.dataUri, options.runId) });
   if (response.status < 200 || response.status >= 300) {
     throw new TriggerError(`POST ${url}: HTTP ${response.status}: ${apiErrorMessage(response)}${hintFor(response.status)}`, response.status);
   }

@@ -13,7 +13,7 @@ import { processedRunPrefix, storagePaths, type StoreCloud } from '../contract/l
 import type { IngestionResult } from '../ingestion';
 import { runKeys } from '../ingestion';
 import type { ObjectStore } from '../storage/object-store';
-import { armTokenSource, submitAzureMlJob, WORKSPACE_ID, type TokenSource as ArmTokenSource } from './azureml';
+import { armTokenSource, submitAzureMlJob, trainingRunName, WORKSPACE_ID, type TokenSource as ArmTokenSource } from './azureml';
 import { CLOUD_RUN_JOB_NAME, runCloudRunJob, type TokenSource as GoogleTokenSource } from './cloud-run';
 export { TriggerError } from './http';
 
@@ -127,7 +127,8 @@ export async function triggerTraining(ctx: TriggerContext): Promise<TrainingOutc
 async function fire(ctx: TriggerContext, dataUri: string): Promise<TrainingOutcome> {
   const { trigger } = ctx;
   if (trigger.kind === 'cloud-run-job') {
-    const started = await runCloudRunJob({ job: trigger.job, dataUri, apiRoot: ctx.variables[ENV.gcpRunApi] || undefined, token: ctx.googleToken });
+    const runId = trainingRunName(ctx.project.pipeline.project, ctx.envName, ctx.result.runId);
+    const started = await runCloudRunJob({ job: trigger.job, dataUri, runId, apiRoot: ctx.variables[ENV.gcpRunApi] || undefined, token: ctx.googleToken });
     return { kind: trigger.kind, status: 'started', id: started.id, dataUri };
   }
   if (trigger.kind !== 'azureml') throw new Error(`unknown training trigger ${trigger.kind}`);

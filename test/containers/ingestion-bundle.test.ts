@@ -8,6 +8,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ENV, ingestionLaunch, PLATFORM_ENV } from '../../runtime/contract/env';
+import { runJobRequest } from '../../runtime/trigger/cloud-run';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
 import { AzureBlobObjectStore } from '../../runtime/storage/azure-blob-store';
 import { GcsObjectStore } from '../../runtime/storage/gcs-store';
@@ -110,7 +111,11 @@ test('as the gcp stack starts it: the run lands in GCS, then the Cloud Run train
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
     expect(result.training).toEqual({ kind: 'cloud-run-job', status: 'started', id: `${job}/executions/mlstack-dev-training-00001`, dataUri: 'gs://mlstack-dev-data/data/processed/gcp-bundle-run/' });
     expect(cloudRun.requests.map((r) => [r.path, r.headers.authorization, r.body])).toEqual([
-      [`/v2/${job}:run`, 'Bearer ya29.bundle', { overrides: { containerOverrides: [{ env: [{ name: ENV.dataUri, value: 'gs://mlstack-dev-data/data/processed/gcp-bundle-run/' }] }] } }],
+      [
+        `/v2/${job}:run`,
+        'Bearer ya29.bundle',
+        runJobRequest('gs://mlstack-dev-data/data/processed/gcp-bundle-run/', 'mlstack-dev-gcp-bundle-run'),
+      ],
     ]);
     process.env.GCS_API_ENDPOINT = gcs.endpoint;
     expect(await new GcsObjectStore('mlstack-dev-data').exists('data/processed/gcp-bundle-run/_SUCCESS.json')).toBe(true);

@@ -91,7 +91,18 @@ test('a complete run with rows runs the training job with the run folder as its 
     });
     const sent = cloudRun.requests.slice(before);
     expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /v2/${JOB}:run`]);
-    expect(sent[0].body).toEqual({ overrides: { containerOverrides: [{ env: [{ name: ENV.dataUri, value: 'gs://mlstack-dev-data/data/processed/gcp-run/' }] }] } });
+    expect(sent[0].body).toEqual({
+      overrides: {
+        containerOverrides: [
+          {
+            env: [
+              { name: ENV.dataUri, value: 'gs://mlstack-dev-data/data/processed/gcp-run/' },
+              { name: ENV.runId, value: 'mlstack-dev-gcp-run' },
+            ],
+          },
+        ],
+      },
+    });
     expect(sent[0].headers.authorization).toBe(`Bearer ${ACCESS_TOKEN}`);
     expect(sent[0].headers['content-type']).toBe('application/json');
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { ENV, ingestionLaunch, type TrainingTrigger } from '../../runtime/contract/env';
 import { imageCommand } from '../../runtime/contract/images';
 import { trainingTriggerFromEnv, assertTriggerFits, TriggerConfigError } from '../../runtime/trigger';
-import { azureMlJobName, commandJobBody, environmentVersionOf, isoDuration, type AzureMlJobSpec } from '../../runtime/trigger/azureml';
+import { trainingRunName, commandJobBody, environmentVersionOf, isoDuration, type AzureMlJobSpec } from '../../runtime/trigger/azureml';
 import { runJobRequest } from '../../runtime/trigger/cloud-run';
 
 const WORKSPACE = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/mlstack-dev-rg/providers/Microsoft.MachineLearningServices/workspaces/mlstack-dev-ws';
@@ -62,19 +62,21 @@ describe('trainingTriggerFromEnv: the trigger read back from what the stack sets
 
 describe('Cloud Run jobs.run request', () => {
   it('overrides only the data the training container reads', () => {
-    expect(runJobRequest('gs://b/data/processed/r1/')).toEqual({ overrides: { containerOverrides: [{ env: [{ name: ENV.dataUri, value: 'gs://b/data/processed/r1/' }] }] } });
+    expect(runJobRequest('gs://b/data/processed/r1/', 'mlstack-dev-r1')).toEqual({
+      overrides: { containerOverrides: [{ env: [{ name: ENV.dataUri, value: 'gs://b/data/processed/r1/' }, { name: ENV.runId, value: 'mlstack-dev-r1' }] }] },
+    });
   });
 });
 
 describe('Azure ML names and bodies', () => {
   it('derives one job name per project, environment and ingestion run', () => {
-    expect(azureMlJobName('mlstack', 'dev', '20261122T102030Z-ab12cd')).toBe('mlstack-dev-20261122t102030z-ab12cd');
-    expect(azureMlJobName('Churn.Model', 'prod', 'run/1')).toBe('churn-model-prod-run-1');
+    expect(trainingRunName('mlstack', 'dev', '20261122T102030Z-ab12cd')).toBe('mlstack-dev-20261122t102030z-ab12cd');
+    expect(trainingRunName('Churn.Model', 'prod', 'run/1')).toBe('churn-model-prod-run-1');
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 300 }), (run) => {
-        const name = azureMlJobName('mlstack', 'dev', run);
+        const name = trainingRunName('mlstack', 'dev', run);
         expect(name).toMatch(/^[a-z0-9][a-z0-9_-]{0,254}$/);
-        expect(azureMlJobName('mlstack', 'dev', run)).toBe(name);
+        expect(trainingRunName('mlstack', 'dev', run)).toBe(name);
       }),
     );
   });
