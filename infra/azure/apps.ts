@@ -4,9 +4,8 @@ import { ContainerApp } from '@cdktf/provider-azurerm/lib/container-app';
 import { ContainerAppEnvironment } from '@cdktf/provider-azurerm/lib/container-app-environment';
 import { ContainerAppJob } from '@cdktf/provider-azurerm/lib/container-app-job';
 import type { WithCloud } from '../../config/schema';
+import { PLATFORM_ENV, type ContainerLaunch } from '../../runtime/contract/env';
 import { SERVING_CONTRACT } from '../../runtime/contract/images';
-
-type EnvVar = { name: string; value: string };
 
 export interface AppIdentity {
   /** Resource id of the user-assigned identity. */
@@ -27,9 +26,8 @@ export interface ServingAppProps {
   name: string;
   image: string;
   identity: AppIdentity;
-  environment: EnvVar[];
-  /** Sensitive values, passed as Container Apps secrets and exposed as env vars of the same name. @default none */
-  secrets?: Record<string, string>;
+  /** registryServingLaunch: `serve` with the pinned version, the registry's store and the project. */
+  launch: ContainerLaunch;
   /** Role assignments (AcrPull, storage) the first revision needs before it starts. */
   dependsOn: ITerraformDependable[];
 }
@@ -40,11 +38,15 @@ export interface IngestionJobProps {
   identity: AppIdentity;
   /** 5-field unix cron, UTC. */
   cron: string;
-  /** Key Vault secret URI (versionless) passed to the job as MLSTACK_API_TOKEN. */
-  apiSecretUri: string;
-  environment: EnvVar[];
+  /** ingestionLaunch: `ingest` with the source and the Azure ML cluster to submit training to. */
+  launch: ContainerLaunch;
+  /** Key Vault secret URI (versionless) that fills the launch's secret variables. @default none */
+  apiSecretUri?: string;
   dependsOn: ITerraformDependable[];
 }
+
+/** Container Apps secret names: lowercase letters, digits and dashes. */
+const API_TOKEN_SECRET = 'api-token';
 
 /**
  * Serving and scheduled ingestion on Azure Container Apps (consumption, CPU).
@@ -69,12 +71,6 @@ export class ContainerApps extends Construct {
   addServing(id: string, app: ServingAppProps): ContainerApp {
     const { serving } = this.props.env.azure;
     const probe = (path: string) => ({ transport: 'HTTP', port: SERVING_CONTRACT.port, path });
-    const secrets = Object.entries(app.secrets ?? {}).map(([envName, value]) => ({
-      envName,
-      // Container Apps secret names: lowercase letters, digits and dashes.
-      secretName: envName.toLowerCase().replace(/_/g, '-'),
-      value,
-    }));
     return new ContainerApp(this, id, {
       name: app.name,
       resourceGroupName: this.props.resourceGroupName,
@@ -83,7 +79,6 @@ export class ContainerApps extends Construct {
       revisionMode: 'Multiple',
       identity: { type: 'UserAssigned', identityIds: [app.identity.id] },
       registry: [{ server: this.props.registryServer, identity: app.identity.id }],
-      secret: secrets.length ? secrets.map((s) => ({ name: s.secretName, value: s.value })) : undefined,
       ingress: {
         externalEnabled: true,
         targetPort: SERVING_CONTRACT.port,
@@ -99,14 +94,15 @@ export class ContainerApps extends Construct {
           {
             name: 'serving',
             image: app.image,
-            args: [...SERVING_CONTRACT.args],
+            args: app.launch.args,
             cpu: Number(serving.cpu),
             memory: serving.memory,
             env: [
-              ...app.environment,
-              { name: 'PORT', value: String(SERVING_CONTRACT.port) },
-              { name: 'AZURE_CLIENT_ID', value: app.identity.clientId },
-              ...secrets.map((s) => ({ name: s.envName, secretName: s.secretName })),
+              ...plainEnv(app.launch),
+              // Container Apps routes to target_port but does not tell the container: the server reads PORT.
+              { name: PLATFORM_ENV.port, value: String(SERVING_CONTRACT.port) },
+              // @azure/identity picks the user-assigned identity by client id.
+              { name: PLATFORM_ENV.azureClientId, value: app.identity.clientId },
             ],
             readinessProbe: [{ ...probe(SERVING_CONTRACT.healthPath), intervalSeconds: 5, timeout: 2 }],
             livenessProbe: [{ ...probe(SERVING_CONTRACT.livenessPath), intervalSeconds: 15, timeout: 2, initialDelay: 10 }],
@@ -119,6 +115,8 @@ export class ContainerApps extends Construct {
   }
 
   addScheduledIngestion(id: string, job: IngestionJobProps): ContainerAppJob {
+    const secretNames = Object.keys(job.launch.secretEnv);
+    if (secretNames.length > 0 && !job.apiSecretUri) throw new Error(`secret variables ${secretNames.join(', ')} need a Key Vault secret`);
     return new ContainerAppJob(this, id, {
       name: job.name,
       location: this.props.env.azure.region,
@@ -129,19 +127,19 @@ export class ContainerApps extends Construct {
       scheduleTriggerConfig: { cronExpression: job.cron, parallelism: 1, replicaCompletionCount: 1 },
       identity: { type: 'UserAssigned', identityIds: [job.identity.id] },
       registry: [{ server: this.props.registryServer, identity: job.identity.id }],
-      secret: [{ name: 'api-token', keyVaultSecretId: job.apiSecretUri, identity: job.identity.id }],
+      secret: job.apiSecretUri ? [{ name: API_TOKEN_SECRET, keyVaultSecretId: job.apiSecretUri, identity: job.identity.id }] : undefined,
       template: {
         container: [
           {
             name: 'ingestion',
             image: job.image,
-            args: ['ingest', '--env', this.props.env.name, '--cloud', 'azure'],
+            args: job.launch.args,
             cpu: 0.5,
             memory: '1Gi',
             env: [
-              ...job.environment,
-              { name: 'AZURE_CLIENT_ID', value: job.identity.clientId },
-              { name: 'MLSTACK_API_TOKEN', secretName: 'api-token' },
+              ...plainEnv(job.launch),
+              { name: PLATFORM_ENV.azureClientId, value: job.identity.clientId },
+              ...secretNames.map((name) => ({ name, secretName: API_TOKEN_SECRET })),
             ],
           },
         ],
@@ -150,4 +148,8 @@ export class ContainerApps extends Construct {
       dependsOn: job.dependsOn,
     });
   }
+}
+
+function plainEnv(launch: ContainerLaunch): { name: string; value: string }[] {
+  return Object.entries(launch.env).map(([name, value]) => ({ name, value }));
 }

@@ -39,7 +39,7 @@ export function prefixCondition(role: BlobDataRole, prefixes: string[]): string 
 /**
  * The storage account and the one data container the runtime addresses
  * (raw, processed, models, checkpoints, registry and state are prefixes in it,
- * see runtime/common/paths.ts); roles are granted on the container, narrowed to
+ * see runtime/contract/layout.ts); roles are granted on the container, narrowed to
  * prefixes with conditions.
  */
 export class DataLake extends Construct {

@@ -1,4 +1,5 @@
 import { AzurermBackend, GcsBackend, LocalBackend, type TerraformStack } from 'cdktf';
+import { ENV } from '../../runtime/contract/env';
 
 /**
  * State backend for one stack. Local files by default (`terraform.<stack>.tfstate`
@@ -12,14 +13,14 @@ export type BackendChoice =
   | { kind: 'azurerm'; resourceGroupName: string; storageAccountName: string; containerName: string; key: string };
 
 export function chooseBackend(stackName: string, env: NodeJS.ProcessEnv = process.env): BackendChoice {
-  const gcsBucket = env.MLSTACK_TF_GCS_BUCKET?.trim();
-  const azureState = env.MLSTACK_TF_AZURE_STATE?.trim();
+  const gcsBucket = env[ENV.tfGcsBucket]?.trim();
+  const azureState = env[ENV.tfAzureState]?.trim();
   if (gcsBucket && stackName.startsWith('gcp-')) return { kind: 'gcs', bucket: gcsBucket, prefix: `mlstack/${stackName}` };
   if (azureState && stackName.startsWith('azure-')) {
     const parts = azureState.split('/');
     if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
       throw new Error(
-        `MLSTACK_TF_AZURE_STATE="${azureState}": expected <resource group>/<storage account>/<container>, e.g. tfstate-rg/mlstacktfstate/tfstate`,
+        `${ENV.tfAzureState}="${azureState}": expected <resource group>/<storage account>/<container>, e.g. tfstate-rg/mlstacktfstate/tfstate`,
       );
     }
     const [resourceGroupName, storageAccountName, containerName] = parts as [string, string, string];

@@ -154,6 +154,22 @@ export const gpuWhereRequired: PolicyRule = {
   },
 };
 
+/** `type.name` or `data.type.name`: the only form Terraform takes in depends_on. */
+const STATIC_REFERENCE = /^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z_][\w-]*$/;
+
+export const dependsOnStaticReferences: PolicyRule = {
+  id: 'depends-on-static-references',
+  description: 'Every depends_on entry is a static resource reference (type.name), never an interpolation string Terraform rejects.',
+  check: (tf) =>
+    resourcesMatching(tf, () => true).flatMap(([id, body]) =>
+      ((body.depends_on as unknown[] | undefined) ?? [])
+        .filter((entry) => typeof entry !== 'string' || !STATIC_REFERENCE.test(entry))
+        .map((entry) =>
+          finding('depends-on-static-references', id, `depends_on entry ${JSON.stringify(entry)} is not a static reference: depend on the construct (cdktf writes type.name)`),
+        ),
+    ),
+};
+
 export const POLICY_RULES: readonly PolicyRule[] = [
   gcsUniformAccess,
   gcsPublicAccessPrevention,
@@ -162,6 +178,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   acrAdminDisabled,
   noOwnerOrEditor,
   gpuWhereRequired,
+  dependsOnStaticReferences,
 ];
 
 export function checkPolicies(tf: TerraformJson, context: PolicyContext, rules: readonly PolicyRule[] = POLICY_RULES): PolicyFinding[] {

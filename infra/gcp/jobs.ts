@@ -1,27 +1,41 @@
 import { Construct } from 'constructs';
-import { Annotations } from 'cdktf';
-import { CloudRunV2Job } from '@cdktf/provider-google/lib/cloud-run-v2-job';
+import type { ITerraformDependable } from 'cdktf';
+import { CloudRunV2Job, type CloudRunV2JobTemplateTemplateContainersEnv } from '@cdktf/provider-google/lib/cloud-run-v2-job';
 import { CloudRunV2JobIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-job-iam-member';
 import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
 import type { WithCloud } from '../../config/schema';
-import { cloudRunSize } from './sizing';
+import type { ContainerLaunch } from '../../runtime/contract/env';
+import { cloudRunSize, isCloudRunGpu } from './sizing';
 
-type EnvVar = { name: string; value: string };
+/**
+ * A launch's variables as Cloud Run env entries: plain values, and each secret variable filled from the
+ * latest version of `secretId` (the secret holds the value itself).
+ */
+export function cloudRunEnv(launch: ContainerLaunch, secretId?: string): CloudRunV2JobTemplateTemplateContainersEnv[] {
+  const secretNames = Object.keys(launch.secretEnv);
+  if (secretNames.length > 0 && !secretId) throw new Error(`secret variables ${secretNames.join(', ')} need a Secret Manager secret`);
+  return [
+    ...Object.entries(launch.env).map(([name, value]) => ({ name, value })),
+    ...secretNames.map((name) => ({ name, valueSource: { secretKeyRef: { secret: secretId!, version: 'latest' } } })),
+  ];
+}
 
 export interface TrainingJobProps {
   name: string;
   env: WithCloud<'gcp'>;
   image: string;
   serviceAccountEmail: string;
-  environment: EnvVar[];
+  /** bucketTrainingLaunch: `train` with the environment, cloud, store and project. */
+  launch: ContainerLaunch;
   labels: Record<string, string>;
 }
 
 /**
- * GPU training as a Cloud Run job. Vertex AI CustomJob has no Terraform
- * resource (jobs are submitted through the API), so the declarable GPU path is a
- * Cloud Run job with an accelerator node selector and an nvidia.com/gpu limit;
- * an execution is started with `gcloud run jobs execute <name>`.
+ * GPU training as a Cloud Run job. Vertex AI CustomJob has no Terraform resource (jobs are submitted
+ * through the API), so the declarable GPU path is a Cloud Run job with an accelerator node selector and an
+ * nvidia.com/gpu limit. The ingestion job runs it after each complete ingestion run (with MLSTACK_DATA_URI
+ * as an override); `gcloud run jobs execute <name>` runs it by hand on the newest processed run.
+ * infra/gcp/limits.ts has already refused what Cloud Run cannot run (timeout, GPU count, spot).
  */
 export class GpuTrainingJob extends Construct {
   readonly job: CloudRunV2Job;
@@ -29,41 +43,49 @@ export class GpuTrainingJob extends Construct {
   constructor(scope: Construct, id: string, props: TrainingJobProps) {
     super(scope, id);
     const training = props.env.gcp.training;
-    const gpu = training.gpu_type !== null && training.gpu_count > 0 ? { type: training.gpu_type, count: training.gpu_count } : null;
-    const size = cloudRunSize(training.instance_type, gpu !== null);
-    if (training.spot) {
-      Annotations.of(this).addWarning('gcp.training.spot: Cloud Run jobs have no spot capacity; the job runs on regular capacity and still resumes from checkpoints on retry');
-    }
-    if (training.instance_count > 1) {
-      Annotations.of(this).addWarning(`gcp.training.instance_count ${training.instance_count}: Cloud Run runs one task per training job; extra instances are ignored`);
-    }
+    const gpu = isCloudRunGpu(training.gpu_type) && training.gpu_count > 0 ? training.gpu_type : null;
+    const size = cloudRunSize(training.instance_type, gpu);
     this.job = new CloudRunV2Job(this, 'job', {
       name: props.name,
       location: props.env.gcp.region,
       deletionProtection: props.env.retain_on_delete,
       labels: props.labels,
-      // GPU jobs were launched as a preview feature; BETA admits them and changes nothing for GA features.
+      // The RTX PRO 6000 is a preview; BETA admits it and changes nothing for GA features.
       launchStage: gpu ? 'BETA' : undefined,
       template: {
         taskCount: 1,
         template: {
           serviceAccount: props.serviceAccountEmail,
           timeout: `${training.max_runtime_seconds}s`,
+          // A retried task keeps CLOUD_RUN_EXECUTION, so it resumes from the run's checkpoints.
           maxRetries: 3,
-          nodeSelector: gpu ? { accelerator: gpu.type } : undefined,
+          nodeSelector: gpu ? { accelerator: gpu } : undefined,
           gpuZonalRedundancyDisabled: gpu ? true : undefined,
           containers: [
             {
               image: props.image,
-              args: ['train'],
-              env: props.environment,
+              args: props.launch.args,
+              env: cloudRunEnv(props.launch),
               resources: {
-                limits: { cpu: size.cpu, memory: size.memory, ...(gpu ? { 'nvidia.com/gpu': String(gpu.count) } : {}) },
+                limits: { cpu: size.cpu, memory: size.memory, ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
               },
             },
           ],
         },
       },
+    });
+  }
+
+  /**
+   * Lets `member` run this job with container overrides (the ingestion job passes MLSTACK_DATA_URI):
+   * roles/run.jobsExecutorWithOverrides holds run.jobs.run and run.jobs.runWithOverrides, on this job only.
+   */
+  grantRunWithOverrides(id: string, member: string): CloudRunV2JobIamMember {
+    return new CloudRunV2JobIamMember(this, id, {
+      name: this.job.name,
+      location: this.job.location,
+      role: 'roles/run.jobsExecutorWithOverrides',
+      member,
     });
   }
 }
@@ -77,9 +99,12 @@ export interface IngestionJobProps {
   image: string;
   serviceAccountEmail: string;
   schedulerServiceAccountEmail: string;
-  /** Secret Manager secret id whose latest version becomes MLSTACK_API_TOKEN. */
-  apiSecretId: string;
-  environment: EnvVar[];
+  /** ingestionLaunch: `ingest` with the source and the training job to run. */
+  launch: ContainerLaunch;
+  /** Secret Manager secret whose latest version fills the launch's secret variables (the API token). @default none */
+  apiSecretId?: string;
+  /** What the job needs in place before it is created (the secret's accessor grant). @default none */
+  dependsOn?: ITerraformDependable[];
   labels: Record<string, string>;
 }
 
@@ -105,16 +130,14 @@ export class ScheduledIngestion extends Construct {
           containers: [
             {
               image: props.image,
-              args: ['ingest', '--env', props.env.name, '--cloud', 'gcp'],
-              env: [
-                ...props.environment,
-                { name: 'MLSTACK_API_TOKEN', valueSource: { secretKeyRef: { secret: props.apiSecretId, version: 'latest' } } },
-              ],
+              args: props.launch.args,
+              env: cloudRunEnv(props.launch, props.apiSecretId),
               resources: { limits: { cpu: '1', memory: '1Gi' } },
             },
           ],
         },
       },
+      dependsOn: props.dependsOn,
     });
     const invoker = new CloudRunV2JobIamMember(this, 'scheduler-invoker', {
       name: this.job.name,

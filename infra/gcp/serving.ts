@@ -1,8 +1,10 @@
 import { Construct } from 'constructs';
 import { CloudRunV2Service, type CloudRunV2ServiceTraffic } from '@cdktf/provider-google/lib/cloud-run-v2-service';
 import type { WithCloud } from '../../config/schema';
+import type { ContainerLaunch } from '../../runtime/contract/env';
 import { SERVING_CONTRACT } from '../../runtime/contract/images';
-import { cloudRunSize } from './sizing';
+import { cloudRunEnv } from './jobs';
+import { cloudRunSize, isCloudRunGpu } from './sizing';
 
 /** Send `percent` of traffic to the newest revision and the rest to `stableRevision`. */
 export interface CanaryTraffic {
@@ -15,7 +17,8 @@ export interface ServingServiceProps {
   env: WithCloud<'gcp'>;
   image: string;
   serviceAccountEmail: string;
-  environment: { name: string; value: string }[];
+  /** registryServingLaunch: `serve` with the pinned version, the registry's bucket and the project. */
+  launch: ContainerLaunch;
   labels: Record<string, string>;
   /** @default all traffic on the latest revision */
   canary?: CanaryTraffic;
@@ -33,8 +36,8 @@ export class ServingService extends Construct {
   constructor(scope: Construct, id: string, props: ServingServiceProps) {
     super(scope, id);
     const { serving, region } = props.env.gcp;
-    const gpu = serving.gpu_type;
-    const size = gpu ? cloudRunSize(`x-${serving.cpu}`, true) : { cpu: serving.cpu, memory: serving.memory };
+    const gpu = isCloudRunGpu(serving.gpu_type) ? serving.gpu_type : null;
+    const size = gpu ? cloudRunSize(`x-${serving.cpu}`, gpu) : { cpu: serving.cpu, memory: serving.memory };
     const probe = (path: string) => ({ httpGet: { path, port: SERVING_CONTRACT.port } });
     this.service = new CloudRunV2Service(this, 'service', {
       name: props.name,
@@ -56,10 +59,10 @@ export class ServingService extends Construct {
         containers: [
           {
             image: props.image,
-            args: [...SERVING_CONTRACT.args],
+            args: props.launch.args,
             // Cloud Run sets PORT to this container port; the server reads PORT.
             ports: { containerPort: SERVING_CONTRACT.port },
-            env: props.environment,
+            env: cloudRunEnv(props.launch),
             resources: {
               limits: { cpu: size.cpu, memory: size.memory, ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
               // A GPU instance must keep its CPU allocated outside requests.

@@ -11,7 +11,7 @@ export interface DataBucketProps {
 
 /**
  * The environment's one data bucket: raw, processed, models, checkpoints,
- * registry and state live under prefixes (runtime/common/paths.ts), so access is
+ * registry and state live under prefixes (runtime/contract/layout.ts), so access is
  * granted per prefix with IAM conditions rather than per bucket.
  */
 export class DataBucket extends Construct {

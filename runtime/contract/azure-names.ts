@@ -55,14 +55,17 @@ export interface AzureNames {
   containerAppsEnvironment: string;
   servingApp: string;
   ingestionJob: string;
+  /** Azure Monitor action group mailing alarm_email, and its short name (at most 12 characters, shown in mails). */
+  actionGroup: string;
+  actionGroupShortName: string;
   identities: { ingestion: string; training: string; serving: string };
 }
 
 /**
  * Derives names from config: the resource group and storage account come from
  * azure.resource_group and azure.storage.bucket, the rest from pipeline.project,
- * endpoint_name and the environment. Throws InvalidNameError listing every problem,
- * including a require_gpu training config whose vm size has no GPU.
+ * endpoint_name and the environment. Throws InvalidNameError listing every problem
+ * (the vm size a GPU training config needs is checked in infra/azure/limits.ts).
  */
 export function azureNames(pipeline: PipelineConfig, env: WithCloud<'azure'>): AzureNames {
   const checker = new NameChecker(env.name);
@@ -87,16 +90,10 @@ export function azureNames(pipeline: PipelineConfig, env: WithCloud<'azure'>): A
       CONTAINER_APP_RULE,
     ),
     ingestionJob: checker.check('ingestion job (pipeline.project + env + "-ingest")', `${base}-ingest`, CONTAINER_APP_RULE),
+    actionGroup: `${base}-alerts`,
+    actionGroupShortName: compact.slice(0, 12),
     identities: { ingestion: identity('ingestion'), training: identity('training'), serving: identity('serving') },
   };
-  const training = env.azure.training;
-  if (training.require_gpu && !isGpuVmSize(training.instance_type)) {
-    checker.fail(
-      'azure.training.instance_type',
-      training.instance_type,
-      'training.require_gpu is true, so the vm size must be a GPU (N-series) size such as Standard_NC4as_T4_v3',
-    );
-  }
   checker.throwIfAny();
   return names;
 }

@@ -37,7 +37,10 @@ export const ARTIFACT_REPOSITORY_RULE = patternRule(
 
 export const SECRET_ID_RULE = patternRule('1-255 letters, digits, dashes and underscores', /^[A-Za-z0-9_-]{1,255}$/);
 
-/** Accelerators Cloud Run accepts in node_selector (cloud.google.com/run/docs/configuring/services/gpu). */
+/**
+ * Accelerators Cloud Run accepts in node_selector (cloud.google.com/run/docs/configuring/services/gpu);
+ * infra/gcp/limits.ts checks config against them and their CPU and memory minimums.
+ */
 export const CLOUD_RUN_GPU_TYPES = ['nvidia-l4', 'nvidia-rtx-pro-6000'] as const;
 
 /** Every GCP name one environment's stack uses, validated. */
@@ -81,18 +84,6 @@ export function gcpNames(pipeline: PipelineConfig, env: WithCloud<'gcp'>): GcpNa
       scheduler: account('sched'),
     },
   };
-  const training = env.gcp.training;
-  if (training.require_gpu && !(CLOUD_RUN_GPU_TYPES as readonly string[]).includes(training.gpu_type ?? '')) {
-    checker.fail(
-      'gcp.training.gpu_type',
-      String(training.gpu_type),
-      `training.require_gpu is true, so gpu_type must be a Cloud Run GPU (${CLOUD_RUN_GPU_TYPES.join(', ')}) and gpu_count >= 1`,
-    );
-  }
-  const servingGpu = env.gcp.serving.gpu_type;
-  if (servingGpu !== null && !(CLOUD_RUN_GPU_TYPES as readonly string[]).includes(servingGpu)) {
-    checker.fail('gcp.serving.gpu_type', servingGpu, `a Cloud Run GPU (${CLOUD_RUN_GPU_TYPES.join(', ')}) or null for CPU serving`);
-  }
   checker.throwIfAny();
   return names;
 }

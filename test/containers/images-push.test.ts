@@ -52,7 +52,8 @@ describe('planImagePush', () => {
     const manifest = JSON.stringify(app.node.findAll().map((c) => (c as any).toTerraform?.() ?? null));
     const env = config.environments.dev;
     for (const cloud of ['gcp', 'azure'] as const) {
-      expect(manifest).toContain(environmentImageRef(cloud, config.pipeline, env, 'serving'));
+      // No model is pinned in the repository config, so no serving service is declared: the training image is.
+      expect(manifest).toContain(environmentImageRef(cloud, config.pipeline, env, 'training-gpu'));
       expect(imageRegistryHost(cloud, config.pipeline, env)).toMatch(cloud === 'gcp' ? /-docker\.pkg\.dev\// : /\.azurecr\.io$/);
     }
   });

@@ -1,7 +1,10 @@
 import * as path from 'node:path';
 import { loadProjectConfig, requireCloud } from '../../../config/load';
 import { azureNames, isGpuVmSize, STORAGE_ACCOUNT_RULE } from '../../../runtime/contract/azure-names';
+import { ENVIRONMENTS } from '../../../config/schema';
+import { azureLimitProblems, retiredVmSize } from '../../../infra/azure/limits';
 import { prefixCondition } from '../../../infra/azure/storage';
+import { PlatformLimitError } from '../../../infra/cdktf/limits';
 import { buildCdktfApp } from '../../../infra/cdktf/app';
 import { InvalidNameError } from '../../../runtime/contract/naming';
 import { copyConfig, editJson } from '../../helpers/tmp';
@@ -33,7 +36,51 @@ test('require_gpu with a vm size that is not N-series fails synth', () => {
   const build = synthAzureWith('staging', (doc) => {
     doc.azure.training.instance_type = 'Standard_D8s_v5';
   });
-  expect(build).toThrow(/env staging: azure\.training\.instance_type: "Standard_D8s_v5" breaks the rule: training\.require_gpu is true.*N-series/);
+  expect(build).toThrow(PlatformLimitError);
+  expect(build).toThrow(/env staging: azure\.training\.instance_type = "Standard_D8s_v5": training\.require_gpu is true.*N-series/);
+});
+
+describe('retired GPU vm sizes fail synth with the size, its retirement date and a replacement', () => {
+  test.each([
+    ['Standard_NC6s_v3', 'NCv3 (V100)', '2025-09-30', 'Standard_NC4as_T4_v3'],
+    ['Standard_NC24rs_v3', 'NCv3 (V100)', '2025-09-30', 'Standard_NC96ads_A100_v4'],
+    ['Standard_NC12s_v3', 'NCv3 (V100)', '2025-09-30', 'Standard_NC48ads_A100_v4'],
+    ['Standard_NC6', 'NC (K80)', '2023-09-06', 'Standard_NC4as_T4_v3'],
+    ['standard_nc24r', 'NC (K80)', '2023-09-06', 'Standard_NC64as_T4_v3'],
+    ['Standard_NC6s_v2', 'NCv2 (P100)', '2023-09-06', 'Standard_NC4as_T4_v3'],
+    ['Standard_ND6s', 'ND (P40)', '2023-09-06', 'Standard_NC4as_T4_v3'],
+    ['Standard_NV12', 'NV (M60)', '2023-09-06', 'Standard_NC48ads_A100_v4'],
+  ])('%s', (size, series, date, replacement) => {
+    const build = synthAzureWith('prod', (doc) => {
+      doc.azure.training.instance_type = size;
+    });
+    expect(build).toThrow(PlatformLimitError);
+    expect(build).toThrow(`env prod: azure.training.instance_type = "${size}": Azure retired the ${series} sizes on ${date}: use`);
+    expect(build).toThrow(replacement);
+  });
+
+  test('current GPU sizes pass, the repository config included', () => {
+    for (const size of ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3', 'Standard_NC24ads_A100_v4', 'Standard_NV36ads_A10_v5']) {
+      expect(retiredVmSize(size)).toBeUndefined();
+    }
+    for (const env of ENVIRONMENTS) expect(azureLimitProblems(requireCloud(config.environments[env], 'azure'))).toEqual([]);
+  });
+
+  test('retired sizes in several environments are reported together', () => {
+    const dir = copyConfig();
+    for (const env of ['staging', 'prod']) {
+      editJson(path.join(dir, 'environments', `${env}.json`), (doc) => {
+        doc.azure.training.instance_type = 'Standard_NC6s_v3';
+      });
+    }
+    try {
+      buildCdktfApp({ configDir: dir, clouds: ['azure'], backendEnv: {} });
+      throw new Error('expected PlatformLimitError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(PlatformLimitError);
+      expect((err as PlatformLimitError).problems.map((p) => p.env)).toEqual(['staging', 'prod']);
+    }
+  });
 });
 
 test('a CPU vm size is fine when the config does not require a GPU', () => {

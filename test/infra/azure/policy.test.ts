@@ -5,10 +5,12 @@ import {
   azureMinTls,
   azureNoPublicBlobs,
   checkPolicies,
+  dependsOnStaticReferences,
   gpuWhereRequired,
   noOwnerOrEditor,
   type PolicyRule,
 } from '../../../infra/cdktf/policy';
+import { servedConfig } from '../cdktf-configs';
 import { synthAzureStacks, type SynthesizedAzureStack } from './synth';
 
 const config = loadProjectConfig('config');
@@ -75,6 +77,16 @@ test('GPU where config asks for GPU: the compute cluster is an N-series size', (
   });
 });
 
-test('all rules together report nothing for the shipped config', () => {
-  for (const env of ENVIRONMENTS) expect(checkPolicies(stacks[env].json, context(env))).toEqual([]);
+test('depends_on holds static references only: the interpolation form terraform init rejects is flagged', () => {
+  expectRuleHolds(dependsOnStaticReferences, (tf) => {
+    firstOf(tf, 'azurerm_container_app_job').depends_on = ['${azurerm_role_assignment.ingestion-acr-pull}'];
+  });
+});
+
+test('all rules together report nothing for the shipped config, nor with a pinned model and an API token', () => {
+  const served = synthAzureStacks(servedConfig(config));
+  for (const env of ENVIRONMENTS) {
+    expect(checkPolicies(stacks[env].json, context(env))).toEqual([]);
+    expect(checkPolicies(served[env].json, context(env))).toEqual([]);
+  }
 });

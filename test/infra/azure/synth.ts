@@ -1,7 +1,7 @@
 import { Testing } from 'cdktf';
 import { loadProjectConfig } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../../config/schema';
-import { AzureMlStack } from '../../../infra/azure/stack';
+import { AzureMlStack, type AzureMlStackProps } from '../../../infra/azure/stack';
 
 export interface SynthesizedAzureStack {
   env: EnvironmentName;
@@ -12,10 +12,19 @@ export interface SynthesizedAzureStack {
 }
 
 /** Synthesizes azure-<env> for every environment of `config` (local backend). */
-export function synthAzureStacks(config: ProjectConfig = loadProjectConfig('config')): Record<EnvironmentName, SynthesizedAzureStack> {
+export function synthAzureStacks(
+  config: ProjectConfig = loadProjectConfig('config'),
+  extra: Partial<AzureMlStackProps> = {},
+): Record<EnvironmentName, SynthesizedAzureStack> {
   const out = {} as Record<EnvironmentName, SynthesizedAzureStack>;
   for (const env of ENVIRONMENTS) {
-    const stack = new AzureMlStack(Testing.app(), `azure-${env}`, { pipeline: config.pipeline, env: config.environments[env], backendEnv: {} });
+    const stack = new AzureMlStack(Testing.app(), `azure-${env}`, {
+      pipeline: config.pipeline,
+      parser: config.parser,
+      env: config.environments[env],
+      backendEnv: {},
+      ...extra,
+    });
     const synth = Testing.synth(stack);
     out[env] = { env, stack, synth, json: JSON.parse(synth) };
   }

@@ -2,12 +2,14 @@ import { loadProjectConfig } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName } from '../../../config/schema';
 import {
   checkPolicies,
+  dependsOnStaticReferences,
   gcsPublicAccessPrevention,
   gcsUniformAccess,
   gpuWhereRequired,
   noOwnerOrEditor,
   type PolicyRule,
 } from '../../../infra/cdktf/policy';
+import { servedConfig } from '../cdktf-configs';
 import { synthGcpStacks, type SynthesizedGcpStack } from './synth';
 
 const config = loadProjectConfig('config');
@@ -62,6 +64,16 @@ test('GPU where config asks for GPU: the training job has an accelerator and a G
   });
 });
 
-test('all rules together report nothing for the shipped config', () => {
-  for (const env of ENVIRONMENTS) expect(checkPolicies(stacks[env].json, context(env))).toEqual([]);
+test('depends_on holds static references only: the interpolation form terraform init rejects is flagged', () => {
+  expectRuleHolds(dependsOnStaticReferences, (tf) => {
+    firstOf(tf, 'google_storage_bucket').depends_on = ['${google_project_service.api-storage}'];
+  });
+});
+
+test('all rules together report nothing for the shipped config, nor with a pinned model and an API token', () => {
+  const served = synthGcpStacks(servedConfig(config));
+  for (const env of ENVIRONMENTS) {
+    expect(checkPolicies(stacks[env].json, context(env))).toEqual([]);
+    expect(checkPolicies(served[env].json, context(env))).toEqual([]);
+  }
 });

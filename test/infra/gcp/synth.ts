@@ -20,6 +20,7 @@ export function synthGcpStacks(
   for (const env of ENVIRONMENTS) {
     const stack = new GcpMlStack(Testing.app(), `gcp-${env}`, {
       pipeline: config.pipeline,
+      parser: config.parser,
       env: config.environments[env],
       backendEnv: {},
       ...extra,
