@@ -7,8 +7,10 @@
  *   <models><run>/                              training: the model package of one run
  *   <models><project>/<version>/                registration: the version's package, unpacked
  *   <models><project>/<version>/model.tar.gz    registration: the same package as SageMaker loads it
+ *   <models><project>/<version>/evaluation.json registration on AWS: the evaluation step's statistics
  *   <checkpoints><run>/                         training checkpoints (resume after preemption)
- *   registry/<project>/versions/<version>.json  the registry record of a version
+ *   registry/<project>/claims/<version>         registration: the version number, taken first
+ *   registry/<project>/versions/<version>.json  the registry record of a version, written last
  *   state/                                      ingestion watermarks, tuning studies
  *   data-capture/                               requests and responses captured at the endpoint
  */
@@ -22,6 +24,9 @@ export const SUCCESS_MARKER = '_SUCCESS.json';
 
 /** The archive of a model package, the form SageMaker unpacks into /opt/ml/model. */
 export const MODEL_ARCHIVE = 'model.tar.gz';
+
+/** The evaluation step's model-quality statistics: written by `evaluate`, kept in the version folder by `register`. */
+export const EVALUATION_FILE = 'evaluation.json';
 
 /** Prefixes whose place is fixed (not configurable per environment). */
 export const FIXED_PREFIXES = {
@@ -99,6 +104,26 @@ export function versionPrefix(paths: Pick<StoragePaths, 'models'>, project: stri
 /** `<models><project>/<version>/model.tar.gz`: what a SageMaker endpoint for that version loads. */
 export function versionArchiveKey(paths: Pick<StoragePaths, 'models'>, project: string, version: string): string {
   return `${versionPrefix(paths, project, version)}${MODEL_ARCHIVE}`;
+}
+
+/** `registry/<project>/versions/`: the records of a project's complete versions. */
+export function registryVersionsPrefix(paths: Pick<StoragePaths, 'registry'>, project: string): string {
+  return `${paths.registry}${project}/versions/`;
+}
+
+/** `registry/<project>/versions/<version>.json`: a version's record; it exists only once the version is complete. */
+export function registryVersionKey(paths: Pick<StoragePaths, 'registry'>, project: string, version: string): string {
+  return `${registryVersionsPrefix(paths, project)}${version}.json`;
+}
+
+/** `registry/<project>/claims/`: version numbers taken by registrations (complete or not). */
+export function registryClaimsPrefix(paths: Pick<StoragePaths, 'registry'>, project: string): string {
+  return `${paths.registry}${project}/claims/`;
+}
+
+/** `registry/<project>/claims/<version>`: taken (create-if-absent) before a version's files are written. */
+export function registryClaimKey(paths: Pick<StoragePaths, 'registry'>, project: string, version: string): string {
+  return `${registryClaimsPrefix(paths, project)}${version}`;
 }
 
 /** The root URI of an environment's bucket on a cloud: s3://bucket, gs://bucket or az://account/container. */

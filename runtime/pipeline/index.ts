@@ -6,13 +6,13 @@ import { storagePaths } from '../contract/layout';
 import { silentLogger, type Logger } from '../common/logger';
 import { runIngestion } from '../ingestion';
 import { startSampleApi } from '../ingestion/sample-api';
-import { ModelRegistry } from '../registry';
 import { loadPredictor } from '../serving/load';
 import { startServer } from '../serving/server';
 import { invoke } from '../serving/invoke';
 import { storeForEnvironment, type StoreCloud } from '../storage/open';
 import { getText } from '../storage/object-store';
 import { train } from '../training';
+import { registerPackage } from '../training/register';
 import { percentile } from './stats';
 import { sampleFeatureRows } from './sample-rows';
 
@@ -49,7 +49,16 @@ export interface PipelineSummary {
   endpoint: string;
   latency_ms: { p50: number; p99: number };
   backend: string;
-  artifacts: { processed: string; quarantine: string; quality_report: string; model_package: string; evaluation_report: string };
+  artifacts: {
+    processed: string;
+    quarantine: string;
+    quality_report: string;
+    /** The training run's package (`<models><run>/`). */
+    model_package: string;
+    /** The registered version's model.tar.gz (`<models><project>/<version>/`). */
+    model_archive: string;
+    evaluation_report: string;
+  };
   stage_seconds: Record<PipelineStage, number>;
   sample_prediction: unknown;
 }
@@ -128,23 +137,17 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineRun> {
       },
       (m) => Object.entries(m).filter(([k]) => ['auc', 'accuracy', 'rmse'].includes(k)).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', '),
     );
-    const registry = new ModelRegistry(store, paths.registry);
     const version = await stage(
       'register',
-      () =>
-        registry.register({
-          project: project.pipeline.project,
-          packagePrefix: trained.packagePrefix,
-          metrics,
-          lineage: {
-            data_hash: trained.dataHash,
-            config_hash: trained.configHash,
-            code_version: process.env.MLSTACK_CODE_VERSION ?? 'local',
-            run_id: runId,
-            parent_run: null,
-            data_uri: store.uri(ingested.processedKey),
-          },
-        }),
+      async () => {
+        // The same registration as every other path (lineage from the package, version folder and archive);
+        // a SageMaker model package is left to `mlstack register --cloud aws`.
+        const registration = await registerPackage(
+          { project, envName, cloud: opts.cloud, store, paths },
+          { source: trained.packagePrefix, dataUri: store.uri(ingested.processedKey), modelPackage: false },
+        );
+        return registration.version;
+      },
       (v) => v.version,
     );
     const server = await stage(
@@ -196,6 +199,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineRun> {
         quarantine: store.uri(ingested.quarantineKey),
         quality_report: store.uri(ingested.reportKey),
         model_package: store.uri(trained.packagePrefix),
+        model_archive: version.artifact_uri as string,
         evaluation_report: store.uri(trained.reportKey),
       },
       stage_seconds: seconds,

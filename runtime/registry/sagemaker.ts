@@ -1,7 +1,8 @@
 /**
  * `--cloud aws`: mirrors a registry version into SageMaker Model Registry as a model package
- * in the project's model package group (created when missing). The endpoint can be moved
- * with AWS_ENDPOINT_URL_SAGEMAKER (tests point it at moto_server).
+ * in the project's model package group (created when missing): the serving image, the version's
+ * model.tar.gz as ModelDataUrl and, when the version has one, its evaluation as model-quality
+ * statistics. The endpoint can be moved with AWS_ENDPOINT_URL_SAGEMAKER (tests point it at moto_server).
  */
 import {
   CreateModelPackageCommand,
@@ -9,16 +10,15 @@ import {
   DescribeModelPackageGroupCommand,
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
+import { MODEL_ARCHIVE } from '../contract/layout';
 import type { ModelVersion } from './index';
 
 export interface SageMakerPackageInput {
   version: ModelVersion;
-  /** Model package group, usually the project name. */
+  /** Model package group (aws-names.ts modelPackageGroupName). */
   groupName: string;
   /** Serving image URI in ECR. */
   image: string;
-  /** S3 URI of the model artifacts (the package prefix or its tarball). */
-  modelDataUrl?: string;
   region: string;
   client?: SageMakerClient;
 }
@@ -51,22 +51,35 @@ async function ensureGroup(client: SageMakerClient, groupName: string, project: 
   }
 }
 
+/** The version's model.tar.gz in S3: SageMaker loads an archive, never a folder. */
+export function modelDataUrlOf(version: ModelVersion): string {
+  const url = version.artifact_uri;
+  if (!url || !url.startsWith('s3://') || !url.endsWith(`/${MODEL_ARCHIVE}`)) {
+    throw new Error(
+      `${version.project} ${version.version}: a SageMaker model package needs the version's ${MODEL_ARCHIVE} in S3, but its artifact is ${url ?? '(none: the version was not materialised)'}; register it with --cloud aws`,
+    );
+  }
+  return url;
+}
+
 /** Creates the model package (PendingManualApproval) and returns its ARN. */
 export async function createSageMakerModelPackage(input: SageMakerPackageInput): Promise<string> {
   const client = input.client ?? sagemakerClient(input.region);
   await ensureGroup(client, input.groupName, input.version.project);
-  const modelDataUrl = input.modelDataUrl ?? input.version.package_uri;
+  const modelDataUrl = modelDataUrlOf(input.version);
+  const statistics = input.version.evaluation_uri;
   const response = await client.send(
     new CreateModelPackageCommand({
       ModelPackageGroupName: input.groupName,
       ModelPackageDescription: `${input.version.project} ${input.version.version} (run ${input.version.lineage.run_id})`,
       ModelApprovalStatus: 'PendingManualApproval',
       InferenceSpecification: {
-        Containers: [{ Image: input.image, ...(modelDataUrl.startsWith('s3://') ? { ModelDataUrl: modelDataUrl } : {}) }],
+        Containers: [{ Image: input.image, ModelDataUrl: modelDataUrl }],
         SupportedContentTypes: ['application/json', 'text/csv'],
         SupportedResponseMIMETypes: ['application/json'],
       },
       CustomerMetadataProperties: metadataOf(input.version),
+      ...(statistics ? { ModelMetrics: { ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: statistics } } } } : {}),
     }),
   );
   if (!response.ModelPackageArn) throw new Error(`SageMaker CreateModelPackage returned no ARN for group ${input.groupName}`);

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../common/logger';
+import { ENV } from '../contract/env';
 import { silentLogger } from '../common/logger';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -60,7 +61,7 @@ export interface SelectBackendOptions {
   loader?: ModuleLoader;
   /** Fail with GpuRequiredError when no GPU backend loads (cloud training with require_gpu). */
   requireGpu?: boolean;
-  /** Skip faster backends, e.g. ['tensorflow-gpu','tensorflow','wasm'] to benchmark cpu; MLSTACK_TF_BACKEND=wasm|cpu also forces one. */
+  /** Skip faster backends, e.g. ['tensorflow-gpu','tensorflow','wasm'] to benchmark cpu; the ENV.tfBackend variable (wasm, cpu) also forces one. */
   only?: BackendName;
 }
 
@@ -70,7 +71,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   tf.env().set('PROD', true);
   const logger = options.logger ?? silentLogger;
   const loader = options.loader ?? defaultLoader;
-  const only = options.only ?? (process.env.MLSTACK_TF_BACKEND as BackendName | undefined);
+  const only = options.only ?? (process.env[ENV.tfBackend] as BackendName | undefined);
   if (selected && !options.loader && (!only || only === selected.name) && tf.getBackend() === tfBackendOf(selected.name)) {
     if (options.requireGpu && !selected.gpu) throw new GpuRequiredError(selected);
     return selected;

@@ -1,34 +1,50 @@
 /**
- * The training container's entrypoint: one image, three clouds.
+ * The training container's entrypoint: one image, four ways to be started.
  *
  *   SageMaker  `<image> train`; reads <root>/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json
  *              and <root>/input/data/<channel>/*.csv; writes the package to <root>/model, checkpoints to
- *              <root>/checkpoints, the failure reason to <root>/output/failure. root = MLSTACK_SM_ROOT (/opt/ml).
- *   Vertex AI  AIP_MODEL_DIR, AIP_CHECKPOINT_DIR, AIP_TRAINING_DATA_URI (gs:// or file URIs; "*" globs allowed).
+ *              <root>/checkpoints, the failure reason to <root>/output/failure. root = ENV.sageMakerRoot (/opt/ml).
+ *   Vertex AI  the AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TRAINING_DATA_URI variables (gs:// or file URIs; "*" globs allowed).
  *   Azure ML   `--input <folder|uri> --output <folder|uri> [--checkpoints <folder|uri>]`.
+ *   Bucket     (Cloud Run job, Azure ML command job; bucketTrainingLaunch in runtime/contract/env.ts) `<image> train`
+ *              with ENV.bucket set: trains on ENV.dataUri or the newest complete processed run in that store,
+ *              checkpoints under `<checkpoints><run>/`, writes the package to `<models><run>/` and registers the
+ *              next version. The run id (ENV.runId, else the platform's execution / run id) makes a retry resume.
  * Hyperparameters (epochs, batch_size, learning_rate, dropout, hidden_layers, ...) come from
- * hyperparameters.json (SageMaker) or `--name=value` arguments (all three).
- * MLSTACK_CONFIG_DIR (default "config") holds the project config; MLSTACK_ENV (or the hyperparameter
- * "env") picks the environment whose training.require_gpu is enforced.
+ * hyperparameters.json (SageMaker) or `--name=value` arguments (all).
+ * ENV.configDir (default "config") holds the project config; ENV.env (or the hyperparameter "env") picks the
+ * environment whose training.require_gpu is enforced (ENV.requireGpu=1|0 overrides it).
+ * `<image> evaluate ...` and `<image> register ...` run the AWS state machine's processing steps.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadProjectConfig, requireCloud } from '../../config/load';
-import { ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
+import { ConfigError, DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../config/load';
+import { CLOUDS, ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
+import { UsageError } from '../cli/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
+import { ENV, PLATFORM_ENV } from '../contract/env';
+import { MODEL_ARCHIVE, runPackagePrefix, storagePaths, type StoreCloud } from '../contract/layout';
 import { LocalObjectStore } from '../storage/local-store';
-import { openObjectUri } from '../storage/open';
+import { openObjectUri, openStoreRoot } from '../storage/open';
 import type { ObjectStore } from '../storage/object-store';
 import { resolveCsvKeys } from './data';
+import { dataKeysFor, locate } from './data-location';
 import { runEvaluateCommand } from './evaluate-command';
 import { train, TrainingAbortedError, type TrainResult } from './index';
+import { newestCompleteProcessedRun, type EnvironmentContext } from './locate';
+import { registerPackage, servingImageFor } from './register';
+import { runRegisterCommand } from './register-command';
 import { TUNABLE_METRICS, type TunableMetric } from './telemetry';
 import { directionOf, recordExternalTrial, type TrialRecord } from './tuning';
 
-export type ContractName = 'sagemaker' | 'vertex' | 'azureml';
+export type ContractName = 'sagemaker' | 'vertex' | 'azureml' | 'bucket';
 
-const CLOUD_OF: Record<ContractName, CloudName> = { sagemaker: 'aws', vertex: 'gcp', azureml: 'azure' };
+/** The cloud whose training config applies; bucket mode names it in ENV.cloud. */
+const CLOUD_OF: Record<Exclude<ContractName, 'bucket'>, CloudName> = { sagemaker: 'aws', vertex: 'gcp', azureml: 'azure' };
+
+/** SageMaker's root inside its containers (ENV.sageMakerRoot moves it for tests). */
+const SAGEMAKER_ROOT = '/opt/ml';
 
 /** Hyperparameters accepted from the platform, with their parsers. */
 const HYPERPARAMETERS: Record<string, (v: string) => unknown> = {
@@ -57,10 +73,25 @@ export interface Locations {
   /** SageMaker only: where to write the failure reason. */
   failureFile?: string;
   hyperparameters: Record<string, string>;
+  /** Bucket mode: the environment the trained package is registered in. */
+  registration?: BucketRegistration;
+}
+
+/** Bucket mode: where the version is registered, and what its lineage and model package record. */
+export interface BucketRegistration {
+  ctx: EnvironmentContext;
+  dataUri: string;
+  /** AWS only: the serving image the SageMaker model package records (resolved before training). */
+  servingImage?: string;
 }
 
 export class EntrypointError extends Error {
   override name = 'EntrypointError';
+}
+
+/** The job was started with a configuration it cannot run (exit 2, not 1). */
+export class EntrypointUsageError extends EntrypointError {
+  override name = 'EntrypointUsageError';
 }
 
 function readJsonFile<T>(file: string, what: string): T {
@@ -85,45 +116,27 @@ export function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
+/**
+ * Azure ML's arguments, then Vertex AI's model dir, then a bucket; SageMaker when none applies. A SageMaker
+ * training job (it sets the training job name) keeps its /opt/ml contract even when a bucket is set.
+ */
 export function detectContract(args: Record<string, string>, env: NodeJS.ProcessEnv): ContractName {
   if (args.input !== undefined || args.output !== undefined) return 'azureml';
-  if (env.AIP_MODEL_DIR) return 'vertex';
+  if (env[PLATFORM_ENV.aipModelDir]) return 'vertex';
+  if (env[ENV.bucket] && !env[PLATFORM_ENV.trainingJobName]) return 'bucket';
   return 'sagemaker';
 }
 
-/** A store and prefix for a folder path or object URI (a folder gets its own LocalObjectStore). */
-async function locate(uriOrPath: string): Promise<{ store: ObjectStore; prefix: string }> {
-  if (!/^[a-z0-9]+:\/\//.test(uriOrPath) || uriOrPath.startsWith('file://')) {
-    const dir = uriOrPath.startsWith('file://') ? new URL(uriOrPath).pathname : path.resolve(uriOrPath);
-    return { store: new LocalObjectStore(dir), prefix: '' };
-  }
-  const { store, key } = await openObjectUri(uriOrPath);
-  return { store, prefix: key === '' || key.endsWith('/') ? key : `${key}/` };
-}
-
-/** CSV keys for a data location: a file, a folder/prefix, or a "*" glob over names (Vertex). */
-async function dataKeysFor(uriOrPath: string): Promise<{ store: ObjectStore; keys: string[] }> {
-  const star = uriOrPath.indexOf('*');
-  if (star >= 0) {
-    const slash = uriOrPath.lastIndexOf('/', star);
-    const { store, prefix } = await locate(uriOrPath.slice(0, slash + 1));
-    const pattern = new RegExp(`^${uriOrPath.slice(slash + 1).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
-    const keys = (await store.list(prefix)).map((o) => o.key).filter((k) => pattern.test(k.slice(prefix.length)));
-    if (keys.length === 0) throw new EntrypointError(`no training data matches ${uriOrPath}`);
-    return { store, keys };
-  }
-  if (!/^[a-z0-9]+:\/\//.test(uriOrPath) && fs.existsSync(uriOrPath) && fs.statSync(uriOrPath).isFile()) {
-    return { store: new LocalObjectStore(path.dirname(path.resolve(uriOrPath))), keys: [path.basename(uriOrPath)] };
-  }
-  const { store, prefix } = await locate(uriOrPath);
-  return { store, keys: await resolveCsvKeys(store, prefix) };
+function sageMakerRoot(env: NodeJS.ProcessEnv): string {
+  return path.resolve(env[ENV.sageMakerRoot] ?? SAGEMAKER_ROOT);
 }
 
 export async function resolveLocations(argv: string[], env: NodeJS.ProcessEnv): Promise<Locations> {
   const args = parseArgs(argv);
   const contract = detectContract(args, env);
+  if (contract === 'bucket') return resolveBucketLocations(args, env);
   if (contract === 'sagemaker') {
-    const root = path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml');
+    const root = sageMakerRoot(env);
     const configDir = path.join(root, 'input', 'config');
     const hyperFile = path.join(configDir, 'hyperparameters.json');
     const hyper = fs.existsSync(hyperFile) ? readJsonFile<Record<string, unknown>>(hyperFile, 'SageMaker hyperparameters') : {};
@@ -140,7 +153,7 @@ export async function resolveLocations(argv: string[], env: NodeJS.ProcessEnv): 
     });
     return {
       contract,
-      runId: String(hyper.run_id ?? env.TRAINING_JOB_NAME ?? newRunId()),
+      runId: String(hyper.run_id ?? env[PLATFORM_ENV.trainingJobName] ?? newRunId()),
       dataStore: store,
       dataKeys,
       modelStore: store,
@@ -151,15 +164,15 @@ export async function resolveLocations(argv: string[], env: NodeJS.ProcessEnv): 
       hyperparameters: { ...Object.fromEntries(Object.entries(hyper).map(([k, v]) => [k, String(v)])), ...args },
     };
   }
-  const dataUri = contract === 'vertex' ? env.AIP_TRAINING_DATA_URI ?? args.data : args.input;
-  const modelUri = contract === 'vertex' ? (env.AIP_MODEL_DIR as string) : args.output;
-  if (!dataUri) throw new EntrypointError(contract === 'vertex' ? 'AIP_TRAINING_DATA_URI is not set (or pass --data <uri>)' : 'pass --input <folder or uri> with the training CSV files');
+  const dataUri = contract === 'vertex' ? env[PLATFORM_ENV.aipTrainingDataUri] ?? args.data : args.input;
+  const modelUri = contract === 'vertex' ? (env[PLATFORM_ENV.aipModelDir] as string) : args.output;
+  if (!dataUri) throw new EntrypointError(contract === 'vertex' ? `${PLATFORM_ENV.aipTrainingDataUri} is not set (or pass --data <uri>)` : 'pass --input <folder or uri> with the training CSV files');
   if (!modelUri) throw new EntrypointError('pass --output <folder or uri> for the model package');
-  const checkpointUri = contract === 'vertex' ? env.AIP_CHECKPOINT_DIR ?? args.checkpoints : args.checkpoints;
-  const data = await dataKeysFor(dataUri);
+  const checkpointUri = contract === 'vertex' ? env[PLATFORM_ENV.aipCheckpointDir] ?? args.checkpoints : args.checkpoints;
+  const data = await dataKeysFor(dataUri, (message) => new EntrypointError(message));
   const model = await locate(modelUri);
   const checkpoints = checkpointUri ? await locate(checkpointUri) : { store: model.store, prefix: `${model.prefix}checkpoints/` };
-  const runId = args.run_id ?? (contract === 'vertex' ? env.CLOUD_ML_JOB_ID : env.AZUREML_RUN_ID) ?? newRunId();
+  const runId = args.run_id ?? (contract === 'vertex' ? env[PLATFORM_ENV.cloudMlJobId] : env[PLATFORM_ENV.azuremlRunId]) ?? newRunId();
   return {
     contract,
     runId,
@@ -195,21 +208,101 @@ export function overridesFrom(hyper: Record<string, string>): Partial<TrainingPa
   return out as Partial<TrainingParams>;
 }
 
-function requireGpuFor(envName: string | undefined, contract: ContractName, configDir: string, env: NodeJS.ProcessEnv, logger: Logger): boolean {
-  if (env.MLSTACK_REQUIRE_GPU === '1' || env.MLSTACK_REQUIRE_GPU === '0') return env.MLSTACK_REQUIRE_GPU === '1';
+function requireGpuFor(envName: string | undefined, cloud: StoreCloud, project: ProjectConfig, env: NodeJS.ProcessEnv, logger: Logger): boolean {
+  const override = env[ENV.requireGpu];
+  if (override === '1' || override === '0') return override === '1';
   if (!envName) {
-    logger.warn('no environment given (MLSTACK_ENV or hyperparameter "env"): the require_gpu check is skipped');
+    logger.warn(`no environment given (${ENV.env} or hyperparameter "env"): the require_gpu check is skipped`);
     return false;
   }
   if (!(ENVIRONMENTS as readonly string[]).includes(envName)) throw new EntrypointError(`unknown environment "${envName}" (expected one of ${ENVIRONMENTS.join(', ')})`);
-  const project = loadProjectConfig(configDir);
-  const cloud = CLOUD_OF[contract];
+  if (cloud === 'local') return false;
   return requireCloud(project.environments[envName as EnvironmentName], cloud)[cloud].training.require_gpu;
 }
 
-/** Runs one training job (or `evaluate ...`) under the detected contract; resolves to the process exit code. */
+/** A variable bucket mode needs; an EntrypointUsageError naming it when it is missing or not one of `accepted`. */
+function requiredVariable(env: NodeJS.ProcessEnv, name: string, accepted?: readonly string[]): string {
+  const value = env[name];
+  if (!value) throw new EntrypointUsageError(`${name} is not set: training in bucket mode (${ENV.bucket}=${env[ENV.bucket]}) needs it`);
+  if (accepted && !accepted.includes(value)) throw new EntrypointUsageError(`${name}=${value} is not one of ${accepted.join(', ')}`);
+  return value;
+}
+
+/**
+ * Bucket mode: the store at ENV.bucket holds the data, the checkpoints, the package and the registry.
+ * The run id is ENV.runId, else the platform's (a Cloud Run execution, an Azure ML run: the same across
+ * a task's retries, so a retry resumes from its checkpoint), else a new one.
+ */
+export async function resolveBucketLocations(args: Record<string, string>, env: NodeJS.ProcessEnv): Promise<Locations> {
+  const envName = requiredVariable(env, ENV.env, ENVIRONMENTS) as EnvironmentName;
+  const cloud = requiredVariable(env, ENV.cloud, ['local', ...CLOUDS]) as StoreCloud;
+  const project = loadProjectConfig(path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR));
+  const stackProject = env[ENV.project];
+  if (stackProject !== undefined && stackProject !== project.pipeline.project) {
+    throw new EntrypointUsageError(`${ENV.project}=${stackProject}, but the configuration's pipeline.json is project "${project.pipeline.project}": the stack and the image's config disagree`);
+  }
+  const store = await openStoreRoot(env[ENV.bucket] as string);
+  const paths = storagePaths(project.environments[envName], cloud);
+  const ctx: EnvironmentContext = { project, envName, cloud, store, paths };
+  // Resolved before training: a registration that cannot name its serving image must not cost a training run.
+  const servingImage = cloud === 'aws' ? servingImageFor(ctx, env[ENV.servingImage]) : undefined;
+  const dataUri = env[ENV.dataUri];
+  let data: { store: ObjectStore; keys: string[] };
+  let dataLocation: string;
+  if (dataUri) {
+    data = await dataKeysFor(dataUri, (message) => new EntrypointUsageError(`${ENV.dataUri}: ${message}`));
+    dataLocation = dataUri;
+  } else {
+    const run = await newestCompleteProcessedRun(store, paths);
+    if (!run) {
+      throw new EntrypointUsageError(
+        `no complete processed run under ${store.uri(paths.processed)} (ingestion marks a run complete last): ingest data first or set ${ENV.dataUri} to a processed run or CSV file`,
+      );
+    }
+    data = { store, keys: run.keys };
+    dataLocation = store.uri(run.prefix);
+  }
+  const runId = args.run_id ?? env[ENV.runId] ?? env[PLATFORM_ENV.cloudRunExecution] ?? env[PLATFORM_ENV.azuremlRunId] ?? newRunId();
+  return {
+    contract: 'bucket',
+    runId,
+    dataStore: data.store,
+    dataKeys: data.keys,
+    modelStore: store,
+    modelPrefix: runPackagePrefix(paths, runId),
+    checkpointStore: store,
+    checkpointsPrefix: paths.checkpoints,
+    hyperparameters: { ...args, env: envName },
+    registration: { ctx, dataUri: dataLocation, ...(servingImage ? { servingImage } : {}) },
+  };
+}
+
+function isUsageError(err: unknown): boolean {
+  return err instanceof EntrypointUsageError || err instanceof ConfigError || err instanceof UsageError;
+}
+
+/** Registers a bucket-mode run's package; the result line then names the version. */
+async function registerRun(registration: BucketRegistration, result: TrainResult, parentRun: string | null, logger: Logger): Promise<Record<string, unknown>> {
+  const { version, created } = await registerPackage(registration.ctx, {
+    source: result.packagePrefix,
+    dataUri: registration.dataUri,
+    parentRun,
+    servingImage: registration.servingImage,
+  });
+  logger.info({ version: version.version, artifact: version.artifact_uri, created }, created ? `registered ${version.version}` : `${version.version} already holds this run`);
+  return {
+    version: version.version,
+    artifact_uri: version.artifact_uri,
+    package_uri: version.package_uri,
+    already_registered: !created,
+    ...(version.sagemaker_model_package_arn ? { model_package_arn: version.sagemaker_model_package_arn } : {}),
+  };
+}
+
+/** Runs one training job (or `evaluate ...`, `register ...`) under the detected contract; resolves to the process exit code. */
 export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<number> {
   if (argv[0] === 'evaluate') return runEvaluateCommand(argv.slice(1), env);
+  if (argv[0] === 'register') return runRegisterCommand(argv.slice(1), env);
   const logger = createLogger('training');
   let failureFile: string | undefined;
   let where: Locations | undefined;
@@ -218,16 +311,17 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
   const started = new Date().toISOString();
   try {
     const rest = argv[0] === 'train' ? argv.slice(1) : argv;
-    if (detectContract(parseArgs(rest), env) === 'sagemaker') failureFile = path.join(path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml'), 'output', 'failure');
+    if (detectContract(parseArgs(rest), env) === 'sagemaker') failureFile = path.join(sageMakerRoot(env), 'output', 'failure');
     where = await resolveLocations(rest, env);
     // A bad study_uri fails the trial before it trains, not after.
     if (where.hyperparameters.study_uri) study = await studyTarget(where.hyperparameters.study_uri);
-    const configDir = path.resolve(env.MLSTACK_CONFIG_DIR ?? 'config');
-    project = loadProjectConfig(configDir);
-    const envName = env.MLSTACK_ENV ?? where.hyperparameters.env;
-    const requireGpu = requireGpuFor(envName, where.contract, configDir, env, logger);
+    project = where.registration?.ctx.project ?? loadProjectConfig(path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR));
+    const envName = env[ENV.env] ?? where.hyperparameters.env;
+    const cloud = where.registration?.ctx.cloud ?? CLOUD_OF[where.contract as Exclude<ContractName, 'bucket'>];
+    const requireGpu = requireGpuFor(envName, cloud, project, env, logger);
     logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where!.dataStore.uri(k)), model: where.modelPrefix ? where.modelStore.uri(where.modelPrefix) : where.modelStore.root, requireGpu }, 'training job starting');
     if (where.contract === 'sagemaker') logResourceConfig(env, logger);
+    const parentRun = where.hyperparameters.parent_run ?? null;
     const result: TrainResult = await train({
       project,
       store: where.modelStore,
@@ -243,13 +337,14 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       progress: 'lines',
       logger,
       signal,
-      parentRun: where.hyperparameters.parent_run ?? null,
+      parentRun,
     });
     if (study) {
       const uri = await recordStudyTrial(study, where, project, { started, result });
       logger.info({ trial: uri }, 'trial recorded in the study');
     }
-    process.stdout.write(`mlstack-result ${JSON.stringify(result)}\n`);
+    const registered = where.registration ? await registerRun(where.registration, result, parentRun, logger) : {};
+    process.stdout.write(`mlstack-result ${JSON.stringify({ ...result, ...registered })}\n`);
     return 0;
   } catch (err) {
     if (err instanceof TrainingAbortedError) {
@@ -276,7 +371,7 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       // SageMaker shows the first 1024 characters as the job's FailureReason.
       fs.writeFileSync(failureFile, message.slice(0, 1024));
     }
-    return 1;
+    return isUsageError(err) ? 2 : 1;
   }
 }
 
@@ -326,7 +421,7 @@ export async function recordStudyTrial(
     metric: metric ?? null,
     test_metrics: result?.metrics ?? null,
     package_prefix: null,
-    ...(result && modelsUri ? { model_uri: `${modelsUri}${where.runId}/output/model.tar.gz` } : {}),
+    ...(result && modelsUri ? { model_uri: `${modelsUri}${where.runId}/output/${MODEL_ARCHIVE}` } : {}),
     ...(outcome.stoppedAfterEpoch !== undefined
       ? { error: `stopped by StopTrainingJob after epoch ${outcome.stoppedAfterEpoch}; no package was written` }
       : error || metric === undefined
@@ -353,7 +448,7 @@ function overridesFromSafe(hyper: Record<string, string>): Partial<TrainingParam
 }
 
 function logResourceConfig(env: NodeJS.ProcessEnv, logger: Logger): void {
-  const file = path.join(path.resolve(env.MLSTACK_SM_ROOT ?? '/opt/ml'), 'input', 'config', 'resourceconfig.json');
+  const file = path.join(sageMakerRoot(env), 'input', 'config', 'resourceconfig.json');
   if (!fs.existsSync(file)) return;
   const config = readJsonFile<{ current_host?: string; hosts?: string[] }>(file, 'SageMaker resource config');
   if ((config.hosts?.length ?? 1) > 1) logger.warn({ hosts: config.hosts }, 'several hosts configured: each trains independently (no distributed training)');

@@ -10,18 +10,18 @@
  * labelled row is.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadProjectConfig } from '../../config/load';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import type { ProjectConfig } from '../../config/schema';
 import { createLogger } from '../common/logger';
+import { ENV } from '../contract/env';
+import { EVALUATION_FILE, MODEL_ARCHIVE } from '../contract/layout';
 import { readModelPackage, type ModelPackage } from '../model/package';
-import { findPackageDir } from '../serving/load';
 import { LocalObjectStore } from '../storage/local-store';
 import { loadCsvRows, resolveCsvKeys, type Row } from './data';
 import { labelRows, makeSplits } from './dataset';
 import { evaluatePackage, type EvaluationResult } from './evaluate';
-import { extractTarGz } from './tar';
+import { MissingInputError, packageDirOf } from './model-dir';
 
 export class EvaluateUsageError extends Error {
   override name = 'EvaluateUsageError';
@@ -40,16 +40,9 @@ export interface EvaluationDocument {
   mlstack: { rows: number; split: 'test' | 'all'; metrics: Record<string, number>; run_id: string; data_hash: string; confusion?: EvaluationResult['confusion'] };
 }
 
-/** Reads the package from a folder holding model.tar.gz (unpacked into a temp folder) or the package itself. */
+/** Reads the package from a folder holding the model archive (unpacked into a temp folder) or the package itself. */
 export async function loadPackageFromModelDir(modelDir: string): Promise<ModelPackage> {
-  if (!fs.existsSync(modelDir)) throw new EvaluateUsageError(`--model ${modelDir} does not exist: pass the folder holding model.tar.gz`);
-  const tarball = path.join(modelDir, 'model.tar.gz');
-  let dir = modelDir;
-  if (fs.existsSync(tarball)) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-eval-model-'));
-    extractTarGz(fs.readFileSync(tarball), dir);
-  }
-  return readModelPackage(new LocalObjectStore(findPackageDir(dir)), '');
+  return readModelPackage(new LocalObjectStore(packageDirOf(modelDir)), '');
 }
 
 /** The rows to score: the reproduced test split when the data is the training data, else all of it. */
@@ -88,7 +81,7 @@ export async function evaluateModelDir(opts: EvaluateCommandOptions): Promise<Ev
   const result = evaluatePackage(pkg, rows, `${opts.dataDir} (${split === 'test' ? 'test split' : 'all rows'})`);
   const doc = modelQualityStatistics(pkg, result, split);
   fs.mkdirSync(opts.outputDir, { recursive: true });
-  fs.writeFileSync(path.join(opts.outputDir, 'evaluation.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  fs.writeFileSync(path.join(opts.outputDir, EVALUATION_FILE), `${JSON.stringify(doc, null, 2)}\n`);
   fs.writeFileSync(path.join(opts.outputDir, 'report.html'), result.reportHtml);
   return doc;
 }
@@ -114,8 +107,8 @@ export async function runEvaluateCommand(argv: string[], env: NodeJS.ProcessEnv 
     const unknown = Object.keys(flags).filter((k) => !['model', 'data', 'output'].includes(k));
     if (unknown.length) throw new EvaluateUsageError(`unknown option --${unknown[0]}: evaluate takes --model <dir> --data <dir> --output <dir>`);
     const missing = ['model', 'data', 'output'].filter((k) => !flags[k]);
-    if (missing.length) throw new EvaluateUsageError(`evaluate needs ${missing.map((m) => `--${m}`).join(', ')}: evaluate --model <dir with model.tar.gz> --data <processed csv dir> --output <dir>`);
-    const configDir = path.resolve(env.MLSTACK_CONFIG_DIR ?? 'config');
+    if (missing.length) throw new EvaluateUsageError(`evaluate needs ${missing.map((m) => `--${m}`).join(', ')}: evaluate --model <dir with ${MODEL_ARCHIVE}> --data <processed csv dir> --output <dir>`);
+    const configDir = path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR);
     let project: ProjectConfig | undefined;
     try {
       project = loadProjectConfig(configDir);
@@ -123,12 +116,12 @@ export async function runEvaluateCommand(argv: string[], env: NodeJS.ProcessEnv 
       logger.warn({ err: (err as Error).message }, `no project config at ${configDir}: scoring every row, not the test split`);
     }
     const doc = await evaluateModelDir({ modelDir: flags.model, dataDir: flags.data, outputDir: flags.output, project });
-    logger.info({ output: path.join(flags.output, 'evaluation.json'), rows: doc.mlstack.rows, split: doc.mlstack.split, metrics: doc.mlstack.metrics }, 'evaluation written');
+    logger.info({ output: path.join(flags.output, EVALUATION_FILE), rows: doc.mlstack.rows, split: doc.mlstack.split, metrics: doc.mlstack.metrics }, 'evaluation written');
     process.stdout.write(`mlstack-evaluation ${JSON.stringify(doc.mlstack)}\n`);
     return 0;
   } catch (err) {
     logger.error({ err }, `evaluation failed: ${(err as Error).message}`);
     process.stderr.write(`evaluate: ${(err as Error).message}\n`);
-    return err instanceof EvaluateUsageError ? 2 : 1;
+    return err instanceof EvaluateUsageError || err instanceof MissingInputError ? 2 : 1;
   }
 }

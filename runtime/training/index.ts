@@ -56,6 +56,8 @@ export interface TrainResult {
   metrics: Record<string, number>;
   dataHash: string;
   configHash: string;
+  /** The data trained on: the CSV object's URI, or the folder holding the CSV objects. */
+  dataUri: string;
   backend: string;
   reportKey: string;
   /** Epochs completed (early stopping may end before training_params.epochs). */
@@ -312,6 +314,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     metrics,
     dataHash: loaded.dataHash,
     configHash,
+    dataUri: lineage.data_uri,
     backend: backend.name,
     reportKey: `${packagePrefix}report.html`,
     epochs: state.epoch,

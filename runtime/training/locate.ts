@@ -1,11 +1,12 @@
 /** Where the CLI's training commands read and write: the environment's store, data and packages. */
 import { loadProjectConfig } from '../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../config/schema';
-import { storagePaths, type StoragePaths } from '../contract/layout';
+import { processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, type StoragePaths } from '../contract/layout';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri, storeForEnvironment, type StoreCloud } from '../storage/open';
 import { ModelRegistry } from '../registry';
 import { UsageError } from '../cli/errors';
+import { PACKAGE_FILES } from '../model/package';
 import { resolveCsvKeys } from './data';
 
 export interface EnvironmentContext {
@@ -15,7 +16,6 @@ export interface EnvironmentContext {
   store: ObjectStore;
   paths: StoragePaths;
 }
-
 
 export async function openEnvironment(opts: { env: string; cloud: StoreCloud; configDir: string; workdir: string }): Promise<EnvironmentContext> {
   if (!(ENVIRONMENTS as readonly string[]).includes(opts.env)) {
@@ -27,19 +27,42 @@ export async function openEnvironment(opts: { env: string; cloud: StoreCloud; co
   return { project, envName: opts.env as EnvironmentName, cloud: opts.cloud, store, paths: storagePaths(env, opts.cloud) };
 }
 
-/** CSV keys for --data (a file, folder or object URI), or the newest processed run in the environment's store. */
-export async function resolveData(ctx: EnvironmentContext, data?: string): Promise<{ store: ObjectStore; keys: string[] }> {
+/** One complete ingestion run: its id, folder and CSV objects. */
+export interface ProcessedRun {
+  runId: string;
+  prefix: string;
+  keys: string[];
+}
+
+/**
+ * The newest complete processed run (one whose folder holds the `_SUCCESS.json` marker ingestion writes
+ * last), by run id order; null when there is none. Runs without the marker are still being written.
+ */
+export async function newestCompleteProcessedRun(store: ObjectStore, paths: Pick<StoragePaths, 'processed'>): Promise<ProcessedRun | null> {
+  const complete = (await store.list(paths.processed))
+    .map((o) => o.key.slice(paths.processed.length).split('/'))
+    .filter((parts) => parts.length === 2 && parts[1] === SUCCESS_MARKER && parts[0] !== '')
+    .map((parts) => parts[0])
+    .sort();
+  const runId = complete[complete.length - 1];
+  if (runId === undefined) return null;
+  const prefix = processedRunPrefix(paths, runId);
+  return { runId, prefix, keys: await resolveCsvKeys(store, prefix) };
+}
+
+/** CSV keys for --data (a file, folder or object URI), or the newest complete processed run in the environment's store. */
+export async function resolveData(ctx: Pick<EnvironmentContext, 'store' | 'paths'>, data?: string): Promise<{ store: ObjectStore; keys: string[] }> {
   if (data) {
     const { store, key } = await openObjectUri(data);
     return { store, keys: await resolveCsvKeys(store, key) };
   }
-  const processed = (await ctx.store.list(ctx.paths.processed)).map((o) => o.key).filter((k) => /\.csv$/i.test(k));
-  if (processed.length === 0) {
-    throw new UsageError(`no processed data under ${ctx.store.uri(ctx.paths.processed)}: run \`mlstack ingest\` first or pass --data <csv file or folder>`);
+  const run = await newestCompleteProcessedRun(ctx.store, ctx.paths);
+  if (!run) {
+    throw new UsageError(
+      `no complete processed run under ${ctx.store.uri(ctx.paths.processed)} (a run is complete once ingestion writes its ${SUCCESS_MARKER}): run \`mlstack ingest\` first or pass --data <csv file or folder>`,
+    );
   }
-  const runs = [...new Set(processed.map((k) => k.slice(ctx.paths.processed.length).split('/')[0]))].sort();
-  const latest = `${ctx.paths.processed}${runs[runs.length - 1]}/`;
-  return { store: ctx.store, keys: processed.filter((k) => k.startsWith(latest)) };
+  return { store: ctx.store, keys: run.keys };
 }
 
 /** A package from a registry version (v3), a run id under models/, or a folder / object URI. */
@@ -48,8 +71,8 @@ export async function resolvePackage(ctx: EnvironmentContext | null, model: stri
     const record = await new ModelRegistry(ctx.store, ctx.paths.registry, ctx.project.pipeline.project).get(model);
     return { store: ctx.store, prefix: record.package_prefix, version: record.version };
   }
-  if (ctx && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && (await ctx.store.exists(`${ctx.paths.models}${model}/metadata.json`))) {
-    return { store: ctx.store, prefix: `${ctx.paths.models}${model}/` };
+  if (ctx && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && (await ctx.store.exists(`${runPackagePrefix(ctx.paths, model)}${PACKAGE_FILES.metadata}`))) {
+    return { store: ctx.store, prefix: runPackagePrefix(ctx.paths, model) };
   }
   const { store, key } = await openObjectUri(model);
   return { store, prefix: key === '' || key.endsWith('/') ? key : `${key}/` };

@@ -1,42 +1,130 @@
-/** Registers a trained package as a registry version; on AWS also as a SageMaker model package. */
+/**
+ * Registers a trained package as the next registry version, materialised in the version's own folder
+ * (`<models><project>/<version>/` with model.tar.gz); on AWS also as a SageMaker model package whose
+ * ModelDataUrl is that model.tar.gz and whose image is the serving image.
+ */
 import { requireCloud } from '../../config/load';
-import { readModelPackage } from '../model/package';
-import { ModelRegistry, type ModelVersion } from '../registry';
+import type { EnvironmentConfig } from '../../config/schema';
+import { UsageError } from '../cli/errors';
+import { ecrImageUri, modelPackageGroupName } from '../contract/aws-names';
+import { ENV } from '../contract/env';
+import { UNPINNED_IMAGE_TAG } from '../contract/images';
+import { PACKAGE_FILES, readModelPackage, type ModelMetadata } from '../model/package';
+import { ModelRegistry, type Lineage, type ModelVersion, type PackageSource } from '../registry';
 import { createSageMakerModelPackage } from '../registry/sagemaker';
 import { resolvePackage, type EnvironmentContext } from './locate';
 
-/** `model`: a run id, a package folder / URI inside the environment's store, or a registry version. */
-export async function registerTrainedModel(ctx: EnvironmentContext, model: string, parentRun: string | null = null): Promise<ModelVersion> {
-  const where = await resolvePackage(ctx, model);
-  if (where.store !== ctx.store) {
-    throw new Error(`the package ${where.store.uri(where.prefix || 'metadata.json')} is not in the ${ctx.envName} store (${ctx.store.root}); train it with --env ${ctx.envName} or copy it there first`);
-  }
-  return registerPackage(ctx, where.prefix, parentRun);
+/** The account id no real image lives in (an old default); never recorded in a model package. */
+const PLACEHOLDER_ACCOUNT = '000000000000';
+
+export interface RegisterPackageOptions {
+  /** The package: a prefix in the environment's store, or a package anywhere (e.g. an unpacked model.tar.gz). */
+  source: string | PackageSource;
+  parentRun?: string | null;
+  /** The processed data the model was trained on (lineage). */
+  dataUri?: string;
+  /** Register a new version even when the newest one already holds this run, data and config. */
+  force?: boolean;
+  /** Serving image of the SageMaker model package (else derived from config; see servingImageFor). */
+  servingImage?: string;
+  /** Also create the SageMaker model package. @default ctx.cloud === 'aws' */
+  modelPackage?: boolean;
+  /** evaluation.json to keep in the version folder; the model package points its model-quality statistics at it. */
+  evaluation?: Buffer | string;
 }
 
-/** Registers the package at `prefix` in the environment's store. */
-export async function registerPackage(ctx: EnvironmentContext, prefix: string, parentRun: string | null = null): Promise<ModelVersion> {
-  const where = { store: ctx.store, prefix };
-  const pkg = await readModelPackage(where.store, where.prefix);
+export interface Registration {
+  version: ModelVersion;
+  /** False when the newest version already held this package (same run, data and config) and was returned as is. */
+  created: boolean;
+}
+
+/**
+ * The serving image a model package records: `explicit` (--image, or the register container's variable),
+ * else `<account>.dkr.ecr.<region>.amazonaws.com/<project>-<env>/serving:<tag>` when config sets
+ * aws.account and pins aws.image_tag. Anything else is a UsageError saying what to set.
+ */
+export function servingImageFor(ctx: Pick<EnvironmentContext, 'project' | 'envName'>, explicit?: string): string {
+  const image = explicit?.trim();
+  const env: EnvironmentConfig = ctx.project.environments[ctx.envName];
+  const file = `config/environments/${ctx.envName}.json`;
+  if (image) {
+    if (image.startsWith(`${PLACEHOLDER_ACCOUNT}.`)) throw new UsageError(`serving image ${image} names the placeholder account ${PLACEHOLDER_ACCOUNT}: pass the image your CI pushed`);
+    return image;
+  }
+  const { aws } = requireCloud(env, 'aws');
+  if (aws.account && aws.account !== PLACEHOLDER_ACCOUNT && aws.image_tag !== UNPINNED_IMAGE_TAG) {
+    return ecrImageUri(ctx.project.pipeline, ctx.envName, 'serving', { account: aws.account, region: aws.region, tag: aws.image_tag });
+  }
+  throw new UsageError(
+    `a SageMaker model package needs the serving image: pass --image <uri> (the register container reads ${ENV.servingImage}), ` +
+      `or set aws.account and pin aws.image_tag (not "${UNPINNED_IMAGE_TAG}") in ${file}`,
+  );
+}
+
+/** `model`: a run id, a package folder / URI inside the environment's store, or a registry version. */
+export async function registerTrainedModel(ctx: EnvironmentContext, model: string, options: Omit<RegisterPackageOptions, 'source'> = {}): Promise<Registration> {
+  const where = await resolvePackage(ctx, model);
+  if (where.store !== ctx.store) {
+    throw new Error(`the package ${where.store.uri(where.prefix || PACKAGE_FILES.metadata)} is not in the ${ctx.envName} store (${ctx.store.root}); train it with --env ${ctx.envName} or copy it there first`);
+  }
+  return registerPackage(ctx, { ...options, source: where.prefix });
+}
+
+function sameTraining(record: ModelVersion, metadata: ModelMetadata): boolean {
+  return record.lineage.run_id === metadata.run_id && record.lineage.data_hash === metadata.data_hash && record.lineage.config_hash === metadata.config_hash;
+}
+
+/** The lineage of a package; where it was copied from is recorded when that is a folder of the environment's store. */
+function lineageOf(metadata: ModelMetadata, ctx: EnvironmentContext, options: RegisterPackageOptions): Lineage {
+  return {
+    data_hash: metadata.data_hash,
+    config_hash: metadata.config_hash,
+    code_version: metadata.code_version,
+    run_id: metadata.run_id,
+    parent_run: options.parentRun ?? null,
+    ...(options.dataUri ? { data_uri: options.dataUri } : {}),
+    ...(typeof options.source === 'string' && options.source ? { source_package_uri: ctx.store.uri(options.source) } : {}),
+  };
+}
+
+/**
+ * Registers the package as the next version of its project in the environment's registry: claims vN,
+ * copies the package and its model.tar.gz into `<models><project>/vN/`, (AWS) creates the SageMaker
+ * model package, then writes the record. Registering the package the newest version already holds
+ * returns that version (created: false) unless `force`.
+ */
+export async function registerPackage(ctx: EnvironmentContext, options: RegisterPackageOptions): Promise<Registration> {
+  const source: PackageSource = typeof options.source === 'string' ? { store: ctx.store, prefix: options.source } : options.source;
+  const pkg = await readModelPackage(source.store, source.prefix);
+  const project = pkg.metadata.project;
+  if (project !== ctx.project.pipeline.project) {
+    throw new UsageError(`the package at ${source.prefix ? source.store.uri(source.prefix) : source.store.root} belongs to project "${project}", but ${ctx.project.dir}/pipeline.json is project "${ctx.project.pipeline.project}"`);
+  }
+  const withModelPackage = options.modelPackage ?? ctx.cloud === 'aws';
+  // Resolved before anything is written: a missing image fails the registration, not half of it.
+  const image = withModelPackage ? servingImageFor(ctx, options.servingImage) : undefined;
+  const createModelPackage = async (draft: ModelVersion): Promise<string> => {
+    const { aws } = requireCloud(ctx.project.environments[ctx.envName], 'aws');
+    return createSageMakerModelPackage({ version: draft, groupName: modelPackageGroupName({ project }, ctx.envName), image: image as string, region: aws.region });
+  };
+  const registry = new ModelRegistry(ctx.store, ctx.paths.registry, project);
+
+  const newest = options.force ? null : await registry.latest();
+  if (newest && sameTraining(newest, pkg.metadata)) {
+    if (image && !newest.sagemaker_model_package_arn) {
+      return { version: await registry.annotate(newest.version, { sagemaker_model_package_arn: await createModelPackage(newest) }), created: false };
+    }
+    return { version: newest, created: false };
+  }
+
   const numeric = Object.fromEntries(Object.entries(pkg.metrics ?? {}).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
-  const registry = new ModelRegistry(ctx.store, ctx.paths.registry, pkg.metadata.project);
   const version = await registry.register({
-    project: pkg.metadata.project,
-    packagePrefix: where.prefix,
+    project,
     metrics: numeric,
-    lineage: {
-      data_hash: pkg.metadata.data_hash,
-      config_hash: pkg.metadata.config_hash,
-      code_version: pkg.metadata.code_version,
-      run_id: pkg.metadata.run_id,
-      parent_run: parentRun,
-    },
+    lineage: lineageOf(pkg.metadata, ctx, options),
+    materialise: { source, modelsPrefix: ctx.paths.models, ...(options.evaluation !== undefined ? { evaluation: options.evaluation } : {}) },
+    ...(image ? { beforeRecord: async (draft: ModelVersion) => ({ sagemaker_model_package_arn: await createModelPackage(draft) }) } : {}),
   });
-  if (ctx.cloud !== 'aws') return version;
-  const { aws } = requireCloud(ctx.project.environments[ctx.envName], 'aws');
-  // Same names as infra/aws (ml-stack.ts): group and ECR repositories are prefixed `<project>-<env>`.
-  const awsPrefix = `${pkg.metadata.project}-${ctx.envName}`;
-  const image = `${aws.account ?? '000000000000'}.dkr.ecr.${aws.region}.amazonaws.com/${awsPrefix}/serving:${aws.image_tag}`;
-  const arn = await createSageMakerModelPackage({ version, groupName: awsPrefix, image, region: aws.region });
-  return registry.annotate(version.version, { sagemaker_model_package_arn: arn });
+  return { version, created: true };
 }

@@ -97,8 +97,17 @@ function padded(body: Buffer): Buffer[] {
   return rest === 0 ? [body] : [body, Buffer.alloc(BLOCK - rest)];
 }
 
-/** Packs a folder's files (relative paths, sorted) as a gzip-compressed tar, the way SageMaker tars /opt/ml/model. */
-export function packDirectoryTarGz(dir: string): Buffer {
+/** One file of an archive: its relative path (forward slashes) and bytes. */
+export interface TarFile {
+  name: string;
+  body: Buffer;
+}
+
+/**
+ * Packs files as a gzip-compressed tar, sorted by path, each folder entry before the files in it
+ * (the layout SageMaker's tar of /opt/ml/model has).
+ */
+export function packFilesTarGz(files: TarFile[]): Buffer {
   const parts: Buffer[] = [];
   const mtime = Math.floor(Date.now() / 1000);
   const add = (name: string, type: '0' | '5', body: Buffer): void => {
@@ -108,18 +117,31 @@ export function packDirectoryTarGz(dir: string): Buffer {
     }
     parts.push(headerFor(name, body.length, type, mtime), ...padded(body));
   };
+  const folders = new Set<string>();
+  for (const file of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const segments = file.name.split('/');
+    for (let depth = 1; depth < segments.length; depth++) {
+      const folder = `${segments.slice(0, depth).join('/')}/`;
+      if (folders.has(folder)) continue;
+      folders.add(folder);
+      add(folder, '5', Buffer.alloc(0));
+    }
+    add(file.name, '0', file.body);
+  }
+  parts.push(Buffer.alloc(BLOCK * 2));
+  return zlib.gzipSync(Buffer.concat(parts));
+}
+
+/** Packs a folder's files (relative paths) as a gzip-compressed tar, the way SageMaker tars /opt/ml/model. */
+export function packDirectoryTarGz(dir: string): Buffer {
+  const files: TarFile[] = [];
   const walk = (rel: string): void => {
-    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const name = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) {
-        add(`${name}/`, '5', Buffer.alloc(0));
-        walk(name);
-      } else if (entry.isFile()) {
-        add(name, '0', fs.readFileSync(path.join(dir, name)));
-      }
+      if (entry.isDirectory()) walk(name);
+      else if (entry.isFile()) files.push({ name, body: fs.readFileSync(path.join(dir, name)) });
     }
   };
   walk('');
-  parts.push(Buffer.alloc(BLOCK * 2));
-  return zlib.gzipSync(Buffer.concat(parts));
+  return packFilesTarGz(files);
 }

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { ENV } from '../contract/env';
 
 let cached: string | undefined;
 
-/** The code version recorded in lineage: MLSTACK_CODE_VERSION (set in images), else the git commit, else the package version. */
+/** The code version recorded in lineage: ENV.codeVersion (set in images), else version+git commit, else the package version. */
 export function codeVersion(): string {
   if (cached) return cached;
-  const fromEnv = process.env.MLSTACK_CODE_VERSION;
+  const fromEnv = process.env[ENV.codeVersion];
   if (fromEnv) return (cached = fromEnv);
   const root = path.resolve(__dirname, '..', '..');
   const git = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' });

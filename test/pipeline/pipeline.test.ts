@@ -36,6 +36,13 @@ describe('mlstack pipeline (local)', () => {
     for (const uri of [s.artifacts.processed, s.artifacts.quarantine, s.artifacts.quality_report, s.artifacts.evaluation_report]) {
       expect(fs.existsSync(new URL(uri))).toBe(true);
     }
+    // Registered like every other path: lineage from the package, the version folder and its archive in the store.
+    const record = JSON.parse(fs.readFileSync(path.join(workdir, 'registry', 'mlstack', 'versions', 'v1.json'), 'utf8'));
+    expect(record.lineage.code_version).toMatch(/^\d+\.\d+\.\d+(\+[0-9a-f]+)?$/);
+    expect(record.lineage).toMatchObject({ run_id: s.run_id, data_uri: s.artifacts.processed });
+    expect(record).toMatchObject({ package_prefix: 'models/mlstack/v1/', artifact_uri: s.artifacts.model_archive });
+    expect(fs.statSync(new URL(record.artifact_uri)).size).toBeGreaterThan(0);
+    expect(fs.existsSync(new URL(`${record.package_uri}metadata.json`))).toBe(true);
     // The endpoint is closed once the pipeline returns without keepServing.
     await expect(fetch(`${s.endpoint}/ping`)).rejects.toThrow();
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_DIR } from '../../../config/load';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { readModelPackage } from '../../model/package';
 import { loadCsvRows } from '../../training/data';
 import { evaluatePackage } from '../../training/evaluate';
@@ -28,7 +29,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--env <env>', 'environment whose registry and store resolve versions and run ids')
     .option('--cloud <cloud>', 'store of that environment: local, aws, gcp or azure', 'local')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
-    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
     .option('--report <file>', 'write the HTML report to this file')
     .option('--json', 'print the metrics as JSON')
     .action(async (opts: EvaluateCommandOptions) => {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import { createLogger } from '../../common/logger';
 import { newRunId } from '../../common/paths';
-import { registerPackage } from '../../training/register';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
+import { registerPackage, servingImageFor } from '../../training/register';
 import { train } from '../../training';
 import { openEnvironment, resolveData } from '../../training/locate';
 import { parseCloud } from './options';
@@ -17,6 +18,7 @@ interface TrainCommandOptions {
   json?: boolean;
   register?: boolean;
   epochs?: string;
+  image?: string;
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -25,16 +27,19 @@ export function registerTrainCommand(program: Command): void {
     .description('train the model from config/pipeline.json on processed CSV; resumes a run id from its checkpoints (see docs/training.md)')
     .requiredOption('--env <env>', 'environment: dev, qa, staging or prod')
     .requiredOption('--cloud <cloud>', 'store to use: local, aws, gcp or azure')
-    .option('--data <uri>', 'CSV file, folder or s3:// gs:// az:// URI; default: the newest processed run in the store')
+    .option('--data <uri>', 'CSV file, folder or s3:// gs:// az:// URI; default: the newest complete processed run in the store')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
-    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
     .option('--run-id <id>', 'run id; repeating one resumes it from its last checkpoint')
     .option('--epochs <n>', 'override training_params.epochs')
     .option('--register', 'also register the model as a new registry version')
+    .option('--image <uri>', 'with --register --cloud aws: the serving image the SageMaker model package records')
     .option('--json', 'print the result as JSON')
     .action(async (opts: TrainCommandOptions) => {
       const cloud = parseCloud(opts.cloud, true);
       const ctx = await openEnvironment({ env: opts.env, cloud, configDir: opts.configDir, workdir: opts.workdir });
+      // Checked before training: a registration that cannot name its serving image must not cost a training run.
+      const servingImage = opts.register && cloud === 'aws' ? servingImageFor(ctx, opts.image) : undefined;
       const data = await resolveData(ctx, opts.data);
       const runId = opts.runId ?? newRunId();
       const result = await train({
@@ -49,9 +54,12 @@ export function registerTrainCommand(program: Command): void {
         progress: opts.json ? 'none' : 'auto',
         overrides: opts.epochs ? { epochs: Number(opts.epochs) } : undefined,
       });
-      const version = opts.register ? await registerPackage(ctx, result.packagePrefix) : undefined;
+      const registration = opts.register ? await registerPackage(ctx, { source: result.packagePrefix, dataUri: result.dataUri, servingImage }) : undefined;
+      const version = registration?.version;
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ ...result, version: version?.version ?? null }, null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify({ ...result, version: version?.version ?? null, artifact_uri: version?.artifact_uri ?? null, already_registered: registration ? !registration.created : null }, null, 2) + '\n',
+        );
         return;
       }
       const m = result.metrics;
@@ -59,7 +67,7 @@ export function registerTrainCommand(program: Command): void {
       process.stdout.write(
         `trained run ${result.runId} (${result.task}, ${result.epochs} epochs${result.resumedFromEpoch !== null ? `, resumed from epoch ${result.resumedFromEpoch}` : ''}, backend ${result.backend})\n` +
           `  test: ${headline}\n  package: ${ctx.store.uri(result.packagePrefix)}\n  report:  ${ctx.store.uri(result.reportKey)}\n` +
-          (version ? `  registered as ${version.version}\n` : ''),
+          (version ? `  ${registration?.created ? 'registered as' : 'already registered as'} ${version.version}: ${version.artifact_uri}\n` : ''),
       );
     });
 }
