@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { LocalObjectStore } from '../storage/local-store';
 import { ModelRegistry, UnknownVersionError } from '../registry/index';
 import type { ObjectStore } from '../storage/object-store';
-import { openObjectUri } from '../storage/open';
+import { openObjectUri, openStoreRoot } from '../storage/open';
+import { DEFAULT_WORKDIR, FIXED_PREFIXES } from '../contract/layout';
 
 /** What promotion needs from a registry version record. */
 export const modelVersionRecordSchema = z.object({
@@ -31,13 +32,22 @@ export interface RegistryLocation {
   prefix: string;
 }
 
-/** `--registry-uri` (file://, s3://, gs://, az://) wins over `--workdir` (a local folder holding registry/). */
+/**
+ * `--registry-uri` wins over `--workdir` (a local folder holding registry/). Like `mlstack serve --registry-uri`
+ * and the stacks' MLSTACK_REGISTRY_URI it names the store root holding registry/ (s3://bucket/, gs://bucket/,
+ * az://account/container/, file:///dir/); a URI naming the registry folder itself (…/registry/) is accepted too.
+ */
 export async function openRegistryLocation(options: { workdir?: string; registryUri?: string }): Promise<RegistryLocation> {
+  const registryFolder = FIXED_PREFIXES.registry.replace(/\/$/, '');
   if (options.registryUri) {
-    const { store, key } = await openObjectUri(options.registryUri);
-    return { store, prefix: key === '' ? '' : `${key.replace(/\/+$/, '')}/` };
+    const trimmed = options.registryUri.replace(/\/+$/, '');
+    if (trimmed.endsWith(`/${registryFolder}`)) {
+      const { store, key } = await openObjectUri(`${trimmed}/`);
+      return { store, prefix: key };
+    }
+    return { store: await openStoreRoot(options.registryUri), prefix: FIXED_PREFIXES.registry };
   }
-  return { store: new LocalObjectStore(options.workdir ?? '.mlstack'), prefix: 'registry/' };
+  return { store: new LocalObjectStore(options.workdir ?? DEFAULT_WORKDIR), prefix: FIXED_PREFIXES.registry };
 }
 
 /**

@@ -120,6 +120,9 @@ describe('registry records', () => {
     const viaUri = await openRegistryLocation({ registryUri: `file://${workdir}/registry` });
     expect((await loadModelVersion(viaUri, 'mlstack', 'v1')).lineage.run_id).toBe('run-v1');
     expect((await loadModelVersion(viaUri, 'mlstack', 'latest')).version).toBe('v2');
+    // The store root holding registry/, as `mlstack serve --registry-uri` and MLSTACK_REGISTRY_URI take it.
+    const viaRoot = await openRegistryLocation({ registryUri: `file://${workdir}/` });
+    expect((await loadModelVersion(viaRoot, 'mlstack', 'latest')).version).toBe('v2');
     expect(await listModelVersions(viaWorkdir, 'mlstack')).toEqual(['v1', 'v2']);
     await expect(loadModelVersion(viaWorkdir, 'other', 'v1')).rejects.toThrow(/"v1" is not registered for project "other"/);
     await expect(loadModelVersion(viaWorkdir, 'mlstack', '../x')).rejects.toThrow(/"..\/x" is not registered/);
