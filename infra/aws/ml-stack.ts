@@ -9,6 +9,7 @@ import { awsNames } from '../../runtime/contract/aws-names';
 import { ingestionLaunch, type LaunchContext } from '../../runtime/contract/env';
 import { bucketUri, storagePaths } from '../../runtime/contract/layout';
 import { awsStackName } from '../../runtime/contract/stack-names';
+import { displayPath, environmentFile } from './config-files';
 import { DataLake } from './constructs/data-lake';
 import { HyperparameterTuning } from './constructs/hyperparameter-tuning';
 import { Ingestion } from './constructs/ingestion';
@@ -25,12 +26,6 @@ export interface MlStackProps extends StackProps {
   readonly environment: EnvironmentName;
   /** Docker build context of the images. @default - the current working directory */
   readonly buildContext?: string;
-}
-
-/** A config file as errors show it: relative to the working directory when below it. */
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative.startsWith('..') ? file : relative;
 }
 
 /** The stack name of an environment: `MlStack-<env>`. */
@@ -61,10 +56,11 @@ const WILDCARD_JUSTIFICATIONS: WildcardJustification[] = [
 ];
 
 /**
- * Everything one environment needs on AWS: data lake, registry and images,
+ * Everything one environment needs on AWS: data lake, model registry and images,
  * training and tuning pipelines, scheduled ingestion, the endpoint for the
  * pinned model version, alarms and a dashboard. All per-environment values
- * come from config/environments/<env>.json.
+ * come from config/environments/<env>.json. The ECR repositories are in the
+ * registry stack (RegistryStack, deployed first); this stack refers to them by name.
  */
 export class MlStack extends Stack {
   readonly dataLake: DataLake;
@@ -88,7 +84,7 @@ export class MlStack extends Stack {
       description: `mlstack ${props.environment}: data lake, training, tuning, ingestion and serving for ${props.project.pipeline.project}`,
     });
     const { pipeline, parser } = props.project;
-    const configFile = displayPath(path.join(props.project.dir, 'environments', `${props.environment}.json`));
+    const configFile = environmentFile(props.project, props.environment);
     const parserFile = displayPath(path.join(props.project.dir, 'parser.json'));
     const names = awsNames(pipeline, props.environment);
     const launchContext: LaunchContext = { cloud: 'aws', envName: props.environment, project: pipeline.project, bucket: bucketUri(env, 'aws') };

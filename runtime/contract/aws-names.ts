@@ -69,7 +69,12 @@ export function awsNames(pipeline: Pick<PipelineConfig, 'project' | 'endpoint_na
   };
 }
 
+/** The private ECR registry of an account in a region (what `docker login` takes): `<account>.dkr.ecr.<region>.amazonaws.com`. */
+export function ecrRegistryHost(target: { account: string; region: string }): string {
+  return `${target.account}.dkr.ecr.${target.region}.amazonaws.com`;
+}
+
 /** An image in the environment's ECR repository: `<account>.dkr.ecr.<region>.amazonaws.com/<project>-<env>/<image>:<tag>`. */
 export function ecrImageUri(pipeline: ProjectName, env: EnvironmentName, image: ImageName, target: { account: string; region: string; tag: string }): string {
-  return `${target.account}.dkr.ecr.${target.region}.amazonaws.com/${ecrRepositoryName(pipeline, env, image)}:${target.tag}`;
+  return `${ecrRegistryHost(target)}/${ecrRepositoryName(pipeline, env, image)}:${target.tag}`;
 }

@@ -4,9 +4,9 @@
  * environment; a change to shared code or config redeploys all of them.
  */
 import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
-import { awsStackName, cdktfStackName } from '../contract/stack-names';
+import { awsStackName, awsStackNames, cdktfStackName } from '../contract/stack-names';
 
-export { awsStackName };
+export { awsStackName, awsStackNames };
 
 /** Paths whose change affects every environment's stacks or images. */
 export const ALL_ENVIRONMENT_PATHS: readonly RegExp[] = [
@@ -40,6 +40,10 @@ export function cdktfStackNamesFor(env: EnvironmentName): string[] {
 
 export interface ChangeSummary {
   environments: EnvironmentName[];
+  /**
+   * Both CDK stacks of each environment, registry first (MlStack-<env>-registry MlStack-<env>):
+   * `cdk synth` selects only the stacks it is given, so the registry stack is named too.
+   */
   awsStacks: string[];
   cdktfStacks: string[];
 }
@@ -48,7 +52,7 @@ export function summarizeChanges(changedFiles: readonly string[]): ChangeSummary
   const environments = changedEnvironments(changedFiles);
   return {
     environments,
-    awsStacks: environments.map(awsStackName),
+    awsStacks: environments.flatMap(awsStackNames),
     cdktfStacks: environments.flatMap(cdktfStackNamesFor),
   };
 }

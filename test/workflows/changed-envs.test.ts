@@ -21,13 +21,13 @@ describe('changedEnvironments', () => {
     const summary = summarizeChanges(['config/environments/staging.json', 'config/environments/prod.json']);
     expect(summary).toEqual({
       environments: ['staging', 'prod'],
-      awsStacks: ['MlStack-staging', 'MlStack-prod'],
+      awsStacks: ['MlStack-staging-registry', 'MlStack-staging', 'MlStack-prod-registry', 'MlStack-prod'],
       cdktfStacks: ['gcp-staging', 'azure-staging', 'gcp-prod', 'azure-prod'],
     });
     expect(githubOutputs(summary)).toEqual({
       any: 'true',
       environments: 'staging prod',
-      aws_stacks: 'MlStack-staging MlStack-prod',
+      aws_stacks: 'MlStack-staging-registry MlStack-staging MlStack-prod-registry MlStack-prod',
       cdktf_stacks: 'gcp-staging azure-staging gcp-prod azure-prod',
       nonprod: '["staging"]',
       has_nonprod: 'true',
@@ -53,7 +53,7 @@ describe('ci changed-envs against a real repository', () => {
     const written = fs.readFileSync(outputFile, 'utf8');
     expect(written).toContain('earlier=1\n');
     expect(written).toContain('environments=qa\n');
-    expect(written).toContain('aws_stacks=MlStack-qa\n');
+    expect(written).toContain('aws_stacks=MlStack-qa-registry MlStack-qa\n');
     expect(written).toContain('nonprod=["qa"]\n');
     expect(stdout.join('')).toContain('cdktf_stacks=gcp-qa azure-qa\n');
 

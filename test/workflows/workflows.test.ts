@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { ENVIRONMENTS } from '../../config/schema';
 import { buildProgram } from '../../runtime/cli/main';
-import { awsStackName, githubOutputs, summarizeChanges } from '../../runtime/promotion/changed-envs';
-import { stackName as awsStackOf } from '../../infra/aws/ml-stack';
+import { githubOutputs, summarizeChanges } from '../../runtime/promotion/changed-envs';
+import { mlAppStackNames } from '../../infra/aws/build-app';
 import { cdktfStackNames } from '../../infra/cdktf/app';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -46,8 +46,11 @@ const allSteps = Object.entries(workflows).flatMap(([file, wf]) =>
 );
 const runScripts = allSteps.filter((s) => s.step.run).map((s) => ({ ...s, run: s.step.run as string }));
 
-/** Every stack the apps define: CDK MlStack-<env> (infra/aws/ml-stack.ts) and cdktf <cloud>-<env> (infra/cdktf/app.ts). */
-const awsStacks = ENVIRONMENTS.map(awsStackOf);
+/**
+ * Every stack the apps define: CDK MlStack-<env>-registry and MlStack-<env> (infra/aws/build-app.ts)
+ * and cdktf <cloud>-<env> (infra/cdktf/app.ts).
+ */
+const awsStacks = mlAppStackNames({ configDir: path.join(repoRoot, 'config') });
 const definedStacks = new Set([...awsStacks, ...cdktfStackNames()]);
 const everything = summarizeChanges(['infra/any.ts']);
 
@@ -65,7 +68,9 @@ function expandStackArgument(arg: string): string[] {
 }
 
 test('the changed-envs script names stacks the way the apps do', () => {
-  expect(ENVIRONMENTS.map(awsStackName)).toEqual(awsStacks);
+  // Both CDK stacks of each environment, the registry first (cdk synth selects only the stacks it is named).
+  expect(everything.awsStacks).toEqual(awsStacks);
+  expect(awsStacks).toEqual(ENVIRONMENTS.flatMap((env) => [`MlStack-${env}-registry`, `MlStack-${env}`]));
   expect(new Set(everything.cdktfStacks)).toEqual(new Set(cdktfStackNames()));
 });
 

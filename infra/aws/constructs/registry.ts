@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { DEFAULT_WORKDIR } from '../../../runtime/contract/layout';
-import type { ImageName } from '../../../runtime/contract/images';
+import { UNPINNED_IMAGE_TAG, type ImageName } from '../../../runtime/contract/images';
 import { PropsValidator } from '../validation';
 
 /** The project's container images; each is built from containers/<image name>/Dockerfile. */
@@ -21,7 +21,7 @@ export type ImageKind = keyof typeof IMAGES;
  * The tag that means "no CI-built tag is pinned": the stack then runs the
  * image `cdk deploy` builds from this checkout.
  */
-export const ASSET_IMAGE_TAG = 'latest';
+export const ASSET_IMAGE_TAG = UNPINNED_IMAGE_TAG;
 
 /** Paths never sent to Docker or hashed for the image assets (keeps synth fast). */
 export const IMAGE_ASSET_EXCLUDES = [
@@ -45,22 +45,11 @@ export interface ImageReference {
   grantPull(grantee: iam.IGrantable): iam.Grant;
 }
 
-export interface RegistryProps {
+/** Where the environment's ECR repositories are declared and how long they keep images. */
+export interface ImageRepositoriesProps {
   /** ECR repository name of each image (awsNames(...).repositories), e.g. `mlstack-dev/serving`. */
   readonly repositoryNames: Readonly<Record<ImageName, string>>;
-  /** SageMaker model package group that holds the model versions (awsNames(...).modelPackageGroup). */
-  readonly modelPackageGroupName: string;
-  /**
-   * Image tag the environment runs (config `aws.image_tag`). `latest` selects the
-   * images `cdk deploy` builds from containers/ (Docker image assets); any other
-   * tag selects `<repository>:<tag>` in this registry, pushed by CI (tags are immutable),
-   * and declares no image asset, so `cdk deploy` needs no Docker.
-   * @default 'latest'
-   */
-  readonly imageTag?: string;
-  /** Repository root: the Docker build context of every image. @default - the current working directory */
-  readonly buildContext?: string;
-  /** Keep repositories and the model package group when the stack is deleted (config `retain_on_delete`). @default true */
+  /** Keep the repositories (and their images) when the stack is deleted (config `retain_on_delete`). @default true */
   readonly retainOnDelete?: boolean;
   /** Tagged images kept per repository; older ones expire. @default 30 */
   readonly maxTaggedImages?: number;
@@ -70,44 +59,64 @@ export interface RegistryProps {
   readonly configFile?: string;
 }
 
+export interface RegistryProps {
+  /** ECR repository name of each image (awsNames(...).repositories); the repositories are declared by the registry stack. */
+  readonly repositoryNames: Readonly<Record<ImageName, string>>;
+  /** SageMaker model package group that holds the model versions (awsNames(...).modelPackageGroup). */
+  readonly modelPackageGroupName: string;
+  /**
+   * Image tag the environment runs (config `aws.image_tag`). `latest` selects the
+   * images `cdk deploy` builds from containers/ (Docker image assets, in the CDK
+   * bootstrap's asset repository); any other tag selects `<repository>:<tag>` in
+   * the environment's own repositories, pushed by CI (`mlstack images push --cloud aws`),
+   * and declares no image asset, so `cdk deploy` needs no Docker.
+   * @default 'latest'
+   */
+  readonly imageTag?: string;
+  /** Repository root: the Docker build context of every image. @default - the current working directory */
+  readonly buildContext?: string;
+  /** Keep the model package group when the stack is deleted (config `retain_on_delete`). @default true */
+  readonly retainOnDelete?: boolean;
+  /** Config file named in validation errors. @default - none named */
+  readonly configFile?: string;
+}
+
 const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const PACKAGE_GROUP = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 
+function checkRepositoryNames(v: PropsValidator, names: Readonly<Record<ImageName, string>>): void {
+  for (const image of Object.values(IMAGES)) {
+    const name = names[image];
+    v.check(
+      ECR_NAME.test(name) && name.length >= 2 && name.length <= 256,
+      'repositoryNames',
+      'project (pipeline.json) + environment',
+      `ECR repository name "${name}" is invalid: lowercase letters, digits, ".", "_", "-" and "/" separators`,
+    );
+  }
+}
+
 /**
- * One ECR repository per image (scan on push, immutable tags, lifecycle
- * rules), the Docker image assets `cdk deploy` builds from containers/ (only
- * when no tag is pinned), and the SageMaker model package group for model versions.
+ * One ECR repository per image: scan on push, immutable tags, KMS encryption,
+ * lifecycle rules. Declared alone in the registry stack (MlStack-<env>-registry),
+ * so the repositories exist before CI pushes the images that MlStack-<env> runs.
  */
-export class Registry extends Construct {
+export class ImageRepositories extends Construct {
   readonly repositories: Record<ImageKind, ecr.Repository>;
-  /** The images `cdk deploy` builds; empty when aws.image_tag pins CI-pushed images. */
-  readonly assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>>;
-  readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
-  readonly modelPackageGroupName: string;
-  readonly imageTag: string;
 
-  constructor(scope: Construct, id: string, props: RegistryProps) {
+  constructor(scope: Construct, id: string, props: ImageRepositoriesProps) {
     super(scope, id);
-    this.imageTag = props.imageTag ?? ASSET_IMAGE_TAG;
-    this.modelPackageGroupName = props.modelPackageGroupName;
     this.validate(props);
-
     const retain = props.retainOnDelete ?? true;
-    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const buildContext = path.resolve(props.buildContext ?? process.cwd());
-
     const repositories = {} as Record<ImageKind, ecr.Repository>;
-    const assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>> = {};
     for (const kind of Object.keys(IMAGES) as ImageKind[]) {
-      const image = IMAGES[kind];
-      const repositoryName = props.repositoryNames[image];
       repositories[kind] = new ecr.Repository(this, `${kind}Repository`, {
-        repositoryName,
+        repositoryName: props.repositoryNames[IMAGES[kind]],
         imageScanOnPush: true,
         imageTagMutability: ecr.TagMutability.IMMUTABLE,
         encryption: ecr.RepositoryEncryption.KMS,
-        removalPolicy,
+        removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
         emptyOnDelete: !retain,
         lifecycleRules: [
           {
@@ -124,6 +133,56 @@ export class Registry extends Construct {
           },
         ],
       });
+    }
+    this.repositories = repositories;
+  }
+
+  /** Lets CI push tagged images to the repository of one image. */
+  grantPush(grantee: iam.IGrantable, kind: ImageKind): iam.Grant {
+    return this.repositories[kind].grantPullPush(grantee);
+  }
+
+  private validate(props: ImageRepositoriesProps): void {
+    const v = new PropsValidator(this, props.configFile);
+    checkRepositoryNames(v, props.repositoryNames);
+    for (const [prop, value] of [
+      ['maxTaggedImages', props.maxTaggedImages],
+      ['untaggedImageExpiryDays', props.untaggedImageExpiryDays],
+    ] as const) {
+      v.check(value === undefined || (Number.isInteger(value) && value >= 1), prop, prop, `must be a whole number >= 1, found ${value}`);
+    }
+    v.throwIfInvalid();
+  }
+}
+
+/**
+ * The images a stack's jobs run and the SageMaker model package group for
+ * model versions. The environment's ECR repositories are referenced by name
+ * (declared by the registry stack: no cross-stack export to lock them); with
+ * `latest` the jobs instead run the Docker image assets `cdk deploy` builds.
+ */
+export class Registry extends Construct {
+  /** The environment's repositories (declared in MlStack-<env>-registry), referenced by name. */
+  readonly repositories: Record<ImageKind, ecr.IRepository>;
+  /** The images `cdk deploy` builds; empty when aws.image_tag pins CI-pushed images. */
+  readonly assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>>;
+  readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
+  readonly modelPackageGroupName: string;
+  readonly imageTag: string;
+
+  constructor(scope: Construct, id: string, props: RegistryProps) {
+    super(scope, id);
+    this.imageTag = props.imageTag ?? ASSET_IMAGE_TAG;
+    this.modelPackageGroupName = props.modelPackageGroupName;
+    this.validate(props);
+
+    const buildContext = path.resolve(props.buildContext ?? process.cwd());
+    const repositories = {} as Record<ImageKind, ecr.IRepository>;
+    const assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>> = {};
+    for (const kind of Object.keys(IMAGES) as ImageKind[]) {
+      const image = IMAGES[kind];
+      const repositoryName = props.repositoryNames[image];
+      repositories[kind] = ecr.Repository.fromRepositoryName(this, `${kind}Repository`, repositoryName);
       if (this.usesImageAssets) {
         assets[kind] = new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
           directory: buildContext,
@@ -141,7 +200,7 @@ export class Registry extends Construct {
       modelPackageGroupName: props.modelPackageGroupName,
       modelPackageGroupDescription: `Model versions registered by the ${props.modelPackageGroupName} training pipeline`,
     });
-    this.modelPackageGroup.applyRemovalPolicy(removalPolicy);
+    this.modelPackageGroup.applyRemovalPolicy((props.retainOnDelete ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
   }
 
   /** True when jobs run the images built by `cdk deploy` rather than a CI-pushed tag. */
@@ -175,22 +234,14 @@ export class Registry extends Construct {
     });
   }
 
-  /** Lets CI push tagged images to the repository of one image. */
+  /** Lets CI push tagged images to the repository of one image (an identity policy: the repository is in the registry stack). */
   grantPush(grantee: iam.IGrantable, kind: ImageKind): iam.Grant {
     return this.repositories[kind].grantPullPush(grantee);
   }
 
   private validate(props: RegistryProps): void {
     const v = new PropsValidator(this, props.configFile);
-    for (const image of Object.values(IMAGES)) {
-      const name = props.repositoryNames[image];
-      v.check(
-        ECR_NAME.test(name) && name.length >= 2 && name.length <= 256,
-        'repositoryNames',
-        'project (pipeline.json) + environment',
-        `ECR repository name "${name}" is invalid: lowercase letters, digits, ".", "_", "-" and "/" separators`,
-      );
-    }
+    checkRepositoryNames(v, props.repositoryNames);
     v.check(
       IMAGE_TAG.test(this.imageTag),
       'imageTag',
@@ -203,12 +254,6 @@ export class Registry extends Construct {
       'project (pipeline.json) + environment',
       `"${props.modelPackageGroupName}" is not a valid model package group name: up to 63 letters, digits and dashes`,
     );
-    for (const [prop, value] of [
-      ['maxTaggedImages', props.maxTaggedImages],
-      ['untaggedImageExpiryDays', props.untaggedImageExpiryDays],
-    ] as const) {
-      v.check(value === undefined || (Number.isInteger(value) && value >= 1), prop, prop, `must be a whole number >= 1, found ${value}`);
-    }
     v.throwIfInvalid();
   }
 }

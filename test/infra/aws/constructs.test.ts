@@ -10,7 +10,7 @@ import { HyperparameterTuning } from '../../../infra/aws/constructs/hyperparamet
 import { Ingestion, secretPlaceholder } from '../../../infra/aws/constructs/ingestion';
 import { ModelEndpoint } from '../../../infra/aws/constructs/model-endpoint';
 import { Monitoring } from '../../../infra/aws/constructs/monitoring';
-import { ASSET_IMAGE_TAG, Registry } from '../../../infra/aws/constructs/registry';
+import { ASSET_IMAGE_TAG, ImageRepositories, Registry } from '../../../infra/aws/constructs/registry';
 import { REGISTER_PATHS, TrainingJob, TRAINING_METRICS, metricDefinitions, statesFormat } from '../../../infra/aws/constructs/training-job';
 import { metricLine, SAGEMAKER_METRIC_DEFINITIONS } from '../../../runtime/training/telemetry';
 import { hasInstanceStorage, isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../../../infra/aws/instance-types';
@@ -155,9 +155,17 @@ describe('Registry', () => {
     expect(pinned.registry.assets).toEqual({});
     expect(pinned.stack.node.findAll().filter((c) => c.constructor.name === 'DockerImageAsset')).toEqual([]);
     const uri = deployed(pinned.stack, pinned.registry.image('serving').imageUri);
-    const repoId = pinned.stack.getLogicalId(pinned.registry.repositories.serving.node.defaultChild as any);
-    expect(uri).toBe(`<select 4>.dkr.ecr.<select 3>.amazonaws.com/<${repoId}>:v1.4.2`);
-    Template.fromStack(pinned.stack).hasResourceProperties('AWS::ECR::Repository', { RepositoryName: NAMES.repositories.serving });
+    expect(uri).toBe(`<account>.dkr.ecr.us-east-1.amazonaws.com/${NAMES.repositories.serving}:v1.4.2`);
+  });
+
+  test('references the repositories by name: it declares none and exports nothing (the registry stack declares them)', () => {
+    for (const f of [fixture(), fixture('v2')]) {
+      const t = Template.fromStack(f.stack);
+      t.resourceCountIs('AWS::ECR::Repository', 0);
+      expect(f.registry.repositories.training.repositoryName).toBe(NAMES.repositories['training-gpu']);
+      expect(JSON.stringify(t.toJSON())).not.toContain('Fn::ImportValue');
+      t.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: NAMES.modelPackageGroup });
+    }
   });
 
   test('grantPush lets CI push to one repository; grantRegisterModel is limited to the group', () => {
@@ -166,23 +174,78 @@ describe('Registry', () => {
     f.registry.grantPush(ci, 'training');
     f.registry.grantRegisterModel(ci);
     const statements = policyStatements(f.stack);
-    expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['ecr:PutImage']) }));
+    expect(resolveCfn(statements)).toContainEqual(
+      expect.objectContaining({ Action: expect.arrayContaining(['ecr:PutImage']), Resource: `arn:aws:ecr:us-east-1:<account>:repository/${NAMES.repositories['training-gpu']}` }),
+    );
     expect(statements).toContainEqual(
       expect.objectContaining({ Action: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags'] }),
     );
   });
 
-  test('rejects bad names and counts', () => {
+  test('rejects bad names and tags', () => {
     const stack = new Stack(new App(), 'S');
     expect(
       () =>
         new Registry(stack, 'R', {
           repositoryNames: { ingestion: 'Bad Prefix/ingestion', 'training-gpu': 'Bad Prefix/training-gpu', serving: 'Bad Prefix/serving' },
           modelPackageGroupName: 'under_score',
-          maxTaggedImages: 0,
+          imageTag: '.hidden',
           buildContext: BUILD_CONTEXT,
         }),
-    ).toThrow(/\(5 problems\)[\s\S]*ECR repository name "Bad Prefix\/ingestion" is invalid[\s\S]*"under_score" is not a valid model package group name[\s\S]*maxTaggedImages/);
+    ).toThrow(/\(5 problems\)[\s\S]*ECR repository name "Bad Prefix\/ingestion" is invalid[\s\S]*"\.hidden" is not a valid image tag[\s\S]*"under_score" is not a valid model package group name/);
+  });
+});
+
+describe('ImageRepositories', () => {
+  const repositoriesOf = (stack: Stack) => Object.values(Template.fromStack(stack).findResources('AWS::ECR::Repository'));
+
+  test('one repository per image: scan on push, immutable tags, KMS, two lifecycle rules; retained by default', () => {
+    const stack = new Stack(new App(), 'Registry');
+    const images = new ImageRepositories(stack, 'Repositories', { repositoryNames: NAMES.repositories, maxTaggedImages: 12 });
+    const repos = repositoriesOf(stack);
+    expect(repos.map((r) => r.Properties.RepositoryName).sort()).toEqual([...Object.values(NAMES.repositories)].sort());
+    for (const repo of repos) {
+      expect(repo.Properties).toMatchObject({
+        ImageScanningConfiguration: { ScanOnPush: true },
+        ImageTagMutability: 'IMMUTABLE',
+        EncryptionConfiguration: { EncryptionType: 'KMS' },
+      });
+      const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
+      expect(rules.map((r: any) => [r.selection.tagStatus, r.selection.countType, r.selection.countNumber])).toEqual([
+        ['untagged', 'sinceImagePushed', 7],
+        ['any', 'imageCountMoreThan', 12],
+      ]);
+      expect(repo.DeletionPolicy).toBe('Retain');
+      expect(repo.Properties.EmptyOnDelete).toBe(false);
+    }
+    expect(images.repositories.serving.repositoryName).toBeDefined();
+  });
+
+  test('retainOnDelete false deletes the repositories with their images; grantPush is scoped to one repository', () => {
+    const stack = new Stack(new App(), 'Registry');
+    const images = new ImageRepositories(stack, 'Repositories', { repositoryNames: NAMES.repositories, retainOnDelete: false });
+    const ci = new iam.Role(stack, 'Ci', { assumedBy: new iam.AccountRootPrincipal() });
+    images.grantPush(ci, 'serving');
+    for (const repo of repositoriesOf(stack)) {
+      expect(repo.DeletionPolicy).toBe('Delete');
+      expect(repo.Properties.EmptyOnDelete).toBe(true);
+    }
+    const servingId = stack.getLogicalId(images.repositories.serving.node.defaultChild as any);
+    expect(policyStatements(stack)).toContainEqual(
+      expect.objectContaining({ Action: expect.arrayContaining(['ecr:PutImage']), Resource: { 'Fn::GetAtt': [servingId, 'Arn'] } }),
+    );
+  });
+
+  test('rejects bad names and counts together', () => {
+    const stack = new Stack(new App(), 'S');
+    expect(
+      () =>
+        new ImageRepositories(stack, 'R', {
+          repositoryNames: { ingestion: 'Bad Prefix/ingestion', 'training-gpu': 'ok/training-gpu', serving: 'ok/serving' },
+          maxTaggedImages: 0,
+          untaggedImageExpiryDays: 1.5,
+        }),
+    ).toThrow(/\(3 problems\)[\s\S]*ECR repository name "Bad Prefix\/ingestion" is invalid[\s\S]*maxTaggedImages \(prop maxTaggedImages\): must be a whole number >= 1, found 0[\s\S]*found 1\.5/);
   });
 });
 
@@ -302,8 +365,8 @@ describe('TrainingJob', () => {
     for (const action of ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags']) {
       expect(resourcesOf(action)).toContainEqual(expect.stringContaining('model-package'));
     }
-    const trainingRepoArn = `<${f.stack.getLogicalId(f.registry.repositories.training.node.defaultChild as any)}.Arn>`;
-    expect(resourcesOf('ecr:BatchGetImage')).toEqual([trainingRepoArn]);
+    // The environment's repository by name (declared in the registry stack), not a resource of this stack.
+    expect(resourcesOf('ecr:BatchGetImage')).toEqual([`arn:aws:ecr:us-east-1:<account>:repository/${NAMES.repositories['training-gpu']}`]);
     expect(resourcesOf('logs:PutLogEvents')).toEqual([expect.stringContaining('/aws/sagemaker/ProcessingJobs')]);
     // Step Functions may pass it to SageMaker.
     expect(policyStatements(f.stack)).toContainEqual(

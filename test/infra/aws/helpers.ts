@@ -1,6 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { EnvironmentName } from '../../../config/schema';
 import { buildMlApp, type MlApp } from '../../../infra/aws/build-app';
 import { copyConfig, editJson, makeTempDir } from '../../helpers/tmp';
@@ -18,17 +21,31 @@ export function configWith(edits: Partial<Record<EnvironmentName, (doc: any) => 
 
 export interface SynthesizedApp extends MlApp {
   readonly outdir: string;
+  /** The cloud assembly `cdk deploy` reads: stack artifacts and their dependencies. */
+  readonly assembly: CloudAssembly;
+  /** MlStack-<env> by environment. */
   readonly templates: Record<string, Template>;
+  /** MlStack-<env>-registry by environment. */
+  readonly registryTemplates: Record<string, Template>;
 }
 
 /** Builds and synthesizes the app (cdk-nag included: synth throws on any unacknowledged finding). */
 export function synthesize(configDir: string, environments?: EnvironmentName[]): SynthesizedApp {
   const outdir = makeTempDir('mlstack-cdk-out-');
   const built = buildMlApp({ configDir, outdir, buildContext: REPO_ROOT, environments });
-  built.app.synth();
-  const templates: Record<string, Template> = {};
-  for (const [env, stack] of Object.entries(built.stacks)) templates[env] = Template.fromStack(stack!);
-  return { ...built, outdir, templates };
+  const assembly = built.app.synth();
+  const templatesOf = (stacks: Partial<Record<string, Stack>>) =>
+    Object.fromEntries(Object.entries(stacks).map(([env, stack]) => [env, Template.fromStack(stack!)]));
+  return { ...built, outdir, assembly, templates: templatesOf(built.stacks), registryTemplates: templatesOf(built.registryStacks) };
+}
+
+/** Every template the synthesized app wrote (one per stack), for cfn-lint. */
+export function templateFiles(outdir: string): string[] {
+  return fs
+    .readdirSync(outdir)
+    .filter((f) => f.endsWith('.template.json'))
+    .sort()
+    .map((f) => path.join(outdir, f));
 }
 
 export function cfnLintAvailable(): boolean {

@@ -1,16 +1,20 @@
 /**
- * Synthesizes MlStack-<env> for all four environments once (cdk-nag runs as
- * part of synth) and checks the properties that matter against config.
+ * Synthesizes MlStack-<env>-registry and MlStack-<env> for all four environments
+ * once (cdk-nag runs as part of synth) and checks the properties that matter against config.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadProjectConfig } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../../config/schema';
-import { buildMlApp } from '../../../infra/aws/build-app';
+import { buildMlApp, mlAppStackNames } from '../../../infra/aws/build-app';
 import { REGISTER_PATHS } from '../../../infra/aws/constructs/training-job';
-import { awsNames } from '../../../runtime/contract/aws-names';
+import { awsNames, ecrImageUri } from '../../../runtime/contract/aws-names';
+import { IMAGE_NAMES, type ImageName } from '../../../runtime/contract/images';
+import { awsRegistryStackName, awsStackName } from '../../../runtime/contract/stack-names';
 import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
 import { bucketUri, MODEL_ARCHIVE, processedRunPrefix, storagePaths, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
 import { editJson, requireAllServices } from '../../helpers/tmp';
@@ -25,13 +29,14 @@ import {
   resolveCfn,
   resolvedDefinition,
   synthesize,
+  templateFiles,
   type LintResult,
   type SynthesizedApp,
 } from './helpers';
 
 const PINNED: Partial<Record<EnvironmentName, string>> = { qa: 'v3', staging: 'v2', prod: 'v1' };
 
-/** dev as a CI-built, token-authenticated deployment: a pinned image tag and parser.json auth.token_env. */
+/** dev as a CI-built, token-authenticated deployment: a pinned image tag, a pinned model and parser.json auth.token_env. */
 const CI_TAG = 'ci-0a1b2c3';
 const TOKEN_ENV = 'CRM_API_TOKEN';
 
@@ -48,13 +53,17 @@ beforeAll(() => {
   );
   project = loadProjectConfig(dir);
   synth = synthesize(dir);
-  const pinnedDir = configWith({ dev: (doc) => (doc.aws.image_tag = CI_TAG) });
+  const pinnedDir = configWith({
+    dev: (doc) => {
+      doc.aws.image_tag = CI_TAG;
+      doc.model_version = 'v5';
+    },
+  });
   editJson(path.join(pinnedDir, 'parser.json'), (doc) => (doc.ingestion = { ...doc.ingestion, auth: { token_env: TOKEN_ENV } }));
   pinnedProject = loadProjectConfig(pinnedDir);
   pinned = synthesize(pinnedDir, ['dev']);
   // cfn-lint takes seconds per template: start it now, assert on it last.
-  const templates = [...ENVIRONMENTS.map((env) => path.join(synth.outdir, `MlStack-${env}.template.json`)), path.join(pinned.outdir, 'MlStack-dev.template.json')];
-  if (lintAvailable) lint = cfnLint(templates);
+  if (lintAvailable) lint = cfnLint([...templateFiles(synth.outdir), ...templateFiles(pinned.outdir)]);
   lint?.catch(() => undefined);
 });
 
@@ -97,8 +106,22 @@ function iamActions(t: Template): string[] {
   return actions;
 }
 
-test('declares one stack per environment, named MlStack-<env>', () => {
-  expect(Object.values(synth.stacks).map((s) => s!.stackName)).toEqual(ENVIRONMENTS.map((e) => `MlStack-${e}`));
+/** The stacks an artifact depends on (its asset manifests left out). */
+function stackDependencies(app: SynthesizedApp, stackName: string): string[] {
+  return app.assembly
+    .getStackByName(stackName)
+    .dependencies.filter((d) => d instanceof CloudFormationStackArtifact)
+    .map((d) => d.id);
+}
+
+test('declares MlStack-<env>-registry and MlStack-<env> per environment, registry first, as mlAppStackNames lists them', () => {
+  const expected = ENVIRONMENTS.flatMap((e) => [`MlStack-${e}-registry`, `MlStack-${e}`]);
+  expect(ENVIRONMENTS.flatMap((e) => [awsRegistryStackName(e), awsStackName(e)])).toEqual(expected);
+  expect(mlAppStackNames({ configDir: project.dir })).toEqual(expected);
+  // The assembly lists the stacks in an order that deploys each dependency first.
+  const assembled = synth.assembly.stacks.map((s) => s.stackName);
+  expect([...assembled].sort()).toEqual([...expected].sort());
+  for (const env of ENVIRONMENTS) expect(assembled.indexOf(awsRegistryStackName(env))).toBeLessThan(assembled.indexOf(awsStackName(env)));
 });
 
 describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
@@ -135,20 +158,37 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     template(env).resourceCountIs('Custom::S3AutoDeleteObjects', retain ? 0 : 2);
   });
 
-  test('registry: three ECR repositories with scan on push, immutable tags and lifecycle rules; a model package group', () => {
-    const repos = template(env).findResources('AWS::ECR::Repository');
-    expect(Object.values(repos).map((r) => r.Properties.RepositoryName).sort()).toEqual(
-      ['ingestion', 'serving', 'training-gpu'].map((i) => `${project.pipeline.project}-${env}/${i}`),
-    );
-    for (const repo of Object.values(repos)) {
-      expect(repo.Properties.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
-      expect(repo.Properties.ImageTagMutability).toBe('IMMUTABLE');
+  test('registry stack: only the three ECR repositories (scan on push, immutable tags, KMS, lifecycle rules, removal policy from retain_on_delete); no export', () => {
+    const t = synth.registryTemplates[env];
+    const retain = project.environments[env].retain_on_delete;
+    const resources = Object.values(t.toJSON().Resources) as any[];
+    expect(resources.map((r) => r.Type)).toEqual(['AWS::ECR::Repository', 'AWS::ECR::Repository', 'AWS::ECR::Repository']);
+    expect(resources.map((r) => r.Properties.RepositoryName).sort()).toEqual(IMAGE_NAMES.map((i) => awsNames(project.pipeline, env).repositories[i]).sort());
+    for (const repo of resources) {
+      expect(repo.Properties).toMatchObject({
+        ImageScanningConfiguration: { ScanOnPush: true },
+        ImageTagMutability: 'IMMUTABLE',
+        EncryptionConfiguration: { EncryptionType: 'KMS' },
+        EmptyOnDelete: !retain,
+      });
       expect(JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules).toHaveLength(2);
-      expect(repo.DeletionPolicy).toBe(project.environments[env].retain_on_delete ? 'Retain' : 'Delete');
+      expect(repo.DeletionPolicy).toBe(retain ? 'Retain' : 'Delete');
     }
+    expect(t.toJSON().Outputs).toBeUndefined();
+    expect(synth.registryStacks[env]!.region).toBe(aws().region);
+    expect(stackDependencies(synth, awsRegistryStackName(env))).toEqual([]);
+  });
+
+  test('MlStack: no repository of its own, the model package group, and a deploy-order dependency on the registry stack (no import)', () => {
+    template(env).resourceCountIs('AWS::ECR::Repository', 0);
     template(env).hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: awsNames(project.pipeline, env).modelPackageGroup });
-    // image_tag "latest": cdk deploy builds the three images
+    expect(stackDependencies(synth, awsStackName(env))).toEqual([awsRegistryStackName(env)]);
+    expect(JSON.stringify(template(env).toJSON())).not.toContain('Fn::ImportValue');
+    // image_tag "latest": cdk deploy builds the three images as assets (CDK's asset repository, not the registry stack's)
     expect(dockerImages(synth, env)).toHaveLength(3);
+    const training = resolvedDefinition(template(env), 'Training').States.Train.Parameters.AlgorithmSpecification.TrainingImage;
+    expect(training).toMatch(/cdk-hnb659fds-container-assets-/);
+    expect(dockerImages(synth, env).map((hash) => training.endsWith(`:${hash}`))).toContain(true);
   });
 
   test('training: GPU type from config with no VolumeKmsKeyId (instance storage), spot with checkpoints, VPC, KMS output, contract Environment', () => {
@@ -252,10 +292,12 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     expect(iamActions(template(env)).filter((a) => a.includes('*'))).toEqual([]);
   });
 
-  test('cdk-nag AwsSolutions: no unacknowledged finding', () => {
+  test('cdk-nag AwsSolutions: no unacknowledged finding in either stack', () => {
     expect(synth.stacks[env]!.unjustifiedWildcards).toEqual([]);
-    const report = new AwsSolutionsChecks().validateScope(synth.stacks[env]!);
-    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+    for (const stack of [synth.registryStacks[env]!, synth.stacks[env]!]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((v) => `${stack.stackName}: ${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+    }
   });
 });
 
@@ -341,17 +383,38 @@ describe('pinned model version -> endpoint', () => {
   });
 });
 
-describe('MlStack-dev with a pinned image tag and parser.json auth.token_env', () => {
+describe('MlStack-dev with a pinned image tag, a pinned model and parser.json auth.token_env', () => {
   const t = () => pinned.templates.dev;
+  /** Where `mlstack images push --cloud aws` puts an image, with the account the stack resolves at deploy time. */
+  const pushed = (image: ImageName) => ecrImageUri(pinnedProject.pipeline, 'dev', image, { account: '<account>', region: pinnedProject.environments.dev.aws!.region, tag: CI_TAG });
 
-  test('declares no Docker image asset: cdk deploy needs no Docker; jobs and tasks run <repository>:<tag>', () => {
+  test('declares no Docker image asset: cdk deploy needs no Docker', () => {
     expect(dockerImages(pinned, 'dev')).toEqual([]);
-    const names = awsNames(pinnedProject.pipeline, 'dev');
-    const repositories = t().findResources('AWS::ECR::Repository');
-    const repoOf = (name: string) => Object.entries(repositories).find(([, r]) => r.Properties.RepositoryName === name)![0];
-    const train = resolvedDefinition(t(), 'Training').States.Train;
-    expect(train.Parameters.AlgorithmSpecification.TrainingImage).toBe(`<select 4>.dkr.ecr.<select 3>.amazonaws.com/<${repoOf(names.repositories['training-gpu'])}>:${CI_TAG}`);
-    expect(deployed(pinned, 'dev', ingestionContainer(t()).Image)).toMatch(new RegExp(`/<${repoOf(names.repositories.ingestion)}>:${CI_TAG}$`));
+    expect(pinned.stacks.dev!.node.findAll().filter((c) => c.constructor.name === 'DockerImageAsset')).toEqual([]);
+  });
+
+  test("every job, task and the endpoint's model run <repository>:<tag> in the registry stack's repositories", () => {
+    const declared = Object.values(pinned.registryTemplates.dev.findResources('AWS::ECR::Repository')).map((r) => r.Properties.RepositoryName);
+    const names = awsNames(pinnedProject.pipeline, 'dev').repositories;
+    expect([names.ingestion, names['training-gpu'], names.serving].every((n) => declared.includes(n))).toBe(true);
+    const states = resolvedDefinition(t(), 'Training').States;
+    expect(states.Train.Parameters.AlgorithmSpecification.TrainingImage).toBe(pushed('training-gpu'));
+    expect(states.Evaluate.Parameters.AppSpecification.ImageUri).toBe(pushed('training-gpu'));
+    expect(states.Register.Parameters.AppSpecification.ImageUri).toBe(pushed('training-gpu'));
+    const registerLaunch = sageMakerRegisterLaunch(launchContext(pinnedProject, 'dev'), pushed('serving'), REGISTER_PATHS);
+    expect(states.Register.Parameters.Environment).toEqual(registerLaunch.env);
+    const tune = resolvedDefinition(t(), 'Tuning').States.Tune;
+    expect(tune.Parameters.TrainingJobDefinition.AlgorithmSpecification.TrainingImage).toBe(pushed('training-gpu'));
+    expect(deployed(pinned, 'dev', ingestionContainer(t()).Image)).toBe(pushed('ingestion'));
+    const models = Object.values(t().findResources('AWS::SageMaker::Model'));
+    expect(models).toHaveLength(1);
+    expect(deployed(pinned, 'dev', models[0].Properties.PrimaryContainer.Image)).toBe(pushed('serving'));
+    // Pulls are granted on the repositories by name: the ARNs the registry stack's repositories get.
+    const pullResources = Object.values(t().findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('ecr:BatchGetImage'))
+      .flatMap((st: any) => [deployed(pinned, 'dev', st.Resource)].flat());
+    expect(new Set(pullResources)).toEqual(new Set(['ingestion', 'training-gpu', 'serving'].map((i) => `arn:aws:ecr:us-east-1:<account>:repository/${names[i as ImageName]}`)));
   });
 
   test('the token secret holds a placeholder the runtime refuses, and is injected whole as auth.token_env', () => {
@@ -369,11 +432,22 @@ describe('MlStack-dev with a pinned image tag and parser.json auth.token_env', (
     expect(Object.keys(launch.secretEnv)).toEqual([TOKEN_ENV]);
   });
 
-  test('cdk-nag AwsSolutions: no unacknowledged finding', () => {
+  test('cdk-nag AwsSolutions: no unacknowledged finding in either stack', () => {
     expect(pinned.stacks.dev!.unjustifiedWildcards).toEqual([]);
-    const report = new AwsSolutionsChecks().validateScope(pinned.stacks.dev!);
-    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+    for (const stack of [pinned.registryStacks.dev!, pinned.stacks.dev!]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((v) => `${stack.stackName}: ${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
+    }
   });
+});
+
+test('an environment without an aws section gets neither stack', () => {
+  const configDir = configWith({ qa: (doc) => delete doc.aws });
+  expect(mlAppStackNames({ configDir })).toEqual(['dev', 'staging', 'prod'].flatMap((e) => [`MlStack-${e}-registry`, `MlStack-${e}`]));
+  const { app, registryStacks } = buildMlApp({ configDir, environments: ['dev', 'qa'], nag: false, buildContext: REPO_ROOT });
+  expect(app.node.children.filter((c): c is Stack => c instanceof Stack).map((c) => c.stackName)).toEqual(['MlStack-dev-registry', 'MlStack-dev']);
+  expect(Object.keys(registryStacks)).toEqual(['dev']);
+  fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 test('without ingestion_source no ingestion is declared, and a warning says what to set', () => {
@@ -393,7 +467,8 @@ describe('cfn-lint', () => {
       throw new Error('cfn-lint is not on PATH: install it (pip install cfn-lint) to lint the synthesized templates');
     });
   }
-  (lintAvailable ? test : test.skip)('zero errors on all four templates and the pinned-tag variant', async () => {
+  (lintAvailable ? test : test.skip)('zero errors on every template the app writes (both stacks of each environment) and the pinned variant', async () => {
+    expect(templateFiles(synth.outdir)).toHaveLength(2 * ENVIRONMENTS.length);
     const result = await lint!;
     expect(result.output.split('\n').filter((l) => /:E\d{4}:/.test(l))).toEqual([]);
     expect(result.errors).toBe(false);
