@@ -21,8 +21,35 @@ export function referenceStandIn(reference: string): string {
   return `tf-${reference.replace(/[^A-Za-z0-9]+/g, '-')}`;
 }
 
-export function resolveReferences(value: string): string {
-  return value.replace(/\$\{([^}]+)\}/g, (_, ref: string) => referenceStandIn(ref));
+/** A subscription id for the Azure resource ids the stand-ins build. */
+export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000c0de';
+
+/**
+ * What Terraform fills in for a reference once the resource exists: the attributes whose format the runtime
+ * checks (Azure resource ids, a registry's login server) are built the way Azure builds them from the resource's
+ * own arguments; any other attribute gets a stand-in named after the reference.
+ */
+export function resolveReferences(value: string, tf?: TerraformJson): string {
+  return value.replace(/\$\{([^}]+)\}/g, (_, ref: string) => (tf && azureAttribute(tf, ref)) ?? referenceStandIn(ref));
+}
+
+const AZURE_PROVIDERS: Record<string, string> = {
+  azurerm_machine_learning_workspace: 'Microsoft.MachineLearningServices/workspaces',
+  azurerm_user_assigned_identity: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+  azurerm_container_registry: 'Microsoft.ContainerRegistry/registries',
+};
+
+function azureAttribute(tf: TerraformJson, ref: string): string | undefined {
+  const [type, name, attribute] = ref.split('.');
+  const body = tf.resource[type]?.[name];
+  if (!body) return undefined;
+  if (type === 'azurerm_resource_group' && attribute === 'name') return body.name;
+  if (type === 'azurerm_container_registry' && attribute === 'login_server') return `${String(body.name).toLowerCase()}.azurecr.io`;
+  if (attribute === 'id' && AZURE_PROVIDERS[type]) {
+    const group = resolveReferences(String(body.resource_group_name), tf);
+    return `/subscriptions/${SUBSCRIPTION}/resourceGroups/${group}/providers/${AZURE_PROVIDERS[type]}/${body.name}`;
+  }
+  return undefined;
 }
 
 export function resourcesOf(tf: TerraformJson, type: string): { name: string; body: Obj }[] {
@@ -47,16 +74,16 @@ export interface DeclaredContainer {
 
 type EnvEntry = { name: string; value?: string; value_source?: { secret_key_ref?: { secret: string } }; secret_name?: string };
 
-function declaredContainer(container: Obj): DeclaredContainer {
+function declaredContainer(container: Obj, tf?: TerraformJson): DeclaredContainer {
   const env: Record<string, string> = {};
   const secretEnv: Record<string, string> = {};
   for (const entry of (container.env ?? []) as EnvEntry[]) {
-    if (entry.value !== undefined) env[entry.name] = resolveReferences(entry.value);
+    if (entry.value !== undefined) env[entry.name] = resolveReferences(entry.value, tf);
     else if (entry.value_source?.secret_key_ref) secretEnv[entry.name] = entry.value_source.secret_key_ref.secret;
     else if (entry.secret_name) secretEnv[entry.name] = entry.secret_name;
     else throw new Error(`env ${entry.name} has neither a value nor a secret`);
   }
-  return { image: container.image, args: container.args ?? [], env, secretEnv };
+  return { image: resolveReferences(container.image, tf), args: container.args ?? [], env, secretEnv };
 }
 
 /** google_cloud_run_v2_job / _service: template(.template).containers[0]. */
@@ -67,9 +94,9 @@ export function cloudRunContainer(resource: Obj): DeclaredContainer {
   return declaredContainer(containers[0]);
 }
 
-/** azurerm_container_app / _job: template.container[0]. */
-export function containerAppContainer(resource: Obj): DeclaredContainer {
+/** azurerm_container_app / _job: template.container[0], references resolved against the stack. */
+export function containerAppContainer(resource: Obj, tf: TerraformJson): DeclaredContainer {
   const containers = resource.template.container as Obj[];
   if (containers.length !== 1) throw new Error(`expected one container, found ${containers.length}`);
-  return declaredContainer(containers[0]);
+  return declaredContainer(containers[0], tf);
 }
