@@ -8,6 +8,7 @@ import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri } from '../storage/open';
 import { predictorFromPackage } from './model-predictor';
 import type { Predictor } from './predictor';
+import { DEFAULT_WORKDIR, FIXED_PREFIXES } from '../contract/layout';
 
 export interface LoadPredictorOptions {
   /** Local workdir whose registry resolves versions. @default '.mlstack' */
@@ -27,7 +28,7 @@ export interface LoadPredictorOptions {
 
 const URI = /^[a-z0-9]+:\/\//;
 /** Where the registry lives inside its store (runtime/common/paths.ts storagePaths().registry). */
-const REGISTRY_PREFIX = 'registry/';
+const REGISTRY_PREFIX = FIXED_PREFIXES.registry;
 export const LATEST = 'latest';
 
 /**
@@ -66,7 +67,7 @@ async function registryLocation(opts: LoadPredictorOptions): Promise<{ store: Ob
     }
     return { store, prefix: REGISTRY_PREFIX };
   }
-  return { store: new LocalObjectStore(path.resolve(opts.workdir ?? '.mlstack')), prefix: REGISTRY_PREFIX };
+  return { store: new LocalObjectStore(path.resolve(opts.workdir ?? DEFAULT_WORKDIR)), prefix: REGISTRY_PREFIX };
 }
 
 async function fromStore(store: ObjectStore, prefix: string, version: string | undefined): Promise<Predictor> {

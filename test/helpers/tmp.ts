@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ENV } from '../../runtime/contract/env';
 
 /** A fresh temp folder removed after the test file (call in describe scope or a test). */
 export function makeTempDir(prefix = 'mlstack-test-'): string {
@@ -21,4 +22,4 @@ export function editJson(file: string, edit: (doc: any) => void): void {
 }
 
 /** True when CI asks for every integration dependency to be present (skips become failures). */
-export const requireAllServices = process.env.MLSTACK_REQUIRE_SERVICES === '1';
+export const requireAllServices = process.env[ENV.requireServices] === '1';

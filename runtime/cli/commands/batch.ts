@@ -3,6 +3,7 @@ import { createLogger } from '../../common/logger';
 import { batchTransform, type BatchFormat } from '../../serving/batch';
 import { loadPredictor } from '../../serving/load';
 import { UsageError } from '../errors';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface BatchCommandOptions {
   model: string;
@@ -22,7 +23,7 @@ export function registerBatchCommand(program: Command): void {
     .requiredOption('--output <uri>', 'where to write the predictions (same formats)')
     .option('--format <format>', 'csv or jsonl (default: from the input extension)')
     .option('--chunk-size <rows>', 'rows per chunk', '1000')
-    .option('--workdir <dir>', 'local store holding the registry (for versions)', '.mlstack')
+    .option('--workdir <dir>', 'local store holding the registry (for versions)', DEFAULT_WORKDIR)
     .action(async (opts: BatchCommandOptions) => {
       if (opts.format !== undefined && opts.format !== 'csv' && opts.format !== 'jsonl') throw new UsageError(`--format "${opts.format}": expected csv or jsonl`);
       const chunkRows = Number(opts.chunkSize);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import { createLogger } from '../../common/logger';
 import { ingest, type IngestRequest } from '../../ingestion/entrypoint';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 type IngestOptions = Omit<IngestRequest, 'logger'> & { json?: boolean };
 
@@ -13,7 +14,7 @@ export function registerIngestCommand(program: Command): void {
     .requiredOption('--cloud <cloud>', 'store to write to: local, aws, gcp or azure')
     .option('--source <source>', 'http(s) API URL, .csv/.jsonl path or s3:// gs:// az:// URI, postgres:// or mysql:// URL; default: the built-in sample API')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
-    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
     .option('--run-id <id>', 'repeat (idempotent) or resume a run')
     .option('--json', 'print the result as JSON')
     .action(async (opts: IngestOptions) => {

@@ -5,6 +5,7 @@ import { runPipeline, type PipelineSummary } from '../../pipeline';
 import type { StoreCloud } from '../../storage/open';
 import { parseCloud, parseInteger } from './options';
 import { ENV } from '../../contract/env';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface PipelineCliOptions {
   env: string;
@@ -26,7 +27,7 @@ export function registerPipelineCommand(program: Command): void {
     .option('--cloud <cloud>', 'where data and models live: local, aws, gcp or azure', 'local')
     .option('--source <url-or-file>', 'REST API URL returning JSON pages, or a CSV/JSONL file or object URI (default: the built-in sample API)')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
-    .option('--workdir <dir>', 'local object store root (cloud local)', '.mlstack')
+    .option('--workdir <dir>', 'local object store root (cloud local)', DEFAULT_WORKDIR)
     .option('--port <port>', 'port of the local endpoint (default: a free port)')
     .option('--sample-rows <n>', 'rows the built-in sample API serves (default 20000)')
     .option('--json', 'print one JSON summary on stdout instead of the table')

@@ -3,6 +3,7 @@ import { assertEnvironmentName } from '../../../config/load';
 import { openRegistryLocation } from '../../promotion/model-source';
 import { promote, PromotionRefusedError, type PromotionResult } from '../../promotion/promote';
 import { UsageError } from '../errors';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface PromoteCliOptions {
   model: string;
@@ -40,7 +41,7 @@ export function registerPromoteCommand(program: Command): void {
     .option('--reason <text>', 'why the gates are overridden; recorded in the commit')
     .option('--rollback', 'go back to a version this environment pinned before (waives the order gate)')
     .option('--dry-run', 'print the diff only; create no branch, commit, push or pull request')
-    .option('--workdir <dir>', 'local working folder holding registry/', '.mlstack')
+    .option('--workdir <dir>', 'local working folder holding registry/', DEFAULT_WORKDIR)
     .option('--registry-uri <uri>', 'registry root (file://, s3://, gs://, az://); overrides --workdir')
     .option('--repo-dir <dir>', 'folder inside the git repository (default: current folder)')
     .option('--config-dir <dir>', 'configuration folder relative to --repo-dir', 'config')

@@ -9,6 +9,7 @@ import { runServingProcess } from '../../serving/process';
 import { startServer } from '../../serving/server';
 import { UsageError } from '../errors';
 import { ENV } from '../../contract/env';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface ServeOptions {
   model: string;
@@ -40,10 +41,10 @@ export function registerServeCommand(program: Command): void {
     .requiredOption('--model <source>', 'registry version (e.g. v3), model package folder, or file:// s3:// gs:// az:// URI')
     .option('--port <n>', 'port (0 = a free one); default $AIP_HTTP_PORT, $PORT, $AML_PORT or 8080', parsePort)
     .option('--host <host>', 'interface to listen on', '0.0.0.0')
-    .option('--workdir <dir>', 'local store holding the registry (for versions)', '.mlstack')
+    .option('--workdir <dir>', 'local store holding the registry (for versions)', DEFAULT_WORKDIR)
     .option('--registry-uri <uri>', 'bucket root holding registry/ (s3:// gs:// az:// file://); overrides --workdir for versions')
     .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
-    .option('--workers <n>', 'server processes sharing the port: a number, or auto = one per usable core; default $MLSTACK_WORKERS or auto')
+    .option('--workers <n>', `server processes sharing the port: a number, or auto = one per usable core; default $${ENV.workers} or auto`)
     .action(async (opts: ServeOptions) => {
       const logger = createLogger('serve');
       let workers: number;

@@ -6,6 +6,7 @@ import { newRunId } from '../../common/paths';
 import { openEnvironment, resolveData } from '../../training/locate';
 import { tune } from '../../training/tuning';
 import { parseCloud, parseInteger } from './options';
+import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface TuneCommandOptions {
   env: string;
@@ -27,7 +28,7 @@ export function registerTuneCommand(program: Command): void {
     .requiredOption('--cloud <cloud>', 'store to use: local, aws, gcp or azure')
     .option('--data <uri>', 'CSV file, folder or object URI; default: the newest processed run in the store')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
-    .option('--workdir <dir>', 'store root when --cloud local', '.mlstack')
+    .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
     .option('--study <id>', 'study id; repeating one resumes it')
     .option('--trials <n>', 'override tuning.trials')
     .option('--strategy <name>', 'override tuning.strategy: random or successive_halving')
