@@ -3,7 +3,7 @@
  * a promotion edits config/environments/<env>.json and redeploys that one
  * environment; a change to shared code or config redeploys all of them.
  */
-import { ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
+import { ENVIRONMENTS, hasCloud, type EnvironmentName, type ProjectConfig } from '../../config/schema';
 import { awsStackName, awsStackNames, cdktfStackName } from '../contract/stack-names';
 
 export { awsStackName, awsStackNames };
@@ -33,9 +33,9 @@ export function changedEnvironments(changedFiles: readonly string[]): Environmen
   return ENVIRONMENTS.filter((env) => touched.has(env));
 }
 
-/** The cdktf stacks of an environment: `<cloud>-<env>`. */
-export function cdktfStackNamesFor(env: EnvironmentName): string[] {
-  return [cdktfStackName('gcp', env), cdktfStackName('azure', env)];
+/** The cdktf stacks of an environment, `<cloud>-<env>`: the clouds it configures (both without a config). */
+export function cdktfStackNamesFor(env: EnvironmentName, config?: ProjectConfig): string[] {
+  return (['gcp', 'azure'] as const).filter((cloud) => !config || hasCloud(config.environments[env], cloud)).map((cloud) => cdktfStackName(cloud, env));
 }
 
 export interface ChangeSummary {
@@ -48,12 +48,13 @@ export interface ChangeSummary {
   cdktfStacks: string[];
 }
 
-export function summarizeChanges(changedFiles: readonly string[]): ChangeSummary {
+/** With the project's config, only the stacks of the clouds each environment configures are named. */
+export function summarizeChanges(changedFiles: readonly string[], config?: ProjectConfig): ChangeSummary {
   const environments = changedEnvironments(changedFiles);
   return {
     environments,
-    awsStacks: environments.flatMap(awsStackNames),
-    cdktfStacks: environments.flatMap(cdktfStackNamesFor),
+    awsStacks: environments.filter((env) => !config || hasCloud(config.environments[env], 'aws')).flatMap(awsStackNames),
+    cdktfStacks: environments.flatMap((env) => cdktfStackNamesFor(env, config)),
   };
 }
 

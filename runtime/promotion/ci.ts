@@ -1,9 +1,11 @@
 /**
  * Helpers the GitHub workflows run (`node bin/run-ts.js runtime/promotion/ci-main.ts <command>`):
- *   changed-envs --base <ref> --head <ref> [--github-output <file>] [--repo-dir <dir>]
+ *   changed-envs --base <ref> --head <ref> [--github-output <file>] [--repo-dir <dir>] [--config-dir <dir>]
  *   diff-comment --out <file> [--heading <text>] --section "<title>=<file>" ...
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import { summarizeChanges, githubOutputs, type ChangeSummary } from './changed-envs';
 import { formatDiffComment, type DiffSection } from './diff-comment';
 import { Git } from './git';
@@ -40,9 +42,11 @@ export async function changedFiles(repoDir: string, base: string, head: string):
 export async function runChangedEnvs(flags: Map<string, string[]>, io: CiIo): Promise<ChangeSummary> {
   const base = flags.get('base')?.[0] ?? '';
   const head = flags.get('head')?.[0] ?? 'HEAD';
-  const files = await changedFiles(flags.get('repo-dir')?.[0] ?? '.', base, head);
+  const repoDir = flags.get('repo-dir')?.[0] ?? '.';
+  const files = await changedFiles(repoDir, base, head);
   if (files === null) io.stderr(`base "${base}" is not a known commit: treating every environment as changed\n`);
-  const summary = summarizeChanges(files ?? ['config/pipeline.json']);
+  // The head's config says which clouds each environment has stacks on.
+  const summary = summarizeChanges(files ?? ['config/pipeline.json'], loadProjectConfig(path.join(repoDir, flags.get('config-dir')?.[0] ?? DEFAULT_CONFIG_DIR)));
   const outputs = githubOutputs(summary);
   const lines = Object.entries(outputs).map(([key, value]) => `${key}=${value}\n`).join('');
   io.stdout(lines);

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadProjectConfig } from '../../config/load';
 import { changedEnvironments, githubOutputs, summarizeChanges } from '../../runtime/promotion/changed-envs';
 import { runCi } from '../../runtime/promotion/ci';
 import { DIFF_COMMENT_MARKER, formatDiffComment } from '../../runtime/promotion/diff-comment';
-import { makeTempDir } from '../helpers/tmp';
+import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
 import { createGitFixture, git } from '../promotion/fixture';
 
 describe('changedEnvironments', () => {
@@ -34,6 +35,22 @@ describe('changedEnvironments', () => {
       prod: 'true',
     });
     expect(githubOutputs(summarizeChanges([]))).toMatchObject({ any: 'false', nonprod: '[]', has_nonprod: 'false', prod: 'false' });
+  });
+
+  test('a single-cloud project names only the stacks of the clouds each environment configures', () => {
+    const dir = copyConfig();
+    for (const env of ['dev', 'qa', 'staging', 'prod']) {
+      editJson(path.join(dir, 'environments', `${env}.json`), (doc) => {
+        delete doc.gcp;
+        delete doc.azure;
+      });
+    }
+    editJson(path.join(dir, 'environments', 'prod.json'), (doc) => {
+      doc.gcp = loadProjectConfig('config').environments.prod.gcp;
+    });
+    const summary = summarizeChanges(['infra/any.ts'], loadProjectConfig(dir));
+    expect(summary.awsStacks).toEqual(['dev', 'qa', 'staging', 'prod'].flatMap((env) => [`MlStack-${env}-registry`, `MlStack-${env}`]));
+    expect(summary.cdktfStacks).toEqual(['gcp-prod']);
   });
 });
 
