@@ -3,6 +3,8 @@
 set -euo pipefail
 command -v moto_server >/dev/null || { echo "moto_server not found: it must be on the machine's Python" >&2; exit 1; }
 command -v cfn-lint >/dev/null || { echo "cfn-lint not found: it must be on the machine's Python" >&2; exit 1; }
+# terraform init -backend=false checks every synthesized cdktf stack (test/infra/terraform.test.ts).
+command -v terraform >/dev/null || [ -x /usr/local/bin/terraform ] || { echo "terraform not found: it must be in the machine image (/usr/local/bin/terraform)" >&2; exit 1; }
 
 # --- PostgreSQL and MySQL/MariaDB for the ingestion database sources ------------------------------
 # Each server gets a private data dir under /var/tmp and a fixed loopback port. Tests read
