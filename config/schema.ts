@@ -349,8 +349,11 @@ export const azureSchema = z
 export const environmentSchema = z
   .object({
     name: z.enum(ENVIRONMENTS),
-    /** The model version pinned for this environment (null until the first promotion). */
-    model_version: z.string().min(1).nullable(),
+    /** The model version pinned for this environment (null until the first promotion); `mlstack promote` writes it. */
+    model_version: z
+      .string()
+      .regex(/^v[1-9]\d*$/, 'a registered version such as "v3" (mlstack promote writes it), or null')
+      .nullable(),
     /** prod keeps buckets and registries on stack deletion; others are destroyed. */
     retain_on_delete: z.boolean().default(false),
     /** Email (or other SNS/notification endpoint) receiving alarms. */

@@ -68,7 +68,7 @@ export async function runCloudRunJob(options: { job: string; dataUri: string; ru
 
 function hintFor(status: number): string {
   if (status === 401 || status === 403) {
-    return ' (the ingestion job\'s service account needs run.jobs.runWithOverrides on the training job, e.g. roles/run.developer on that job)';
+    return ' (the ingestion job\'s service account needs run.jobs.runWithOverrides on the training job: the gcp stack grants roles/run.jobsExecutorWithOverrides on it)';
   }
   if (status === 404) return ` (no such job: ${ENV.trainingJob} must name the training job the gcp stack declares)`;
   return '';

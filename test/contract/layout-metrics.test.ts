@@ -72,6 +72,14 @@ describe('single-cloud environments', () => {
     expect(() => loadProjectConfig(dir)).toThrow(/qa\.json: \(root\): configure at least one cloud/);
   });
 
+  test('model_version is a registered version or null: "latest" would point an endpoint at nothing', () => {
+    const dir = copyConfig();
+    editJson(path.join(dir, 'environments', 'qa.json'), (doc) => {
+      doc.model_version = 'latest';
+    });
+    expect(() => loadProjectConfig(dir)).toThrow(/qa\.json: model_version: a registered version such as "v3"/);
+  });
+
   test('ingestion_source never carries a password', () => {
     const dir = copyConfig();
     editJson(path.join(dir, 'environments', 'dev.json'), (doc) => {
