@@ -41,7 +41,7 @@ export interface InvokeOptions {
   vars?: NodeJS.ProcessEnv;
   /** AWS: SageMaker runtime endpoint URL (moto in tests); the SDK also honours AWS_ENDPOINT_URL. */
   awsEndpointUrl?: string;
-  /** GCP: auth client for the Vertex AI client (tests pass a stub; by default Application Default Credentials). */
+  /** GCP Vertex AI: what gives the Authorization header (tests pass a stub). @default Application Default Credentials (google-auth-library) */
   gcpAuthClient?: unknown;
   /** GCP Cloud Run: where ID tokens come from. @default Application Default Credentials (google-auth-library) */
   gcpIdTokenSource?: IdTokenSource;
@@ -193,41 +193,36 @@ function explainAwsError(err: Error, name: string, region: string): Error {
   return new InvokeError(`SageMaker InvokeEndpoint on "${name}" (${region}) failed: ${err.name}: ${err.message}`);
 }
 
-/** `endpointSetting`: the value of MLSTACK_VERTEX_ENDPOINT, an endpoint id or its full resource name. */
+/** The Authorization header for Google APIs: Application Default Credentials (cloud-platform scope), or `client`. */
+async function googleAuthorization(client: unknown): Promise<string> {
+  type HeaderSource = { getRequestHeaders(): Promise<Headers | Record<string, string>> };
+  const { GoogleAuth } = await import('google-auth-library');
+  const source = (client as HeaderSource | undefined) ?? ((await new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' }).getClient()) as HeaderSource);
+  const headers = await source.getRequestHeaders();
+  const authorization = headers instanceof Headers ? headers.get('authorization') : (headers.Authorization ?? headers.authorization);
+  if (!authorization) throw new Error('the credentials gave no Authorization header');
+  return authorization;
+}
+
+/**
+ * Vertex AI's REST predict method (POST .../v1/{endpoint}:predict). `endpointSetting`: the value of
+ * MLSTACK_VERTEX_ENDPOINT, an endpoint id or its full resource name.
+ */
 async function invokeVertex(opts: InvokeOptions, endpointSetting: string): Promise<unknown> {
   const vars = opts.vars ?? process.env;
   const { gcp } = requireCloud(opts.project.environments[opts.env], 'gcp');
   const endpoint = endpointSetting.includes('/') ? endpointSetting : `projects/${gcp.project_id}/locations/${gcp.region}/endpoints/${endpointSetting}`;
-  const { v1, helpers } = await import('@google-cloud/aiplatform');
-  const api = vars[INVOKE_ENV.vertexApi] ? parseUrl(vars[INVOKE_ENV.vertexApi] as string, INVOKE_ENV.vertexApi) : undefined;
-  const client = new v1.PredictionServiceClient({
-    apiEndpoint: api ? api.hostname : `${gcp.region}-aiplatform.googleapis.com`,
-    ...(api ? { port: Number(api.port || (api.protocol === 'http:' ? 80 : 443)), protocol: api.protocol.replace(':', ''), fallback: true } : {}),
-    ...(opts.gcpAuthClient ? { authClient: opts.gcpAuthClient as never } : {}),
-  } as ConstructorParameters<typeof v1.PredictionServiceClient>[0]);
+  const api = vars[INVOKE_ENV.vertexApi] ? parseUrl(vars[INVOKE_ENV.vertexApi] as string, INVOKE_ENV.vertexApi).origin : `https://${gcp.region}-aiplatform.googleapis.com`;
+  let authorization: string;
   try {
-    const [response] = await client.predict(
-      {
-        endpoint,
-        instances: opts.rows.map((row) => helpers.toValue(row) as object),
-        parameters: helpers.toValue({}) as object,
-      },
-      { timeout: opts.timeoutMs ?? 60_000 },
-    );
-    return {
-      predictions: (response.predictions ?? []).map((p) => helpers.fromValue(p as never)),
-      deployed_model_id: response.deployedModelId,
-      model_version_id: response.modelVersionId,
-    };
+    authorization = await googleAuthorization(opts.gcpAuthClient);
   } catch (err) {
-    const e = err as Error;
-    if (/default credentials|Could not load|credential/i.test(e.message)) {
-      throw new InvokeError(`no Google Cloud credentials: run \`gcloud auth application-default login\` or set GOOGLE_APPLICATION_CREDENTIALS (${e.message})`);
-    }
-    throw new InvokeError(`Vertex AI predict on ${endpoint} failed: ${e.message}`);
-  } finally {
-    await client.close();
+    throw new InvokeError(`no Google Cloud credentials: run \`gcloud auth application-default login\` or set GOOGLE_APPLICATION_CREDENTIALS (${(err as Error).message})`);
   }
+  const response = (await postJson(`${api}/v1/${endpoint}:predict`, { instances: opts.rows, parameters: {} }, { Authorization: authorization }, opts.timeoutMs, `Vertex AI predict on ${endpoint}: ${api} does not answer`, {
+    authHint: 'the caller needs roles/aiplatform.user (aiplatform.endpoints.predict) on the endpoint',
+  })) as { predictions?: unknown[]; deployedModelId?: string; modelVersionId?: string };
+  return { predictions: response.predictions, deployed_model_id: response.deployedModelId, model_version_id: response.modelVersionId };
 }
 
 async function postJson(
