@@ -4,8 +4,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { requireCloud } from '../../config/load';
-import type { EnvironmentName, ProjectConfig } from '../../config/schema';
-import { awsNames } from '../../runtime/contract/aws-names';
+import type { EnvironmentName, ParserConfig, PipelineConfig, ProjectConfig, WithCloud } from '../../config/schema';
+import { awsNames, type AwsNames } from '../../runtime/contract/aws-names';
 import { ingestionLaunch, type LaunchContext } from '../../runtime/contract/env';
 import { bucketUri, storagePaths } from '../../runtime/contract/layout';
 import { awsStackName } from '../../runtime/contract/stack-names';
@@ -55,6 +55,20 @@ const WILDCARD_JUSTIFICATIONS: WildcardJustification[] = [
   },
 ];
 
+/** What every step of MlStack reads: the environment's config and the names derived from it. */
+interface StackInputs {
+  readonly env: WithCloud<'aws'>;
+  readonly pipeline: PipelineConfig;
+  readonly parser: ParserConfig;
+  readonly names: AwsNames;
+  readonly launchContext: LaunchContext;
+  /** environments/<env>.json as errors show it. */
+  readonly configFile: string;
+  /** parser.json as errors show it. */
+  readonly parserFile: string;
+  readonly buildContext?: string;
+}
+
 /**
  * Everything one environment needs on AWS: data lake, model registry and images,
  * training and tuning pipelines, scheduled ingestion, the endpoint for the
@@ -77,24 +91,34 @@ export class MlStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MlStackProps) {
     const env = requireCloud(props.project.environments[props.environment], 'aws');
-    const aws = env.aws;
     super(scope, id, {
       ...props,
-      env: { region: aws.region, account: aws.account },
+      env: { region: env.aws.region, account: env.aws.account },
       description: `mlstack ${props.environment}: data lake, training, tuning, ingestion and serving for ${props.project.pipeline.project}`,
     });
-    const { pipeline, parser } = props.project;
-    const configFile = environmentFile(props.project, props.environment);
-    const parserFile = displayPath(path.join(props.project.dir, 'parser.json'));
-    const names = awsNames(pipeline, props.environment);
-    const launchContext: LaunchContext = { cloud: 'aws', envName: props.environment, project: pipeline.project, bucket: bucketUri(env, 'aws') };
-    const retainOnDelete = env.retain_on_delete;
+    const inputs = stackInputs(props, env);
+    this.addTags(inputs);
+    this.vpc = this.createVpc();
+    this.dataLake = this.createDataLake(inputs);
+    this.registry = this.createRegistry(inputs);
+    this.trainingJob = this.createTrainingJob(inputs);
+    this.tuning = this.createTuning(inputs);
+    this.ingestion = this.createIngestion(inputs);
+    this.modelEndpoint = this.createModelEndpoint(inputs);
+    this.monitoring = this.createMonitoring(inputs);
+    this.unjustifiedWildcards = acknowledgeJustifiedWildcards(this, WILDCARD_JUSTIFICATIONS);
+  }
+
+  private addTags({ pipeline, launchContext }: StackInputs): void {
     // cfn-lint 1.51's resource schemas do not know Tags on these types yet (aws-cdk-lib 2.276 emits them).
     const untaggable = { excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
     Tags.of(this).add('project', pipeline.project, untaggable);
-    Tags.of(this).add('environment', props.environment, untaggable);
+    Tags.of(this).add('environment', launchContext.envName, untaggable);
+  }
 
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
+  /** Two AZs, one NAT gateway, an S3 gateway endpoint and rejected-traffic flow logs. */
+  private createVpc(): ec2.Vpc {
+    return new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,
       subnetConfiguration: [
@@ -109,105 +133,141 @@ export class MlStack extends Stack {
         },
       },
     });
+  }
 
-    this.dataLake = new DataLake(this, 'DataLake', {
-      bucketName: aws.storage.bucket,
+  private createDataLake({ env, configFile }: StackInputs): DataLake {
+    return new DataLake(this, 'DataLake', {
+      bucketName: env.aws.storage.bucket,
       prefixes: storagePaths(env, 'aws'),
-      retainOnDelete,
+      retainOnDelete: env.retain_on_delete,
       configFile,
     });
+  }
 
-    this.registry = new Registry(this, 'Registry', {
+  private createRegistry({ env, names, configFile, buildContext }: StackInputs): Registry {
+    return new Registry(this, 'Registry', {
       repositoryNames: names.repositories,
       modelPackageGroupName: names.modelPackageGroup,
-      imageTag: aws.image_tag,
-      buildContext: props.buildContext,
-      retainOnDelete,
+      imageTag: env.aws.image_tag,
+      buildContext,
+      retainOnDelete: env.retain_on_delete,
       configFile,
     });
+  }
 
-    // The container reads its environment (require_gpu) from the job's Environment, not a hyperparameter.
-    const hyperparameters = Object.fromEntries(
-      Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-    );
-    this.trainingJob = new TrainingJob(this, 'Training', {
+  private createTrainingJob({ env, pipeline, names, launchContext, configFile }: StackInputs): TrainingJob {
+    const training = env.aws.training;
+    return new TrainingJob(this, 'Training', {
       dataLake: this.dataLake,
       registry: this.registry,
       vpc: this.vpc,
       launchContext,
       jobNamePrefix: names.trainingJobPrefix,
-      instanceType: aws.training.instance_type,
-      instanceCount: aws.training.instance_count,
-      requireGpu: aws.training.require_gpu,
-      spot: aws.training.spot,
-      maxRuntime: Duration.seconds(aws.training.max_runtime_seconds),
-      maxWait: aws.training.max_wait_seconds === undefined ? undefined : Duration.seconds(aws.training.max_wait_seconds),
-      volumeSizeGb: aws.training.volume_size_gb,
-      hyperparameters,
-      retainOnDelete,
+      instanceType: training.instance_type,
+      instanceCount: training.instance_count,
+      requireGpu: training.require_gpu,
+      spot: training.spot,
+      maxRuntime: Duration.seconds(training.max_runtime_seconds),
+      maxWait: training.max_wait_seconds === undefined ? undefined : Duration.seconds(training.max_wait_seconds),
+      volumeSizeGb: training.volume_size_gb,
+      hyperparameters: staticHyperparameters(pipeline),
+      retainOnDelete: env.retain_on_delete,
       configFile,
     });
+  }
 
-    if (pipeline.tuning) {
-      this.tuning = new HyperparameterTuning(this, 'Tuning', {
-        trainingJob: this.trainingJob,
-        dataLake: this.dataLake,
-        jobNamePrefix: names.tuningJobPrefix,
-        searchSpace: pipeline.tuning.search_space,
-        trials: pipeline.tuning.trials,
-        metric: pipeline.tuning.metric,
-        strategy: pipeline.tuning.strategy,
-        epochsPerTrial: { min: pipeline.tuning.min_epochs, max: pipeline.training_params.epochs },
-        retainOnDelete,
-        configFile,
-      });
-    }
+  /** Undefined when pipeline.json has no tuning section. */
+  private createTuning({ env, pipeline, names, configFile }: StackInputs): HyperparameterTuning | undefined {
+    const tuning = pipeline.tuning;
+    if (!tuning) return undefined;
+    return new HyperparameterTuning(this, 'Tuning', {
+      trainingJob: this.trainingJob,
+      dataLake: this.dataLake,
+      jobNamePrefix: names.tuningJobPrefix,
+      searchSpace: tuning.search_space,
+      trials: tuning.trials,
+      metric: tuning.metric,
+      strategy: tuning.strategy,
+      epochsPerTrial: { min: tuning.min_epochs, max: pipeline.training_params.epochs },
+      retainOnDelete: env.retain_on_delete,
+      configFile,
+    });
+  }
 
-    const auth = parser.ingestion.auth;
+  /** Undefined, with a warning, when the environment sets no ingestion_source. */
+  private createIngestion({ env, parser, names, launchContext, configFile, parserFile }: StackInputs): Ingestion | undefined {
     if (env.ingestion_source === undefined) {
       Annotations.of(this).addWarningV2(
         '@mlstack/aws:noIngestionSource',
         `No ingestion_source in ${configFile}, so no scheduled ingestion is declared. Set ingestion_source ` +
           '(an https://, s3://, postgres:// or mysql:// URL) there and deploy again.',
       );
-    } else {
-      this.ingestion = new Ingestion(this, 'Ingestion', {
-        dataLake: this.dataLake,
-        image: this.registry.image('ingestion'),
-        vpc: this.vpc,
-        schedule: env.ingestion_schedule,
-        launch: ingestionLaunch(launchContext, env.ingestion_source, auth?.token_env),
-        tokenFile: auth?.token_file,
-        secretName: names.ingestionSecret,
-        retainOnDelete,
-        // The schedule comes from the environment file, the token settings from parser.json.
-        configFile: `${configFile} / ${parserFile}`,
-      });
+      return undefined;
     }
+    const auth = parser.ingestion.auth;
+    return new Ingestion(this, 'Ingestion', {
+      dataLake: this.dataLake,
+      image: this.registry.image('ingestion'),
+      vpc: this.vpc,
+      schedule: env.ingestion_schedule,
+      launch: ingestionLaunch(launchContext, env.ingestion_source, auth?.token_env),
+      tokenFile: auth?.token_file,
+      secretName: names.ingestionSecret,
+      retainOnDelete: env.retain_on_delete,
+      // The schedule comes from the environment file, the token settings from parser.json.
+      configFile: `${configFile} / ${parserFile}`,
+    });
+  }
 
-    this.modelEndpoint = new ModelEndpoint(this, 'Serving', {
+  private createModelEndpoint({ env, pipeline, names, configFile }: StackInputs): ModelEndpoint {
+    const serving = env.aws.serving;
+    return new ModelEndpoint(this, 'Serving', {
       dataLake: this.dataLake,
       image: this.registry.image('serving'),
       modelVersion: env.model_version,
       project: pipeline.project,
       endpointName: names.endpoint,
-      instanceType: aws.serving.instance_type,
+      instanceType: serving.instance_type,
       autoscaling: {
-        minCapacity: aws.serving.autoscaling.min_capacity,
-        maxCapacity: aws.serving.autoscaling.max_capacity,
-        invocationsPerInstance: aws.serving.autoscaling.target_value,
+        minCapacity: serving.autoscaling.min_capacity,
+        maxCapacity: serving.autoscaling.max_capacity,
+        invocationsPerInstance: serving.autoscaling.target_value,
       },
-      dataCapturePercent: aws.data_capture_percent,
+      dataCapturePercent: env.aws.data_capture_percent,
       vpc: this.vpc,
       configFile,
     });
-
-    this.monitoring = new Monitoring(this, 'Monitoring', { dashboardName: names.dashboard, alarmEmail: env.alarm_email, configFile });
-    for (const alarm of this.modelEndpoint.rollbackAlarms) this.monitoring.addAlarm(alarm);
-    this.monitoring.addWidgets(...this.modelEndpoint.widgets());
-    this.monitoring.monitorStateMachine('Training', 'Training pipeline', this.trainingJob.stateMachine);
-    if (this.tuning) this.monitoring.monitorStateMachine('Tuning', 'Hyperparameter tuning', this.tuning.stateMachine);
-
-    this.unjustifiedWildcards = acknowledgeJustifiedWildcards(this, WILDCARD_JUSTIFICATIONS);
   }
+
+  /** The alarm topic and dashboard: the endpoint's rollback alarms and both pipelines' executions. */
+  private createMonitoring({ env, names, configFile }: StackInputs): Monitoring {
+    const monitoring = new Monitoring(this, 'Monitoring', { dashboardName: names.dashboard, alarmEmail: env.alarm_email, configFile });
+    for (const alarm of this.modelEndpoint.rollbackAlarms) monitoring.addAlarm(alarm);
+    monitoring.addWidgets(...this.modelEndpoint.widgets());
+    monitoring.monitorStateMachine('Training', 'Training pipeline', this.trainingJob.stateMachine);
+    if (this.tuning) monitoring.monitorStateMachine('Tuning', 'Hyperparameter tuning', this.tuning.stateMachine);
+    return monitoring;
+  }
+}
+
+function stackInputs(props: MlStackProps, env: WithCloud<'aws'>): StackInputs {
+  const { pipeline, parser } = props.project;
+  return {
+    env,
+    pipeline,
+    parser,
+    names: awsNames(pipeline, props.environment),
+    launchContext: { cloud: 'aws', envName: props.environment, project: pipeline.project, bucket: bucketUri(env, 'aws') },
+    configFile: environmentFile(props.project, props.environment),
+    parserFile: displayPath(path.join(props.project.dir, 'parser.json')),
+    buildContext: props.buildContext,
+  };
+}
+
+/**
+ * pipeline.json training_params as SageMaker hyperparameters (strings; other values as JSON). The container
+ * reads its environment (require_gpu) from the job's Environment, not a hyperparameter.
+ */
+function staticHyperparameters(pipeline: PipelineConfig): Record<string, string> {
+  return Object.fromEntries(Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }

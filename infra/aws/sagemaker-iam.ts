@@ -1,20 +1,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-
-/** A Step Functions state that calls a SageMaker optimized integration and waits (`.sync`) for the job. */
-export function sageMakerSyncState(scope: Construct, id: string, action: string, parameters: Record<string, unknown>, resultPath: string): sfn.CustomState {
-  return new sfn.CustomState(scope, id, {
-    stateJson: {
-      Type: 'Task',
-      Resource: `arn:${Stack.of(scope).partition}:states:::sagemaker:${action}.sync`,
-      Parameters: parameters,
-      ResultPath: resultPath,
-    },
-  });
-}
 
 /** A new role SageMaker assumes to run one kind of job. */
 export function sageMakerExecutionRole(scope: Construct, id: string, description: string): iam.Role {

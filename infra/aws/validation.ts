@@ -1,3 +1,4 @@
+import { Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** One invalid property of a construct, named by the config key it is normally read from. */
@@ -42,12 +43,34 @@ export class PropsValidator {
     if (!condition) this.problems.push({ prop, configKey, message });
   }
 
+  /**
+   * Records a problem when `value` is known at synth time and `valid(value)` is false. A token
+   * (Token.isUnresolved) is only known at deploy time, so CloudFormation checks it instead.
+   */
+  checkResolved<T>(value: T, valid: (value: T) => boolean, prop: string, configKey: string, message: string): void {
+    if (!Token.isUnresolved(value)) this.check(valid(value), prop, configKey, message);
+  }
+
+  /** Records a problem when `value` is known at synth time and does not match `pattern`. */
+  checkPattern(value: string, pattern: RegExp, prop: string, configKey: string, message: string): void {
+    this.checkResolved(value, (v) => pattern.test(v), prop, configKey, message);
+  }
+
   throwIfInvalid(): void {
     if (this.problems.length > 0) throw new ConstructPropsError(this.scope.node.path, this.problems, this.configFile);
   }
 }
 
-/** True for a plain (non-token) value: constructs validate only what is known at synth time. */
-export function isConcrete(value: unknown): boolean {
-  return !(typeof value === 'string' && value.includes('${Token['));
+/** SageMaker resource names: letters and digits, dashes between them, at most `maxLength` characters. */
+export function sageMakerNamePattern(maxLength: number): RegExp {
+  return new RegExp(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,${maxLength - 1}}$`);
+}
+
+/**
+ * A job name prefix SageMaker accepts once the job's suffix is added: 1-`maxLength` letters, digits and
+ * dashes. `limit` says why, e.g. "SageMaker job names are at most 63 characters".
+ */
+export function checkJobNamePrefix(v: PropsValidator, prefix: string, maxLength: number, limit: string): void {
+  const message = `"${prefix}" must be 1-${maxLength} letters, digits and dashes (${limit})`;
+  v.checkPattern(prefix, sageMakerNamePattern(maxLength), 'jobNamePrefix', 'project (pipeline.json) + environment', message);
 }

@@ -9,40 +9,53 @@ import { SERVING_CONTRACT } from '../../runtime/contract/images';
 
 export interface AppIdentity {
   /** Resource id of the user-assigned identity. */
-  id: string;
-  clientId: string;
+  readonly id: string;
+  /** Client id @azure/identity picks the identity by. */
+  readonly clientId: string;
 }
 
 export interface ContainerAppsProps {
-  env: WithCloud<'azure'>;
-  resourceGroupName: string;
-  environmentName: string;
-  logAnalyticsWorkspaceId: string;
-  registryServer: string;
-  tags: Record<string, string>;
+  /** The environment: region, azure.serving sizes and autoscaling. */
+  readonly env: WithCloud<'azure'>;
+  readonly resourceGroupName: string;
+  /** Container Apps environment name (azureNames(...).containerAppsEnvironment). */
+  readonly environmentName: string;
+  /** Log Analytics workspace the apps log to. */
+  readonly logAnalyticsWorkspaceId: string;
+  /** ACR login server the images are pulled from. */
+  readonly registryServer: string;
+  /** Tags on every resource. */
+  readonly tags: Record<string, string>;
 }
 
 export interface ServingAppProps {
-  name: string;
-  image: string;
-  identity: AppIdentity;
+  /** Container App name (azureNames(...).servingApp). */
+  readonly name: string;
+  /** The serving image reference. */
+  readonly image: string;
+  /** The identity the app runs as and pulls with. */
+  readonly identity: AppIdentity;
   /** registryServingLaunch: `serve` with the pinned version, the registry's store and the project. */
-  launch: ContainerLaunch;
+  readonly launch: ContainerLaunch;
   /** Role assignments (AcrPull, storage) the first revision needs before it starts. */
-  dependsOn: ITerraformDependable[];
+  readonly dependsOn: ITerraformDependable[];
 }
 
 export interface IngestionJobProps {
-  name: string;
-  image: string;
-  identity: AppIdentity;
+  /** Container Apps job name (azureNames(...).ingestionJob). */
+  readonly name: string;
+  /** The ingestion image reference. */
+  readonly image: string;
+  /** The identity the job runs as and pulls with. */
+  readonly identity: AppIdentity;
   /** 5-field unix cron, UTC. */
-  cron: string;
+  readonly cron: string;
   /** ingestionLaunch: `ingest` with the source and the Azure ML cluster to submit training to. */
-  launch: ContainerLaunch;
-  /** Key Vault secret URI (versionless) that fills the launch's secret variables. @default none */
-  apiSecretUri?: string;
-  dependsOn: ITerraformDependable[];
+  readonly launch: ContainerLaunch;
+  /** Key Vault secret URI (versionless) that fills the launch's secret variables. @default - none */
+  readonly apiSecretUri?: string;
+  /** Role assignments and the secret grant the job needs before it is created. */
+  readonly dependsOn: ITerraformDependable[];
 }
 
 /** Container Apps secret names: lowercase letters, digits and dashes. */
@@ -68,6 +81,7 @@ export class ContainerApps extends Construct {
     });
   }
 
+  /** The serving app: HTTP concurrency autoscaling, health probes, a revision per deployment. */
   addServing(id: string, app: ServingAppProps): ContainerApp {
     const { serving } = this.props.env.azure;
     const probe = (path: string) => ({ transport: 'HTTP', port: SERVING_CONTRACT.port, path });
@@ -114,6 +128,7 @@ export class ContainerApps extends Construct {
     });
   }
 
+  /** The ingestion job, run on its cron schedule; the API token comes from the Key Vault secret. */
   addScheduledIngestion(id: string, job: IngestionJobProps): ContainerAppJob {
     const secretNames = Object.keys(job.launch.secretEnv);
     if (secretNames.length > 0 && !job.apiSecretUri) throw new Error(`secret variables ${secretNames.join(', ')} need a Key Vault secret`);

@@ -3,13 +3,15 @@ import { MonitorActionGroup } from '@cdktf/provider-azurerm/lib/monitor-action-g
 import { MonitorMetricAlert, type MonitorMetricAlertCriteria } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 
 export interface AlertsProps {
-  resourceGroupName: string;
-  /** env alarm_email; without it the alerts fire in the portal and notify nobody. */
-  alarmEmail?: string;
-  actionGroupName: string;
+  readonly resourceGroupName: string;
+  /** env alarm_email. @default - no action group: the alerts fire in the portal and notify nobody */
+  readonly alarmEmail?: string;
+  /** Action group name (azureNames(...).actionGroup). */
+  readonly actionGroupName: string;
   /** At most 12 characters. */
-  actionGroupShortName: string;
-  tags: Record<string, string>;
+  readonly actionGroupShortName: string;
+  /** Tags on every resource. */
+  readonly tags: Record<string, string>;
 }
 
 /** One metric condition on one resource (Azure Monitor platform metrics, learn.microsoft.com supported-metrics). */

@@ -6,11 +6,15 @@ import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-man
 import type { WithCloud } from '../../config/schema';
 
 export interface DataLakeProps {
-  accountName: string;
-  containerName: string;
-  resourceGroupName: string;
-  env: WithCloud<'azure'>;
-  tags: Record<string, string>;
+  /** Storage account name (config `azure.storage.bucket`). */
+  readonly accountName: string;
+  /** The one data container (config `azure.storage.container`). */
+  readonly containerName: string;
+  readonly resourceGroupName: string;
+  /** The environment: region, azure.storage prefixes, retain_on_delete. */
+  readonly env: WithCloud<'azure'>;
+  /** Tags on the account. */
+  readonly tags: Record<string, string>;
 }
 
 const BLOB = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs';

@@ -7,15 +7,21 @@ import { MachineLearningWorkspace } from '@cdktf/provider-azurerm/lib/machine-le
 import type { WithCloud } from '../../config/schema';
 
 export interface MlWorkspaceProps {
-  env: WithCloud<'azure'>;
-  resourceGroupName: string;
-  names: { logAnalytics: string; appInsights: string; mlWorkspace: string; computeCluster: string };
-  storageAccountId: string;
-  keyVaultId: string;
-  containerRegistryId: string;
+  /** The environment: region, azure.training sizes. */
+  readonly env: WithCloud<'azure'>;
+  readonly resourceGroupName: string;
+  /** Resource names (azureNames(...)). */
+  readonly names: { readonly logAnalytics: string; readonly appInsights: string; readonly mlWorkspace: string; readonly computeCluster: string };
+  /** The storage account the workspace keeps its artifacts in. */
+  readonly storageAccountId: string;
+  /** The Key Vault the workspace keeps its secrets in. */
+  readonly keyVaultId: string;
+  /** The registry jobs pull their images from. */
+  readonly containerRegistryId: string;
   /** User-assigned identity the training nodes run as. */
-  trainingIdentityId: string;
-  tags: Record<string, string>;
+  readonly trainingIdentityId: string;
+  /** Tags on every resource. */
+  readonly tags: Record<string, string>;
 }
 
 /**

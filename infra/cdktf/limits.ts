@@ -41,3 +41,8 @@ export class LimitChecker {
     if (this.problems.length > 0) throw new PlatformLimitError([...this.problems]);
   }
 }
+
+/** Throws a PlatformLimitError listing `problems`, when there are any. */
+export function assertWithinLimits(problems: LimitProblem[]): void {
+  if (problems.length > 0) throw new PlatformLimitError(problems);
+}

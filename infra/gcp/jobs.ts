@@ -20,15 +20,24 @@ export function cloudRunEnv(launch: ContainerLaunch, secretId?: string): CloudRu
   ];
 }
 
-export interface TrainingJobProps {
-  name: string;
-  env: WithCloud<'gcp'>;
-  image: string;
-  serviceAccountEmail: string;
-  /** bucketTrainingLaunch: `train` with the environment, cloud, store and project. */
-  launch: ContainerLaunch;
-  labels: Record<string, string>;
+/** What every Cloud Run job and service of the stack is declared with. */
+export interface CloudRunContainerProps {
+  /** The job's or service's name (gcpNames(...)). */
+  readonly name: string;
+  /** The environment: project, region, sizes, retain_on_delete. */
+  readonly env: WithCloud<'gcp'>;
+  /** The image reference. */
+  readonly image: string;
+  /** The service account the container runs as. */
+  readonly serviceAccountEmail: string;
+  /** How the container starts: a launch of runtime/contract/env.ts. */
+  readonly launch: ContainerLaunch;
+  /** Labels on the job or service. */
+  readonly labels: Record<string, string>;
 }
+
+/** GpuTrainingJob's props: its launch is bucketTrainingLaunch (`train` with the environment, cloud, store and project). */
+export type TrainingJobProps = CloudRunContainerProps;
 
 /**
  * GPU training as a Cloud Run job. Vertex AI CustomJob has no Terraform resource (jobs are submitted
@@ -90,22 +99,18 @@ export class GpuTrainingJob extends Construct {
   }
 }
 
-export interface IngestionJobProps {
-  name: string;
-  schedulerName: string;
+/** ScheduledIngestion's props: its launch is ingestionLaunch (`ingest` with the source and the training job to run). */
+export interface IngestionJobProps extends CloudRunContainerProps {
+  /** Cloud Scheduler job name (gcpNames(...).schedulerJob). */
+  readonly schedulerName: string;
   /** 5-field unix cron, UTC. */
-  schedule: string;
-  env: WithCloud<'gcp'>;
-  image: string;
-  serviceAccountEmail: string;
-  schedulerServiceAccountEmail: string;
-  /** ingestionLaunch: `ingest` with the source and the training job to run. */
-  launch: ContainerLaunch;
-  /** Secret Manager secret whose latest version fills the launch's secret variables (the API token). @default none */
-  apiSecretId?: string;
-  /** What the job needs in place before it is created (the secret's accessor grant). @default none */
-  dependsOn?: ITerraformDependable[];
-  labels: Record<string, string>;
+  readonly schedule: string;
+  /** The service account Cloud Scheduler runs the job as. */
+  readonly schedulerServiceAccountEmail: string;
+  /** Secret Manager secret whose latest version fills the launch's secret variables (the API token). @default - none */
+  readonly apiSecretId?: string;
+  /** What the job needs in place before it is created (the secret's accessor grant). @default - none */
+  readonly dependsOn?: ITerraformDependable[];
 }
 
 /** Ingestion as a Cloud Run job, run by Cloud Scheduler through the Cloud Run Admin API. */

@@ -4,10 +4,14 @@ import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/
 import { imageRef, type ImageName } from '../../runtime/contract/images';
 
 export interface ImageRepositoryProps {
-  repositoryId: string;
-  projectId: string;
-  region: string;
-  labels: Record<string, string>;
+  /** Artifact Registry repository id (gcpNames(...).artifactRepository). */
+  readonly repositoryId: string;
+  /** The GCP project (config `gcp.project_id`). */
+  readonly projectId: string;
+  /** The region the images are served from (config `gcp.region`). */
+  readonly region: string;
+  /** Labels on the repository. */
+  readonly labels: Record<string, string>;
 }
 
 /** A regional Docker repository (Vertex AI and Cloud Run want the image in the serving region). */
@@ -33,10 +37,12 @@ export class ImageRepository extends Construct {
     });
   }
 
+  /** `<host>/<image>:<tag>`. */
   imageUri(name: ImageName, tag: string): string {
     return imageRef(this.host, name, tag);
   }
 
+  /** Lets `member` pull the repository's images. */
   grantPull(id: string, member: string): ArtifactRegistryRepositoryIamMember {
     return new ArtifactRegistryRepositoryIamMember(this, id, {
       location: this.props.region,

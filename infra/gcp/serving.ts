@@ -1,27 +1,21 @@
 import { Construct } from 'constructs';
 import { CloudRunV2Service, type CloudRunV2ServiceTraffic } from '@cdktf/provider-google/lib/cloud-run-v2-service';
-import type { WithCloud } from '../../config/schema';
-import type { ContainerLaunch } from '../../runtime/contract/env';
 import { SERVING_CONTRACT } from '../../runtime/contract/images';
-import { cloudRunEnv } from './jobs';
+import { cloudRunEnv, type CloudRunContainerProps } from './jobs';
 import { cloudRunSize, isCloudRunGpu } from './sizing';
 
 /** Send `percent` of traffic to the newest revision and the rest to `stableRevision`. */
 export interface CanaryTraffic {
-  stableRevision: string;
-  percent: number;
+  /** The revision that keeps the rest of the traffic. */
+  readonly stableRevision: string;
+  /** Share of traffic on the newest revision, 1-99. */
+  readonly percent: number;
 }
 
-export interface ServingServiceProps {
-  name: string;
-  env: WithCloud<'gcp'>;
-  image: string;
-  serviceAccountEmail: string;
-  /** registryServingLaunch: `serve` with the pinned version, the registry's bucket and the project. */
-  launch: ContainerLaunch;
-  labels: Record<string, string>;
-  /** @default all traffic on the latest revision */
-  canary?: CanaryTraffic;
+/** ServingService's props: its launch is registryServingLaunch (`serve` with the pinned version, the registry's bucket and the project). */
+export interface ServingServiceProps extends CloudRunContainerProps {
+  /** Traffic split between the stable and the newest revision. @default - all traffic on the latest revision */
+  readonly canary?: CanaryTraffic;
 }
 
 /**

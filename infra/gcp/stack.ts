@@ -1,5 +1,5 @@
 import { Construct, type IConstruct } from 'constructs';
-import { Annotations, Aspects, TerraformOutput, TerraformResource, TerraformStack, type IAspect } from 'cdktf';
+import { Aspects, TerraformOutput, TerraformResource, TerraformStack, type IAspect } from 'cdktf';
 import { dependable } from 'cdktf/lib/tfExpression';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ProjectService } from '@cdktf/provider-google/lib/project-service';
@@ -8,20 +8,12 @@ import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-
 import { SecretManagerSecretVersion } from '@cdktf/provider-google/lib/secret-manager-secret-version';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { requireCloud } from '../../config/load';
-import type { EnvironmentConfig, ParserConfig, PipelineConfig, WithCloud } from '../../config/schema';
-import {
-  SECRET_PLACEHOLDER_PREFIX,
-  bucketTrainingLaunch,
-  ingestionLaunch,
-  registryServingLaunch,
-  type LaunchContext,
-} from '../../runtime/contract/env';
+import { SECRET_PLACEHOLDER_PREFIX, bucketTrainingLaunch, ingestionLaunch, registryServingLaunch } from '../../runtime/contract/env';
 import { gcpNames, type GcpNames } from '../../runtime/contract/gcp-names';
-import { bucketUri, storagePaths, type StoragePaths } from '../../runtime/contract/layout';
 import { applyBackend, chooseBackend } from '../cdktf/backend';
-import { deployedTokenEnv, pinnedModelVersion } from '../cdktf/ingestion';
-import { PlatformLimitError } from '../cdktf/limits';
+import { assertWithinLimits } from '../cdktf/limits';
 import { toUnixCron } from '../cdktf/schedule';
+import { stackInputs, terraformAddress, warnNoIngestionSource, warnNoPinnedModel, type CdktfMlStackProps, type StackInputs } from '../cdktf/stack-inputs';
 import { GpuTrainingJob, ScheduledIngestion } from './jobs';
 import { gcpLimitProblems } from './limits';
 import { ServingAlerts } from './monitoring';
@@ -40,15 +32,9 @@ export const GCP_APIS = {
   'storage.googleapis.com': ['google_storage_'],
 } as const;
 
-export interface GcpMlStackProps {
-  pipeline: PipelineConfig;
-  /** parser.json: its ingestion.auth.token_env decides whether the stack declares the API secret. */
-  parser: ParserConfig;
-  env: EnvironmentConfig;
-  /** Canary split for the serving service. @default none: all traffic on the latest revision */
-  servingCanary?: CanaryTraffic;
-  /** Environment variables that choose the state backend (see infra/cdktf/backend.ts). @default process.env */
-  backendEnv?: NodeJS.ProcessEnv;
+export interface GcpMlStackProps extends CdktfMlStackProps {
+  /** Canary split for the serving service. @default - none: all traffic on the latest revision */
+  readonly servingCanary?: CanaryTraffic;
 }
 
 /** First version of the API secret, which the runtime refuses; the operator adds the token as a newer version. */
@@ -78,9 +64,24 @@ class AfterApis implements IAspect {
   }
 }
 
+/** The stack's service accounts; each exists only when what runs as it is declared. */
+interface ServiceAccounts {
+  readonly training: ServiceAccount;
+  readonly ingestion?: ServiceAccount;
+  readonly scheduler?: ServiceAccount;
+  readonly serving?: ServiceAccount;
+}
+
+/** How IAM bindings name a service account. */
+function member(account: ServiceAccount): string {
+  return `serviceAccount:${account.email}`;
+}
+
 /**
  * `cdktf deploy gcp-<env>`: storage, image registry, GPU training, and, when config asks for them,
  * scheduled ingestion (ingestion_source) and serving with alerts (a pinned model_version).
+ * Built from the same steps as AzureMlStack: provider, storage, registry, identities, training,
+ * ingestion, serving, monitoring, outputs.
  */
 export class GcpMlStack extends TerraformStack {
   readonly names: GcpNames;
@@ -95,130 +96,103 @@ export class GcpMlStack extends TerraformStack {
   /** Terraform addresses to apply before images are pushed (`terraform apply -target=...`). */
   readonly registryTargets: string[];
 
+  private readonly accounts: ServiceAccounts;
+
   constructor(scope: Construct, id: string, props: GcpMlStackProps) {
     super(scope, id);
-    const { pipeline } = props;
     const env = requireCloud(props.env, 'gcp');
-    const gcp = env.gcp;
-    this.names = gcpNames(pipeline, env);
-    const limits = gcpLimitProblems(env);
-    if (limits.length > 0) throw new PlatformLimitError(limits);
-    const tokenEnv = deployedTokenEnv(props.parser);
-    // managed_by, not managed-by: `cdktf synth --hcl` rewrites dashed keys in the provider block.
-    const labels = { project: pipeline.project, environment: env.name, managed_by: 'cdktf' };
-    const ctx: LaunchContext = { cloud: 'gcp', envName: env.name, project: pipeline.project, bucket: bucketUri(env, 'gcp') };
-    const paths = storagePaths(env, 'gcp');
+    this.names = gcpNames(props.pipeline, env);
+    assertWithinLimits(gcpLimitProblems(env));
+    const inputs = stackInputs('gcp', props, env);
+    this.declareProvider(id, props, inputs);
+    this.dataBucket = this.declareStorage(inputs);
+    this.images = this.declareRegistry(inputs);
+    this.registryTargets = [terraformAddress(this.images.repository)];
+    this.accounts = this.declareIdentities(inputs);
+    this.training = this.declareTraining(inputs);
+    this.ingestion = this.declareIngestion(inputs);
+    this.serving = this.declareServing(inputs, props.servingCanary);
+    this.alerts = this.declareMonitoring(inputs);
+    this.declareOutputs(inputs);
+  }
 
+  /** The state backend, the provider, and the APIs every resource waits for (AfterApis). */
+  private declareProvider(id: string, props: GcpMlStackProps, { env, labels }: StackInputs<'gcp'>): void {
     applyBackend(this, chooseBackend(id, props.backendEnv));
-    new GoogleProvider(this, 'google', { project: gcp.project_id, region: gcp.region, defaultLabels: labels });
+    new GoogleProvider(this, 'google', { project: env.gcp.project_id, region: env.gcp.region, defaultLabels: labels });
     const apis = new Map(
       Object.keys(GCP_APIS).map((service) => [service, new ProjectService(this, `api-${service.split('.')[0]}`, { service, disableOnDestroy: false })]),
     );
     Aspects.of(this).add(new AfterApis(apis));
-    const member = (sa: ServiceAccount) => `serviceAccount:${sa.email}`;
-
-    this.dataBucket = new DataBucket(this, 'data', { name: this.names.bucket, env, labels });
-    this.images = new ImageRepository(this, 'images', {
-      repositoryId: this.names.artifactRepository,
-      projectId: gcp.project_id,
-      region: gcp.region,
-      labels,
-    });
-    this.registryTargets = [`${this.images.repository.terraformResourceType}.${this.images.repository.friendlyUniqueId}`];
-
-    // Training reads processed data, writes checkpoints, its package and state, and registers the version.
-    const trainingAccount = this.serviceAccount('sa-training', this.names.serviceAccounts.training, 'GPU training job');
-    this.dataBucket.grantPrefixes('training-reads', member(trainingAccount), 'roles/storage.objectViewer', [paths.processed]);
-    this.dataBucket.grantPrefixes('training-writes', member(trainingAccount), 'roles/storage.objectUser', [
-      paths.models,
-      paths.checkpoints,
-      paths.state,
-      paths.registry,
-    ]);
-    this.images.grantPull('training-pulls', member(trainingAccount));
-    this.training = new GpuTrainingJob(this, 'training', {
-      name: this.names.trainingJob,
-      env,
-      image: this.images.imageUri('training-gpu', gcp.image_tag),
-      serviceAccountEmail: trainingAccount.email,
-      launch: bucketTrainingLaunch(ctx),
-      labels,
-    });
-
-    const source = env.ingestion_source;
-    if (source) {
-      this.ingestion = this.declareIngestion({ env, ctx, source, tokenEnv, labels, paths, member });
-    } else {
-      Annotations.of(this).addWarning(
-        `No ingestion_source is set for ${env.name}, so no scheduled ingestion is declared. ` +
-          `Set ingestion_source in config/environments/${env.name}.json to ingest on ${env.ingestion_schedule}.`,
-      );
-    }
-
-    const modelVersion = pinnedModelVersion(env);
-    if (modelVersion) {
-      const servingAccount = this.serviceAccount('sa-serving', this.names.serviceAccounts.serving, 'serving service');
-      this.dataBucket.grantPrefixes('serving-reads', member(servingAccount), 'roles/storage.objectViewer', [paths.models, paths.registry]);
-      this.images.grantPull('serving-pulls', member(servingAccount));
-      this.serving = new ServingService(this, 'serving', {
-        name: this.names.servingService,
-        env,
-        image: this.images.imageUri('serving', gcp.image_tag),
-        serviceAccountEmail: servingAccount.email,
-        launch: registryServingLaunch(ctx, modelVersion),
-        labels,
-        canary: props.servingCanary,
-      });
-      this.alerts = new ServingAlerts(this, 'alerts', { serviceName: this.names.servingService, envName: env.name, alarmEmail: env.alarm_email });
-      new TerraformOutput(this, 'serving_url', { value: this.serving.service.uri });
-    } else {
-      Annotations.of(this).addWarning(
-        `No model_version is pinned for ${env.name}${env.model_version === 'latest' ? ' ("latest" is not a pin)' : ''}, ` +
-          `so serving service ${this.names.servingService} is not declared. ` +
-          `Run \`mlstack promote --model <version> --to ${env.name}\` and deploy again.`,
-      );
-    }
-
-    new TerraformOutput(this, 'data_bucket', { value: ctx.bucket });
-    new TerraformOutput(this, 'image_repository', { value: this.images.host });
-    new TerraformOutput(this, 'training_job', { value: this.names.trainingJob });
   }
 
-  private declareIngestion(args: {
-    env: WithCloud<'gcp'>;
-    ctx: LaunchContext;
-    source: string;
-    tokenEnv: string | undefined;
-    labels: Record<string, string>;
-    paths: StoragePaths;
-    member: (sa: ServiceAccount) => string;
-  }): ScheduledIngestion {
-    const { env, ctx, source, tokenEnv, labels, paths, member } = args;
-    const gcp = env.gcp;
-    const account = this.serviceAccount('sa-ingestion', this.names.serviceAccounts.ingestion, 'ingestion job');
-    const scheduler = this.serviceAccount('sa-scheduler', this.names.serviceAccounts.scheduler, 'Cloud Scheduler: runs the ingestion job');
+  private declareStorage({ env, labels }: StackInputs<'gcp'>): DataBucket {
+    return new DataBucket(this, 'data', { name: this.names.bucket, env, labels });
+  }
+
+  private declareRegistry({ env, labels }: StackInputs<'gcp'>): ImageRepository {
+    return new ImageRepository(this, 'images', {
+      repositoryId: this.names.artifactRepository,
+      projectId: env.gcp.project_id,
+      region: env.gcp.region,
+      labels,
+    });
+  }
+
+  /** Training always; ingestion and its scheduler with ingestion_source; serving with a pinned version. */
+  private declareIdentities({ source, modelVersion }: StackInputs<'gcp'>): ServiceAccounts {
+    const accounts = this.names.serviceAccounts;
+    const training = this.serviceAccount('sa-training', accounts.training, 'GPU training job');
+    const ingestion = source ? this.serviceAccount('sa-ingestion', accounts.ingestion, 'ingestion job') : undefined;
+    const scheduler = source ? this.serviceAccount('sa-scheduler', accounts.scheduler, 'Cloud Scheduler: runs the ingestion job') : undefined;
+    const serving = modelVersion ? this.serviceAccount('sa-serving', accounts.serving, 'serving service') : undefined;
+    return { training, ingestion, scheduler, serving };
+  }
+
+  /** Training reads processed data, writes checkpoints, its package and state, and registers the version. */
+  private declareTraining({ env, paths, launchContext, labels }: StackInputs<'gcp'>): GpuTrainingJob {
+    const account = member(this.accounts.training);
+    this.dataBucket.grantPrefixes('training-reads', account, 'roles/storage.objectViewer', [paths.processed]);
+    this.dataBucket.grantPrefixes('training-writes', account, 'roles/storage.objectUser', [paths.models, paths.checkpoints, paths.state, paths.registry]);
+    this.images.grantPull('training-pulls', account);
+    return new GpuTrainingJob(this, 'training', {
+      name: this.names.trainingJob,
+      env,
+      image: this.images.imageUri('training-gpu', env.gcp.image_tag),
+      serviceAccountEmail: this.accounts.training.email,
+      launch: bucketTrainingLaunch(launchContext),
+      labels,
+    });
+  }
+
+  /** Undefined, with a warning, without ingestion_source. After a complete run the job runs the training job. */
+  private declareIngestion(inputs: StackInputs<'gcp'>): ScheduledIngestion | undefined {
+    const { env, paths, launchContext, labels, source, tokenEnv } = inputs;
+    const { ingestion: account, scheduler } = this.accounts;
+    if (!source || !account || !scheduler) {
+      warnNoIngestionSource(this, env);
+      return undefined;
+    }
     this.dataBucket.grantPrefixes('ingestion-writes', member(account), 'roles/storage.objectUser', [paths.raw, paths.processed, paths.state]);
     this.images.grantPull('ingestion-pulls', member(account));
     // After a complete run the ingestion container runs the training job with the run's data as an override.
     this.training.grantRunWithOverrides('ingestion-runs-training', member(account));
     const apiSecret = tokenEnv ? this.declareApiSecret(member(account), labels, env.retain_on_delete) : undefined;
-    const job = `projects/${gcp.project_id}/locations/${gcp.region}/jobs/${this.names.trainingJob}`;
-    const ingestion = new ScheduledIngestion(this, 'ingestion', {
+    const trainingJob = `projects/${env.gcp.project_id}/locations/${env.gcp.region}/jobs/${this.names.trainingJob}`;
+    return new ScheduledIngestion(this, 'ingestion', {
       name: this.names.ingestionJob,
       schedulerName: this.names.schedulerJob,
       schedule: toUnixCron(env.ingestion_schedule),
       env,
-      image: this.images.imageUri('ingestion', gcp.image_tag),
+      image: this.images.imageUri('ingestion', env.gcp.image_tag),
       serviceAccountEmail: account.email,
       schedulerServiceAccountEmail: scheduler.email,
-      launch: ingestionLaunch(ctx, source, tokenEnv, { kind: 'cloud-run-job', job }),
+      launch: ingestionLaunch(launchContext, source, tokenEnv, { kind: 'cloud-run-job', job: trainingJob }),
       apiSecretId: apiSecret ? this.names.apiSecret : undefined,
       // Cloud Run checks at deploy time that the job's account can read the secret.
       dependsOn: apiSecret ? [apiSecret.access] : undefined,
       labels,
     });
-    new TerraformOutput(this, 'ingestion_job', { value: this.names.ingestionJob });
-    return ingestion;
   }
 
   /** The API token's secret, readable by the ingestion account only; the job waits for `access`. */
@@ -243,6 +217,40 @@ export class GcpMlStack extends TerraformStack {
       member: ingestionMember,
     });
     return { access };
+  }
+
+  /** Undefined, with a warning, without a pinned version. Serving reads the models and the registry. */
+  private declareServing({ env, paths, launchContext, labels, modelVersion }: StackInputs<'gcp'>, canary?: CanaryTraffic): ServingService | undefined {
+    const account = this.accounts.serving;
+    if (!modelVersion || !account) {
+      warnNoPinnedModel(this, env, `serving service ${this.names.servingService}`);
+      return undefined;
+    }
+    this.dataBucket.grantPrefixes('serving-reads', member(account), 'roles/storage.objectViewer', [paths.models, paths.registry]);
+    this.images.grantPull('serving-pulls', member(account));
+    return new ServingService(this, 'serving', {
+      name: this.names.servingService,
+      env,
+      image: this.images.imageUri('serving', env.gcp.image_tag),
+      serviceAccountEmail: account.email,
+      launch: registryServingLaunch(launchContext, modelVersion),
+      labels,
+      canary,
+    });
+  }
+
+  /** Serving's 5xx and latency alerts, when serving is declared. */
+  private declareMonitoring({ env }: StackInputs<'gcp'>): ServingAlerts | undefined {
+    if (!this.serving) return undefined;
+    return new ServingAlerts(this, 'alerts', { serviceName: this.names.servingService, envName: env.name, alarmEmail: env.alarm_email });
+  }
+
+  private declareOutputs({ launchContext }: StackInputs<'gcp'>): void {
+    if (this.ingestion) new TerraformOutput(this, 'ingestion_job', { value: this.names.ingestionJob });
+    if (this.serving) new TerraformOutput(this, 'serving_url', { value: this.serving.service.uri });
+    new TerraformOutput(this, 'data_bucket', { value: launchContext.bucket });
+    new TerraformOutput(this, 'image_repository', { value: this.images.host });
+    new TerraformOutput(this, 'training_job', { value: this.names.trainingJob });
   }
 
   private serviceAccount(id: string, accountId: string, purpose: string): ServiceAccount {

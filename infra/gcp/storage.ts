@@ -4,9 +4,12 @@ import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucke
 import type { WithCloud } from '../../config/schema';
 
 export interface DataBucketProps {
-  name: string;
-  env: WithCloud<'gcp'>;
-  labels: Record<string, string>;
+  /** Bucket name (config `gcp.storage.bucket`). */
+  readonly name: string;
+  /** The environment: region, gcp.storage prefixes, retain_on_delete. */
+  readonly env: WithCloud<'gcp'>;
+  /** Labels on the bucket. */
+  readonly labels: Record<string, string>;
 }
 
 /**

@@ -2,40 +2,17 @@
  * Per-epoch metric lines on stdout, two per epoch:
  *   `mlstack-epoch {"epoch":3,"loss":0.41,...}`   the whole record (also written to epochs.jsonl)
  *   `metrics epoch=3 train:loss=0.41 validation:loss=0.43 validation:auc=0.81 ...`   what SageMaker scrapes
- * SAGEMAKER_METRIC_DEFINITIONS (the regexes the AWS stack gives training jobs and the tuning objective)
- * match the second form; it is the one source of truth for both sides.
+ * SAGEMAKER_METRIC_DEFINITIONS (runtime/contract/metrics.ts: the regexes the AWS stack gives training jobs
+ * and the tuning objective) match the second form; the contract is the one source of truth for both sides.
  */
 import { execFile } from 'node:child_process';
+import { SAGEMAKER_REPORTED_FIELDS, TUNABLE_METRICS } from '../contract/metrics';
+
+// The metric names and regexes live in the contract (infra gives them to SageMaker); re-exported for the runtime's importers.
+export { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS, type TunableMetric } from '../contract/metrics';
 
 export const EPOCH_LINE_TAG = 'mlstack-epoch';
 export const METRIC_LINE_TAG = 'metrics';
-
-/** Validation metrics the trainer reports as `validation:<name>=<value>` and tuning may optimise. */
-export const TUNABLE_METRICS = ['auc', 'accuracy', 'loss', 'rmse'] as const;
-export type TunableMetric = (typeof TUNABLE_METRICS)[number];
-
-/** `<SageMaker metric name>` -> the epoch record field it reports. */
-const REPORTED: Record<string, string> = {
-  'train:loss': 'loss',
-  ...Object.fromEntries(TUNABLE_METRICS.map((m) => [`validation:${m}`, `val_${m}`])),
-  'system:cpu_percent': 'cpu_percent',
-  'system:rss_mb': 'rss_mb',
-  'system:gpu_util_percent': 'gpu_util_percent',
-  'system:gpu_mem_mb': 'gpu_mem_mb',
-};
-
-/** A metric value as printed: digits, sign, decimal point and exponent (never NaN or Infinity). */
-const VALUE = '([-+0-9.eE]+)';
-
-/**
- * MetricDefinitions for a SageMaker training job (AlgorithmSpecification.MetricDefinitions) and the
- * tuning objective (`validation:<metric>`). No name is a suffix of another, so `<name>=` is unambiguous.
- */
-export const SAGEMAKER_METRIC_DEFINITIONS: { Name: string; Regex: string }[] = [
-  ...Object.keys(REPORTED).map((name) => ({ Name: name, Regex: `${name}=${VALUE}` })),
-  { Name: 'test:auc', Regex: `test:auc=${VALUE}` },
-  { Name: 'test:rmse', Regex: `test:rmse=${VALUE}` },
-];
 
 function formatPairs(pairs: [string, number | undefined][]): string {
   return pairs
@@ -46,7 +23,7 @@ function formatPairs(pairs: [string, number | undefined][]): string {
 
 /** The SageMaker-scraped line for an epoch record: `metrics epoch=3 train:loss=.. validation:auc=..` (non-finite values left out). */
 export function metricLine(record: Record<string, number>): string {
-  return `${METRIC_LINE_TAG} ${formatPairs([['epoch', record.epoch], ...Object.entries(REPORTED).map(([name, field]): [string, number | undefined] => [name, record[field]])])}`;
+  return `${METRIC_LINE_TAG} ${formatPairs([['epoch', record.epoch], ...Object.entries(SAGEMAKER_REPORTED_FIELDS).map(([name, field]): [string, number | undefined] => [name, record[field]])])}`;
 }
 
 /**

@@ -4,7 +4,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FIXED_PREFIXES, layoutOf, type StoragePaths } from '../../../runtime/contract/layout';
-import { PropsValidator, isConcrete } from '../validation';
+import { removalPolicyFor } from '../retention';
+import { PropsValidator } from '../validation';
 
 /**
  * The key prefixes inside the data bucket, one per kind of data: the contract's StoragePaths
@@ -45,6 +46,21 @@ const CONFIG_KEY: Record<DataLakePrefix, string> = {
   dataCapture: `(fixed) ${FIXED_PREFIXES.dataCapture}`,
 };
 
+/** What DataLake uses for each omitted prop; its validation checks the same values. */
+export const DATA_LAKE_DEFAULTS = {
+  retainOnDelete: true,
+  noncurrentVersionExpirationDays: 90,
+  rawInfrequentAccessAfterDays: 30,
+  checkpointExpirationDays: 30,
+} as const;
+
+/** S3 refuses transitions to Standard-IA earlier than this many days after creation. */
+const INFREQUENT_ACCESS_MIN_DAYS = 30;
+/** Days the access-log bucket keeps its logs. */
+const ACCESS_LOG_EXPIRATION_DAYS = 365;
+/** Days after which S3 aborts an unfinished multipart upload. */
+const INCOMPLETE_UPLOAD_DAYS = 7;
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^(?!\/)([A-Za-z0-9._-]+\/)+$/;
 
@@ -62,33 +78,15 @@ export class DataLake extends Construct {
 
   constructor(scope: Construct, id: string, props: DataLakeProps) {
     super(scope, id);
-    const given = Object.entries(props.prefixes ?? {}).filter(([, prefix]) => prefix !== undefined);
-    this.prefixes = { ...layoutOf(undefined), ...Object.fromEntries(given) };
+    this.prefixes = this.parsePrefixes(props.prefixes);
     this.validate(props);
-
-    const retain = props.retainOnDelete ?? true;
-    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-
+    const removalPolicy = removalPolicyFor(props.retainOnDelete ?? DATA_LAKE_DEFAULTS.retainOnDelete);
     this.encryptionKey = new kms.Key(this, 'Key', {
       description: `Encrypts ${props.bucketName} and the artifacts written from it`,
       enableKeyRotation: true,
       removalPolicy,
     });
-
-    // S3 server access logs only support SSE-S3 on the target bucket.
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
-      removalPolicy,
-      autoDeleteObjects: !retain,
-    });
-    Validations.of(this.accessLogsBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the access-log target of the data bucket; logging it to itself would loop.',
-    });
-
+    this.accessLogsBucket = this.createAccessLogsBucket(removalPolicy);
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: props.bucketName,
       encryption: s3.BucketEncryption.KMS,
@@ -101,31 +99,60 @@ export class DataLake extends Construct {
       serverAccessLogsPrefix: 'data-bucket/',
       eventBridgeEnabled: true,
       removalPolicy,
-      autoDeleteObjects: !retain,
-      lifecycleRules: [
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-        {
-          id: 'expire-noncurrent-versions',
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays ?? 90),
-        },
-        {
-          id: 'raw-to-infrequent-access',
-          prefix: this.prefixes.raw,
-          transitions: [
-            {
-              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
-              transitionAfter: Duration.days(props.rawInfrequentAccessAfterDays ?? 30),
-            },
-          ],
-        },
-        {
-          id: 'expire-checkpoints',
-          prefix: this.prefixes.checkpoints,
-          expiration: Duration.days(props.checkpointExpirationDays ?? 30),
-        },
-      ],
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: this.parseLifecycleRules(props),
     });
     this.acknowledgeNotificationsHandler();
+  }
+
+  /** The contract's default layout with the given prefixes over it. */
+  private parsePrefixes(prefixes: DataLakePrefixes = {}): StoragePaths {
+    const given = Object.entries(prefixes).filter(([, prefix]) => prefix !== undefined);
+    return { ...layoutOf(undefined), ...Object.fromEntries(given) };
+  }
+
+  /** S3 server access logs only support SSE-S3 on the target bucket. */
+  private createAccessLogsBucket(removalPolicy: RemovalPolicy): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(ACCESS_LOG_EXPIRATION_DAYS) }],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the access-log target of the data bucket; logging it to itself would loop.',
+    });
+    return bucket;
+  }
+
+  /** Uploads, old versions, raw data and checkpoints: each kind of object expires or moves on its own schedule. */
+  private parseLifecycleRules(props: DataLakeProps): s3.LifecycleRule[] {
+    const days = (value: number | undefined, fallback: number) => Duration.days(value ?? fallback);
+    return [
+      { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(INCOMPLETE_UPLOAD_DAYS) },
+      {
+        id: 'expire-noncurrent-versions',
+        noncurrentVersionExpiration: days(props.noncurrentVersionExpirationDays, DATA_LAKE_DEFAULTS.noncurrentVersionExpirationDays),
+      },
+      {
+        id: 'raw-to-infrequent-access',
+        prefix: this.prefixes.raw,
+        transitions: [
+          {
+            storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+            transitionAfter: days(props.rawInfrequentAccessAfterDays, DATA_LAKE_DEFAULTS.rawInfrequentAccessAfterDays),
+          },
+        ],
+      },
+      {
+        id: 'expire-checkpoints',
+        prefix: this.prefixes.checkpoints,
+        expiration: days(props.checkpointExpirationDays, DATA_LAKE_DEFAULTS.checkpointExpirationDays),
+      },
+    ];
   }
 
   /**
@@ -213,15 +240,32 @@ export class DataLake extends Construct {
 
   private validate(props: DataLakeProps): void {
     const v = new PropsValidator(this, props.configFile);
-    const name = props.bucketName;
-    if (isConcrete(name)) {
-      v.check(
-        BUCKET_NAME.test(name) && !name.includes('..') && !name.startsWith('xn--'),
-        'bucketName',
-        'aws.storage.bucket',
-        `"${name}" is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit`,
-      );
+    v.checkResolved(
+      props.bucketName,
+      (name) => BUCKET_NAME.test(name) && !name.includes('..') && !name.startsWith('xn--'),
+      'bucketName',
+      'aws.storage.bucket',
+      `"${props.bucketName}" is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit`,
+    );
+    this.validatePrefixes(v);
+    for (const [prop, days] of [
+      ['noncurrentVersionExpirationDays', props.noncurrentVersionExpirationDays ?? DATA_LAKE_DEFAULTS.noncurrentVersionExpirationDays],
+      ['rawInfrequentAccessAfterDays', props.rawInfrequentAccessAfterDays ?? DATA_LAKE_DEFAULTS.rawInfrequentAccessAfterDays],
+      ['checkpointExpirationDays', props.checkpointExpirationDays ?? DATA_LAKE_DEFAULTS.checkpointExpirationDays],
+    ] as const) {
+      v.check(Number.isInteger(days) && days >= 1, prop, prop, `must be a whole number of days >= 1, found ${days}`);
     }
+    v.check(
+      (props.rawInfrequentAccessAfterDays ?? DATA_LAKE_DEFAULTS.rawInfrequentAccessAfterDays) >= INFREQUENT_ACCESS_MIN_DAYS,
+      'rawInfrequentAccessAfterDays',
+      'rawInfrequentAccessAfterDays',
+      `S3 allows a transition to Infrequent Access only after ${INFREQUENT_ACCESS_MIN_DAYS} days or more`,
+    );
+    v.throwIfInvalid();
+  }
+
+  /** Each prefix is relative, ends in "/" and overlaps no other. */
+  private validatePrefixes(v: PropsValidator): void {
     const entries = Object.entries(this.prefixes) as [DataLakePrefix, string][];
     for (const [kind, prefix] of entries) {
       v.check(PREFIX.test(prefix), kind, CONFIG_KEY[kind], `"${prefix}" must be a relative prefix ending in "/" (e.g. "data/raw/")`);
@@ -238,20 +282,5 @@ export class DataLake extends Construct {
         }
       }
     }
-    for (const [prop, days] of [
-      ['noncurrentVersionExpirationDays', props.noncurrentVersionExpirationDays],
-      ['rawInfrequentAccessAfterDays', props.rawInfrequentAccessAfterDays],
-      ['checkpointExpirationDays', props.checkpointExpirationDays],
-    ] as const) {
-      v.check(days === undefined || (Number.isInteger(days) && days >= 1), prop, prop, `must be a whole number of days >= 1, found ${days}`);
-    }
-    // S3 refuses transitions to Standard-IA earlier than 30 days after creation.
-    v.check(
-      props.rawInfrequentAccessAfterDays === undefined || props.rawInfrequentAccessAfterDays >= 30,
-      'rawInfrequentAccessAfterDays',
-      'rawInfrequentAccessAfterDays',
-      'S3 allows a transition to Infrequent Access only after 30 days or more',
-    );
-    v.throwIfInvalid();
   }
 }

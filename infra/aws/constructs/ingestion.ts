@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { SecretValue, TimeZone, Token, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,9 +6,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { SecretValue, TimeZone } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV, SECRET_PLACEHOLDER_PREFIX, type ContainerLaunch } from '../../../runtime/contract/env';
+import { removalPolicyFor } from '../retention';
 import { PropsValidator } from '../validation';
 import type { DataLake } from './data-lake';
 import type { ImageReference } from './registry';
@@ -19,9 +19,11 @@ export function secretPlaceholder(secretName: string): string {
 }
 
 export interface IngestionProps {
+  /** The data lake the task writes raw and processed data and its watermark state to. */
   readonly dataLake: DataLake;
   /** The ingestion image. */
   readonly image: ImageReference;
+  /** VPC the task runs in. */
   readonly vpc: ec2.IVpc;
   /** Subnets the task runs in (it calls the source API, so they need egress). @default - private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -38,7 +40,10 @@ export interface IngestionProps {
    * @default - a new secret named `secretName` holding a placeholder until an operator stores the token
    */
   readonly apiSecret?: secretsmanager.ISecret;
-  /** Name of the secret created when apiSecret is not given (awsNames(...).ingestionSecret). Required when a token is injected and no apiSecret is given. */
+  /**
+   * Name of the secret created when apiSecret is not given (awsNames(...).ingestionSecret).
+   * @default - none: required when a token is injected and no apiSecret is given
+   */
   readonly secretName?: string;
   /**
    * parser.json `ingestion.auth.token_file`: a mounted file is not how ECS passes secrets here,
@@ -56,6 +61,20 @@ export interface IngestionProps {
   /** Config file named in validation errors. @default - none named */
   readonly configFile?: string;
 }
+
+/** What Ingestion uses for each omitted prop; its validation checks the same values. */
+export const INGESTION_DEFAULTS = {
+  vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } as ec2.SubnetSelection,
+  cpu: 1024,
+  memoryLimitMiB: 2048,
+  enabled: true,
+  retainOnDelete: true,
+} as const;
+
+/** EventBridge Scheduler expressions: cron (6 fields), rate or a one-off at(). */
+const SCHEDULE_EXPRESSION = /^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /** Valid Fargate cpu -> memory (MiB) combinations (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html). */
 const FARGATE_MEMORY: Record<number, [number, number]> = {
@@ -85,35 +104,11 @@ export class Ingestion extends Construct {
   constructor(scope: Construct, id: string, props: IngestionProps) {
     super(scope, id);
     this.validate(props);
-    const removalPolicy = (props.retainOnDelete ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-
-    const tokenVariables = Object.keys(props.launch.secretEnv);
-    if (tokenVariables.length > 0) this.apiSecret = props.apiSecret ?? this.createSecret(props.secretName!, props.dataLake, removalPolicy);
-
+    const removalPolicy = removalPolicyFor(props.retainOnDelete ?? INGESTION_DEFAULTS.retainOnDelete);
+    if (tokenVariables(props.launch).length > 0) this.apiSecret = props.apiSecret ?? this.createSecret(props.secretName!, props.dataLake, removalPolicy);
     this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy });
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
-      cpu: props.cpu ?? 1024,
-      memoryLimitMiB: props.memoryLimitMiB ?? 2048,
-      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
-    });
-    const secret = this.apiSecret;
-    this.taskDefinition.addContainer('ingestion', {
-      image: ecs.ContainerImage.fromRegistry(props.image.imageUri),
-      command: props.launch.args,
-      environment: props.launch.env,
-      // The secret holds the token itself, so the whole value is injected (no JSON field).
-      secrets: secret ? Object.fromEntries(tokenVariables.map((name) => [name, ecs.Secret.fromSecretsManager(secret)])) : undefined,
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'ingestion' }),
-      readonlyRootFilesystem: false,
-    });
-    Validations.of(this.taskDefinition).acknowledge({
-      id: 'AwsSolutions-ECS2',
-      reason: 'Only non-secret run settings (environment, cloud, bucket, project, source URL) are plain variables; the API token comes from Secrets Manager.',
-    });
-    props.image.grantPull(this.taskDefinition.obtainExecutionRole());
-    props.dataLake.grantReadWrite(this.taskDefinition.taskRole, 'raw', 'processed', 'state');
-
+    this.taskDefinition = this.createTaskDefinition(props);
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Scheduled ingestion task: outbound only (source API, S3)',
@@ -122,14 +117,40 @@ export class Ingestion extends Construct {
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'Runs the ingestion task',
       schedule: scheduler.ScheduleExpression.expression(props.schedule, TimeZone.ETC_UTC),
-      enabled: props.enabled ?? true,
+      enabled: props.enabled ?? INGESTION_DEFAULTS.enabled,
       target: new schedulerTargets.EcsRunFargateTask(this.cluster, {
         taskDefinition: this.taskDefinition,
-        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        vpcSubnets: props.vpcSubnets ?? INGESTION_DEFAULTS.vpcSubnets,
         securityGroups: [this.securityGroup],
         assignPublicIp: false,
       }),
     });
+  }
+
+  /** The Fargate task: the image started exactly as `launch` says, reading and writing its prefixes of the data lake. */
+  private createTaskDefinition(props: IngestionProps): ecs.FargateTaskDefinition {
+    const task = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: props.cpu ?? INGESTION_DEFAULTS.cpu,
+      memoryLimitMiB: props.memoryLimitMiB ?? INGESTION_DEFAULTS.memoryLimitMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    const secret = this.apiSecret;
+    task.addContainer('ingestion', {
+      image: ecs.ContainerImage.fromRegistry(props.image.imageUri),
+      command: props.launch.args,
+      environment: props.launch.env,
+      // The secret holds the token itself, so the whole value is injected (no JSON field).
+      secrets: secret ? Object.fromEntries(tokenVariables(props.launch).map((name) => [name, ecs.Secret.fromSecretsManager(secret)])) : undefined,
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'ingestion' }),
+      readonlyRootFilesystem: false,
+    });
+    Validations.of(task).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'Only non-secret run settings (environment, cloud, bucket, project, source URL) are plain variables; the API token comes from Secrets Manager.',
+    });
+    props.image.grantPull(task.obtainExecutionRole());
+    props.dataLake.grantReadWrite(task.taskRole, 'raw', 'processed', 'state');
+    return task;
   }
 
   /** Lets the grantee read the source API token (e.g. a one-off backfill job). */
@@ -156,34 +177,12 @@ export class Ingestion extends Construct {
 
   private validate(props: IngestionProps): void {
     const v = new PropsValidator(this, props.configFile);
-    v.check(
-      /^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$/.test(props.schedule),
-      'schedule',
-      'ingestion_schedule',
-      `"${props.schedule}" is not an EventBridge Scheduler expression such as "cron(0 2 * * ? *)" (6 fields) or "rate(1 day)"`,
-    );
-    const variable = /^[A-Za-z_][A-Za-z0-9_]*$/;
-    const tokenVariables = Object.keys(props.launch.secretEnv);
-    v.check(
-      props.tokenFile === undefined || tokenVariables.length > 0,
-      'tokenFile',
-      'ingestion.auth.token_file (parser.json)',
-      `"${props.tokenFile}": on AWS the ingestion task receives the API token from Secrets Manager as an environment variable, not a file; set ingestion.auth.token_env (e.g. "SOURCE_API_TOKEN") instead`,
-    );
-    for (const name of tokenVariables) {
-      v.check(variable.test(name), 'launch.secretEnv', 'ingestion.auth.token_env (parser.json)', `"${name}" is not an environment variable name`);
-      v.check(!(name in props.launch.env), 'launch', 'ingestion.auth.token_env (parser.json)', `${name} comes from the secret; it must not also be a plain variable`);
-    }
-    v.check(tokenVariables.length <= 1, 'launch.secretEnv', 'ingestion.auth.token_env (parser.json)', `one API token secret is declared, found ${tokenVariables.length} token variables`);
-    v.check(
-      tokenVariables.length === 0 || props.apiSecret !== undefined || (props.secretName !== undefined && /^[A-Za-z0-9/_+=.@-]{1,512}$/.test(props.secretName)),
-      'secretName',
-      'project (pipeline.json) + environment',
-      `"${props.secretName}" must be a Secrets Manager name (1-512 letters, digits and /_+=.@-) when no apiSecret is given`,
-    );
+    const scheduleExample = '"cron(0 2 * * ? *)" (6 fields) or "rate(1 day)"';
+    v.checkPattern(props.schedule, SCHEDULE_EXPRESSION, 'schedule', 'ingestion_schedule', `"${props.schedule}" is not an EventBridge Scheduler expression such as ${scheduleExample}`);
+    this.validateToken(v, props);
     v.check(ENV.source in props.launch.env, 'launch', 'ingestion_source', `the launch sets no ${ENV.source}: the task would have nothing to ingest`);
-    const cpu = props.cpu ?? 1024;
-    const memory = props.memoryLimitMiB ?? 2048;
+    const cpu = props.cpu ?? INGESTION_DEFAULTS.cpu;
+    const memory = props.memoryLimitMiB ?? INGESTION_DEFAULTS.memoryLimitMiB;
     const range = FARGATE_MEMORY[cpu];
     v.check(range !== undefined, 'cpu', 'cpu', `Fargate accepts ${Object.keys(FARGATE_MEMORY).join(', ')} CPU units, found ${cpu}`);
     if (range) {
@@ -191,4 +190,32 @@ export class Ingestion extends Construct {
     }
     v.throwIfInvalid();
   }
+
+  /** At most one token variable, filled only from the secret, and a secret to fill it from. */
+  private validateToken(v: PropsValidator, props: IngestionProps): void {
+    const names = tokenVariables(props.launch);
+    const key = 'ingestion.auth.token_env (parser.json)';
+    v.check(
+      props.tokenFile === undefined || names.length > 0,
+      'tokenFile',
+      'ingestion.auth.token_file (parser.json)',
+      `"${props.tokenFile}": on AWS the ingestion task receives the API token from Secrets Manager as an environment variable, not a file; set ingestion.auth.token_env (e.g. "SOURCE_API_TOKEN") instead`,
+    );
+    for (const name of names) {
+      v.check(VARIABLE_NAME.test(name), 'launch.secretEnv', key, `"${name}" is not an environment variable name`);
+      v.check(!(name in props.launch.env), 'launch', key, `${name} comes from the secret; it must not also be a plain variable`);
+    }
+    v.check(names.length <= 1, 'launch.secretEnv', key, `one API token secret is declared, found ${names.length} token variables`);
+    v.check(
+      names.length === 0 || props.apiSecret !== undefined || (props.secretName !== undefined && (Token.isUnresolved(props.secretName) || SECRET_NAME.test(props.secretName))),
+      'secretName',
+      'project (pipeline.json) + environment',
+      `"${props.secretName}" must be a Secrets Manager name (1-512 letters, digits and /_+=.@-) when no apiSecret is given`,
+    );
+  }
+}
+
+/** The variables the launch fills from the API token secret. */
+function tokenVariables(launch: ContainerLaunch): string[] {
+  return Object.keys(launch.secretEnv);
 }

@@ -18,6 +18,11 @@ export interface MonitoringProps {
   readonly configFile?: string;
 }
 
+/** A state machine's alarm counts its failed and timed-out executions over this period. */
+const STATE_MACHINE_ALARM_PERIOD = Duration.minutes(5);
+const DASHBOARD_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+
 /**
  * Alarms to one SNS topic (KMS-encrypted, TLS-only) and one CloudWatch
  * dashboard per environment. Other constructs hand their alarms and
@@ -30,10 +35,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const v = new PropsValidator(this, props.configFile);
-    v.check(/^[A-Za-z0-9_-]{1,255}$/.test(props.dashboardName), 'dashboardName', 'project (pipeline.json) + environment', `"${props.dashboardName}" must be 1-255 letters, digits, "-" and "_"`);
-    v.check(props.alarmEmail === undefined || /^[^@\s]+@[^@\s]+$/.test(props.alarmEmail), 'alarmEmail', 'alarm_email', `"${props.alarmEmail}" is not an email address`);
-    v.throwIfInvalid();
+    this.validate(props);
 
     const key = new kms.Key(this, 'TopicKey', { description: 'Encrypts the alarm topic', enableKeyRotation: true });
     // CloudWatch alarms publish to an encrypted topic only if the service may use its key.
@@ -54,6 +56,7 @@ export class Monitoring extends Construct {
     this.alarms.push(alarm);
   }
 
+  /** Adds widgets to the dashboard, in one row (none: no empty row). */
   addWidgets(...widgets: cloudwatch.IWidget[]): void {
     if (widgets.length > 0) this.dashboard.addWidgets(...widgets);
   }
@@ -63,11 +66,11 @@ export class Monitoring extends Construct {
     const failed = new cloudwatch.MathExpression({
       expression: 'failed + timedOut',
       usingMetrics: {
-        failed: stateMachine.metricFailed({ period: Duration.minutes(5) }),
-        timedOut: stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
+        failed: stateMachine.metricFailed({ period: STATE_MACHINE_ALARM_PERIOD }),
+        timedOut: stateMachine.metricTimedOut({ period: STATE_MACHINE_ALARM_PERIOD }),
       },
       label: `${title}: failed or timed out`,
-      period: Duration.minutes(5),
+      period: STATE_MACHINE_ALARM_PERIOD,
     });
     const alarm = failed.createAlarm(this, `${id}FailedAlarm`, {
       alarmDescription: `${title}: an execution failed or timed out`,
@@ -85,5 +88,13 @@ export class Monitoring extends Construct {
       }),
     );
     return alarm;
+  }
+
+  private validate(props: MonitoringProps): void {
+    const v = new PropsValidator(this, props.configFile);
+    const dashboardKey = 'project (pipeline.json) + environment';
+    v.checkPattern(props.dashboardName, DASHBOARD_NAME, 'dashboardName', dashboardKey, `"${props.dashboardName}" must be 1-255 letters, digits, "-" and "_"`);
+    v.checkResolved(props.alarmEmail, (email) => email === undefined || EMAIL.test(email), 'alarmEmail', 'alarm_email', `"${props.alarmEmail}" is not an email address`);
+    v.throwIfInvalid();
   }
 }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,8 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { DEFAULT_WORKDIR } from '../../../runtime/contract/layout';
 import { UNPINNED_IMAGE_TAG, type ImageName } from '../../../runtime/contract/images';
-import { PropsValidator } from '../validation';
+import { removalPolicyFor } from '../retention';
+import { PropsValidator, sageMakerNamePattern } from '../validation';
 
 /** The project's container images; each is built from containers/<image name>/Dockerfile. */
 export const IMAGES = {
@@ -81,15 +82,24 @@ export interface RegistryProps {
   readonly configFile?: string;
 }
 
+/** What ImageRepositories and Registry use for each omitted prop; their validation checks the same values. */
+export const REGISTRY_DEFAULTS = {
+  retainOnDelete: true,
+  maxTaggedImages: 30,
+  untaggedImageExpiryDays: 7,
+  imageTag: ASSET_IMAGE_TAG,
+} as const;
+
 const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const PACKAGE_GROUP = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const PACKAGE_GROUP = sageMakerNamePattern(63);
 
 function checkRepositoryNames(v: PropsValidator, names: Readonly<Record<ImageName, string>>): void {
   for (const image of Object.values(IMAGES)) {
     const name = names[image];
-    v.check(
-      ECR_NAME.test(name) && name.length >= 2 && name.length <= 256,
+    v.checkResolved(
+      name,
+      (n) => ECR_NAME.test(n) && n.length >= 2 && n.length <= 256,
       'repositoryNames',
       'project (pipeline.json) + environment',
       `ECR repository name "${name}" is invalid: lowercase letters, digits, ".", "_", "-" and "/" separators`,
@@ -108,33 +118,35 @@ export class ImageRepositories extends Construct {
   constructor(scope: Construct, id: string, props: ImageRepositoriesProps) {
     super(scope, id);
     this.validate(props);
-    const retain = props.retainOnDelete ?? true;
     const repositories = {} as Record<ImageKind, ecr.Repository>;
-    for (const kind of Object.keys(IMAGES) as ImageKind[]) {
-      repositories[kind] = new ecr.Repository(this, `${kind}Repository`, {
-        repositoryName: props.repositoryNames[IMAGES[kind]],
-        imageScanOnPush: true,
-        imageTagMutability: ecr.TagMutability.IMMUTABLE,
-        encryption: ecr.RepositoryEncryption.KMS,
-        removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-        emptyOnDelete: !retain,
-        lifecycleRules: [
-          {
-            description: 'Expire untagged layers left by failed or superseded pushes',
-            tagStatus: ecr.TagStatus.UNTAGGED,
-            maxImageAge: Duration.days(props.untaggedImageExpiryDays ?? 7),
-            rulePriority: 1,
-          },
-          {
-            description: 'Keep the most recent tagged images',
-            tagStatus: ecr.TagStatus.ANY,
-            maxImageCount: props.maxTaggedImages ?? 30,
-            rulePriority: 2,
-          },
-        ],
-      });
-    }
+    for (const kind of Object.keys(IMAGES) as ImageKind[]) repositories[kind] = this.createRepository(kind, props);
     this.repositories = repositories;
+  }
+
+  private createRepository(kind: ImageKind, props: ImageRepositoriesProps): ecr.Repository {
+    const retain = props.retainOnDelete ?? REGISTRY_DEFAULTS.retainOnDelete;
+    return new ecr.Repository(this, `${kind}Repository`, {
+      repositoryName: props.repositoryNames[IMAGES[kind]],
+      imageScanOnPush: true,
+      imageTagMutability: ecr.TagMutability.IMMUTABLE,
+      encryption: ecr.RepositoryEncryption.KMS,
+      removalPolicy: removalPolicyFor(retain),
+      emptyOnDelete: !retain,
+      lifecycleRules: [
+        {
+          description: 'Expire untagged layers left by failed or superseded pushes',
+          tagStatus: ecr.TagStatus.UNTAGGED,
+          maxImageAge: Duration.days(props.untaggedImageExpiryDays ?? REGISTRY_DEFAULTS.untaggedImageExpiryDays),
+          rulePriority: 1,
+        },
+        {
+          description: 'Keep the most recent tagged images',
+          tagStatus: ecr.TagStatus.ANY,
+          maxImageCount: props.maxTaggedImages ?? REGISTRY_DEFAULTS.maxTaggedImages,
+          rulePriority: 2,
+        },
+      ],
+    });
   }
 
   /** Lets CI push tagged images to the repository of one image. */
@@ -146,10 +158,10 @@ export class ImageRepositories extends Construct {
     const v = new PropsValidator(this, props.configFile);
     checkRepositoryNames(v, props.repositoryNames);
     for (const [prop, value] of [
-      ['maxTaggedImages', props.maxTaggedImages],
-      ['untaggedImageExpiryDays', props.untaggedImageExpiryDays],
+      ['maxTaggedImages', props.maxTaggedImages ?? REGISTRY_DEFAULTS.maxTaggedImages],
+      ['untaggedImageExpiryDays', props.untaggedImageExpiryDays ?? REGISTRY_DEFAULTS.untaggedImageExpiryDays],
     ] as const) {
-      v.check(value === undefined || (Number.isInteger(value) && value >= 1), prop, prop, `must be a whole number >= 1, found ${value}`);
+      v.check(Number.isInteger(value) && value >= 1, prop, prop, `must be a whole number >= 1, found ${value}`);
     }
     v.throwIfInvalid();
   }
@@ -172,35 +184,34 @@ export class Registry extends Construct {
 
   constructor(scope: Construct, id: string, props: RegistryProps) {
     super(scope, id);
-    this.imageTag = props.imageTag ?? ASSET_IMAGE_TAG;
+    this.imageTag = props.imageTag ?? REGISTRY_DEFAULTS.imageTag;
     this.modelPackageGroupName = props.modelPackageGroupName;
     this.validate(props);
-
-    const buildContext = path.resolve(props.buildContext ?? process.cwd());
     const repositories = {} as Record<ImageKind, ecr.IRepository>;
     const assets: Partial<Record<ImageKind, ecrAssets.DockerImageAsset>> = {};
     for (const kind of Object.keys(IMAGES) as ImageKind[]) {
-      const image = IMAGES[kind];
-      const repositoryName = props.repositoryNames[image];
+      const repositoryName = props.repositoryNames[IMAGES[kind]];
       repositories[kind] = ecr.Repository.fromRepositoryName(this, `${kind}Repository`, repositoryName);
-      if (this.usesImageAssets) {
-        assets[kind] = new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
-          directory: buildContext,
-          file: path.join('containers', image, 'Dockerfile'),
-          exclude: IMAGE_ASSET_EXCLUDES,
-          platform: ecrAssets.Platform.LINUX_AMD64,
-          displayName: repositoryName,
-        });
-      }
+      if (this.usesImageAssets) assets[kind] = this.createImageAsset(kind, repositoryName, props.buildContext);
     }
     this.repositories = repositories;
     this.assets = assets;
-
     this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
       modelPackageGroupName: props.modelPackageGroupName,
       modelPackageGroupDescription: `Model versions registered by the ${props.modelPackageGroupName} training pipeline`,
     });
-    this.modelPackageGroup.applyRemovalPolicy((props.retainOnDelete ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    this.modelPackageGroup.applyRemovalPolicy(removalPolicyFor(props.retainOnDelete ?? REGISTRY_DEFAULTS.retainOnDelete));
+  }
+
+  /** The image `cdk deploy` builds from containers/<image>/Dockerfile in the build context. */
+  private createImageAsset(kind: ImageKind, repositoryName: string, buildContext: string = process.cwd()): ecrAssets.DockerImageAsset {
+    return new ecrAssets.DockerImageAsset(this, `${kind}Image`, {
+      directory: path.resolve(buildContext),
+      file: path.join('containers', IMAGES[kind], 'Dockerfile'),
+      exclude: IMAGE_ASSET_EXCLUDES,
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      displayName: repositoryName,
+    });
   }
 
   /** True when jobs run the images built by `cdk deploy` rather than a CI-pushed tag. */
@@ -242,14 +253,16 @@ export class Registry extends Construct {
   private validate(props: RegistryProps): void {
     const v = new PropsValidator(this, props.configFile);
     checkRepositoryNames(v, props.repositoryNames);
-    v.check(
-      IMAGE_TAG.test(this.imageTag),
+    v.checkPattern(
+      this.imageTag,
+      IMAGE_TAG,
       'imageTag',
       'aws.image_tag',
       `"${this.imageTag}" is not a valid image tag: up to 128 letters, digits, "_", "." and "-", not starting with "." or "-"`,
     );
-    v.check(
-      PACKAGE_GROUP.test(props.modelPackageGroupName),
+    v.checkPattern(
+      props.modelPackageGroupName,
+      PACKAGE_GROUP,
       'modelPackageGroupName',
       'project (pipeline.json) + environment',
       `"${props.modelPackageGroupName}" is not a valid model package group name: up to 63 letters, digits and dashes`,

@@ -1,33 +1,38 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { PROCESSING_JOB_SUFFIXES } from '../../../runtime/contract/aws-names';
 import { sageMakerRegisterLaunch, sageMakerTrainingEnvironment, type ContainerLaunch, type LaunchContext } from '../../../runtime/contract/env';
 import { processedRunPrefix, runPackagePrefix, SUCCESS_MARKER } from '../../../runtime/contract/layout';
+import { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS } from '../../../runtime/contract/metrics';
 import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../instance-types';
+import { grantPassRoleToSageMaker, grantSageMakerLogging, grantSageMakerSyncJob, grantSageMakerVpcAccess, sageMakerExecutionRole } from '../sagemaker-iam';
 import {
-  grantPassRoleToSageMaker,
-  grantSageMakerLogging,
-  grantSageMakerSyncJob,
-  grantSageMakerVpcAccess,
-  sageMakerExecutionRole,
+  PROCESSED_RUN_FIELD,
+  PROCESSED_RUN_INPUT,
+  PROCESSED_RUN_PATH,
+  pipelineStateMachine,
   sageMakerSyncState,
-} from '../sagemaker-iam';
-import { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS, type TunableMetric } from '../../../runtime/training/telemetry';
-import { PropsValidator } from '../validation';
+  statesFormat,
+  stringGiven,
+  uniqueJobName,
+} from '../step-functions';
+import { PropsValidator, checkJobNamePrefix } from '../validation';
 import type { DataLake } from './data-lake';
 import type { ImageReference, Registry } from './registry';
 
-/** Where the state machine keeps the processed run id it trains on (`$.processedRun`). */
-export const PROCESSED_RUN_PATH = '$.processedRun';
+export { statesFormat } from '../step-functions';
 
-/** The execution input that names a processed run explicitly: `{"processed_run": "<run id>"}`. */
-export const PROCESSED_RUN_INPUT = 'processed_run';
+/** Folders of the evaluation processing job's inputs and output inside its container. */
+export const EVALUATE_PATHS = {
+  model: '/opt/ml/processing/model',
+  data: '/opt/ml/processing/data',
+  output: '/opt/ml/processing/evaluation',
+} as const;
 
 /** Folders of the registration processing job's inputs and output inside its container. */
 export const REGISTER_PATHS = {
@@ -37,28 +42,128 @@ export const REGISTER_PATHS = {
 } as const;
 
 /**
- * `States.Format('<template>', <paths>)`: each `{}` of the template takes the value at the next JSON path.
- * Templates here are bucket names, validated prefixes and CDK tokens, none of which holds a
- * character States.Format would need escaped (a quote or a backslash).
- */
-export function statesFormat(template: string, ...paths: string[]): string {
-  if (/['\\]/.test(template)) throw new Error(`States.Format template ${template} holds a quote or backslash`);
-  return `States.Format('${template}', ${paths.join(', ')})`;
-}
-
-/**
  * Validation metrics the training image prints as `validation:<name>=<value>` (SageMaker scrapes its logs).
- * The names and regexes come from the runtime that prints them, so the two cannot drift apart.
+ * The names and regexes come from the contract the runtime prints with, so the two cannot drift apart.
  */
 export const TRAINING_METRICS = TUNABLE_METRICS;
-export type TrainingMetric = TunableMetric;
 
-/** The training job's MetricDefinitions: exactly the runtime's SAGEMAKER_METRIC_DEFINITIONS. */
-export function metricDefinitions(): { Name: string; Regex: string }[] {
+/** A SageMaker MetricDefinition: a metric's name and the regex that finds its value in the job's logs. */
+export interface MetricDefinition {
+  readonly Name: string;
+  readonly Regex: string;
+}
+
+/** The training job's MetricDefinitions: exactly the contract's SAGEMAKER_METRIC_DEFINITIONS. */
+export function metricDefinitions(): MetricDefinition[] {
   return SAGEMAKER_METRIC_DEFINITIONS.map((d) => ({ ...d }));
 }
 
+/** VpcConfig of a SageMaker job. */
+export interface SageMakerVpcConfig {
+  readonly SecurityGroupIds: string[];
+  readonly Subnets: string[];
+}
+
+/** One input channel of a training job; `S3Uri.$` is a Step Functions expression evaluated per execution. */
+export interface TrainingChannel {
+  readonly ChannelName: string;
+  readonly ContentType: string;
+  readonly DataSource: {
+    readonly S3DataSource: { readonly S3DataType: 'S3Prefix'; readonly 'S3Uri.$': string; readonly S3DataDistributionType: 'FullyReplicated' };
+  };
+}
+
+/**
+ * The CreateTrainingJob parameters every training job and tuning trial of the pipeline shares, in the
+ * SageMaker API's names. The Train state sends StaticHyperParameters as HyperParameters; HyperParameterTuning
+ * sends the whole definition as its HyperParameterTrainingJobDefinition (which names them StaticHyperParameters).
+ */
+export interface TrainingJobDefinition {
+  readonly AlgorithmSpecification: {
+    readonly TrainingImage: string;
+    readonly TrainingInputMode: 'File';
+    readonly MetricDefinitions: MetricDefinition[];
+  };
+  readonly RoleArn: string;
+  readonly InputDataConfig: TrainingChannel[];
+  readonly OutputDataConfig: { readonly S3OutputPath: string; readonly KmsKeyId: string };
+  readonly ResourceConfig: {
+    readonly InstanceType: string;
+    readonly InstanceCount: number;
+    readonly VolumeSizeInGB: number;
+    readonly VolumeKmsKeyId?: string;
+  };
+  readonly StoppingCondition: { readonly MaxRuntimeInSeconds: number; readonly MaxWaitTimeInSeconds?: number };
+  readonly EnableManagedSpotTraining: boolean;
+  readonly EnableInterContainerTrafficEncryption: boolean;
+  readonly VpcConfig: SageMakerVpcConfig;
+  readonly Environment: Readonly<Record<string, string>>;
+  readonly StaticHyperParameters: Readonly<Record<string, string>>;
+}
+
+/** One S3 input of a processing job; `S3Uri.$` is a Step Functions JSON path or expression. */
+export interface ProcessingInput {
+  readonly InputName: string;
+  readonly S3Input: { readonly 'S3Uri.$': string; readonly LocalPath: string; readonly S3DataType: 'S3Prefix'; readonly S3InputMode: 'File' };
+}
+
+/** The CreateProcessingJob parameters of the evaluation and registration steps. */
+export interface ProcessingJobDefinition {
+  readonly 'ProcessingJobName.$': string;
+  readonly RoleArn: string;
+  readonly AppSpecification: { readonly ImageUri: string; readonly ContainerArguments: readonly string[] };
+  readonly Environment?: Readonly<Record<string, string>>;
+  readonly ProcessingInputs: ProcessingInput[];
+  readonly ProcessingOutputConfig: {
+    readonly KmsKeyId: string;
+    readonly Outputs: { readonly OutputName: string; readonly S3Output: { readonly 'S3Uri.$': string; readonly LocalPath: string; readonly S3UploadMode: 'EndOfJob' } }[];
+  };
+  readonly ProcessingResources: {
+    readonly ClusterConfig: { readonly InstanceCount: number; readonly InstanceType: string; readonly VolumeSizeInGB: number; readonly VolumeKmsKeyId?: string };
+  };
+  readonly NetworkConfig: { readonly EnableInterContainerTrafficEncryption: boolean; readonly VpcConfig: SageMakerVpcConfig };
+  readonly StoppingCondition: { readonly MaxRuntimeInSeconds: number };
+}
+
+/** What TrainingJob uses for each omitted prop; its validation checks the same values. */
+export const TRAINING_JOB_DEFAULTS = {
+  vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } as ec2.SubnetSelection,
+  instanceCount: 1,
+  requireGpu: false,
+  spot: false,
+  maxRuntime: Duration.days(1),
+  /** With spot and no maxWait, a job may wait for capacity plus run this many times maxRuntime. */
+  spotMaxWaitFactor: 2,
+  volumeSizeGb: 50,
+  hyperparameters: {} as Readonly<Record<string, string>>,
+  evaluationInstanceType: 'ml.m5.xlarge',
+  startOnDataMarker: SUCCESS_MARKER as string | false,
+  retainOnDelete: true,
+} as const;
+
+/** The evaluation and registration processing jobs: one CPU instance each, with these limits. */
+const PROCESSING_JOBS = {
+  instanceCount: 1,
+  volumeSizeGb: 30,
+  evaluationTimeout: Duration.hours(1),
+  registrationTimeout: Duration.minutes(30),
+} as const;
+
+/** Time the state machine allows beyond the training job's own limit, for evaluation and registration. */
+const TIME_AFTER_TRAINING = Duration.hours(2);
+
+/** SageMaker's limits on what a training job accepts. */
+const SAGEMAKER_LIMITS = {
+  maxRuntimeSeconds: 28 * 86_400,
+  volumeSizeGb: 16_384,
+  environmentValueLength: 512,
+  hyperparameterValueLength: 2500,
+  /** Job names are at most 63 characters; `-<12 hex>` and the processing suffixes take the rest. */
+  jobNamePrefixLength: 45,
+} as const;
+
 export interface TrainingJobProps {
+  /** The data lake the jobs read the processed run from and write the model to. */
   readonly dataLake: DataLake;
   /** Provides the training and serving images and the model package group. */
   readonly registry: Registry;
@@ -107,6 +212,26 @@ export interface TrainingJobProps {
   readonly configFile?: string;
 }
 
+/** One processing step of the pipeline (Evaluate, Register), as processingState() builds it. */
+interface ProcessingStep {
+  readonly id: string;
+  readonly jobNameSuffix: string;
+  readonly role: iam.IRole;
+  readonly args: readonly string[];
+  /** @default - no Environment */
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly inputs: ProcessingInput[];
+  /** The one output: its name, the folder in the container, and the S3 URI with `{}` for the job name. */
+  readonly output: { readonly name: string; readonly localPath: string; readonly uriTemplate: string };
+  readonly timeout: Duration;
+  readonly resultPath: string;
+}
+
+/** A processing input read from S3 at `s3UriPath` (a JSON path or a States.Format expression). */
+function s3Input(name: string, s3UriPath: string, localPath: string): ProcessingInput {
+  return { InputName: name, S3Input: { 'S3Uri.$': s3UriPath, LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File' } };
+}
+
 /**
  * A Step Functions state machine that trains on one processed run with SageMaker
  * (GPU, optional spot with checkpoints, VPC, encrypted output and volumes), evaluates
@@ -127,10 +252,10 @@ export class TrainingJob extends Construct implements iam.IGrantable {
   readonly securityGroup: ec2.SecurityGroup;
   readonly grantPrincipal: iam.IPrincipal;
   /**
-   * The `AlgorithmSpecification` / `ResourceConfig` / `VpcConfig` / `Environment` / ... shared with
-   * tuning. Its train channel reads the run at PROCESSED_RUN_PATH of the state input.
+   * The CreateTrainingJob parameters shared with tuning. Its train channel reads the run at
+   * PROCESSED_RUN_PATH of the state input.
    */
-  readonly jobDefinition: Record<string, unknown>;
+  readonly jobDefinition: TrainingJobDefinition;
   readonly image: ImageReference;
   readonly subnets: ec2.ISubnet[];
   /** How the registration job starts (the contract's sageMakerRegisterLaunch). */
@@ -139,231 +264,143 @@ export class TrainingJob extends Construct implements iam.IGrantable {
   constructor(scope: Construct, id: string, props: TrainingJobProps) {
     super(scope, id);
     this.validate(props);
-    const { dataLake, registry, vpc } = props;
-    const paths = dataLake.prefixes;
-    const instanceCount = props.instanceCount ?? 1;
-    const maxRuntime = props.maxRuntime ?? Duration.days(1);
-    const maxWait = props.spot ? (props.maxWait ?? Duration.seconds(maxRuntime.toSeconds() * 2)) : undefined;
-    const key = dataLake.encryptionKey;
-    const processingType = props.evaluationInstanceType ?? 'ml.m5.xlarge';
+    this.subnets = props.vpc.selectSubnets(props.vpcSubnets ?? TRAINING_JOB_DEFAULTS.vpcSubnets).subnets;
+    this.securityGroup = this.createSecurityGroup(props);
+    this.image = props.registry.image('training');
+    this.executionRole = this.createExecutionRole(props);
+    this.grantPrincipal = this.executionRole;
+    this.evaluationRole = this.createEvaluationRole(props);
+    this.registrationRole = this.createRegistrationRole(props);
+    this.jobDefinition = this.defineTrainingJob(props);
+    this.registerLaunch = sageMakerRegisterLaunch(props.launchContext, props.registry.image('serving').imageUri, REGISTER_PATHS);
+    this.stateMachine = this.createStateMachine(props);
+    this.grantJobsToStateMachine(props.jobNamePrefix);
+    this.startOnProcessedData(props);
+  }
 
-    this.subnets = vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc,
+  /** Lets the grantee start a training run. */
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  private createSecurityGroup(props: TrainingJobProps): ec2.SecurityGroup {
+    const group = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
       description: 'SageMaker training, evaluation and registration jobs',
       allowAllOutbound: true,
     });
-    if (instanceCount > 1) {
-      this.securityGroup.connections.allowInternally(ec2.Port.allTraffic(), 'distributed training between instances');
+    if ((props.instanceCount ?? TRAINING_JOB_DEFAULTS.instanceCount) > 1) {
+      group.connections.allowInternally(ec2.Port.allTraffic(), 'distributed training between instances');
     }
+    return group;
+  }
 
-    this.image = registry.image('training');
-    this.executionRole = sageMakerExecutionRole(this, 'ExecutionRole', 'SageMaker training jobs and tuning trials');
-    this.grantPrincipal = this.executionRole;
-    dataLake.grantRead(this.executionRole, 'processed');
-    dataLake.grantReadWrite(this.executionRole, 'checkpoints', 'state');
-    dataLake.grantWrite(this.executionRole, 'models');
-    this.image.grantPull(this.executionRole);
-    grantSageMakerLogging(this, this.executionRole, 'TrainingJobs');
-    grantSageMakerVpcAccess(this.executionRole, vpc, this.subnets, [this.securityGroup]);
+  private createExecutionRole({ dataLake, vpc }: TrainingJobProps): iam.Role {
+    return this.createJobRole('ExecutionRole', 'SageMaker training jobs and tuning trials', 'TrainingJobs', vpc, (role) => {
+      dataLake.grantRead(role, 'processed');
+      dataLake.grantReadWrite(role, 'checkpoints', 'state');
+      dataLake.grantWrite(role, 'models');
+    });
+  }
 
-    this.evaluationRole = sageMakerExecutionRole(this, 'EvaluationRole', 'SageMaker model evaluation processing jobs');
-    dataLake.grantRead(this.evaluationRole, 'processed', 'models');
-    dataLake.grantWrite(this.evaluationRole, 'models');
-    this.image.grantPull(this.evaluationRole);
-    grantSageMakerLogging(this, this.evaluationRole, 'ProcessingJobs');
-    grantSageMakerVpcAccess(this.evaluationRole, vpc, this.subnets, [this.securityGroup]);
+  private createEvaluationRole({ dataLake, vpc }: TrainingJobProps): iam.Role {
+    return this.createJobRole('EvaluationRole', 'SageMaker model evaluation processing jobs', 'ProcessingJobs', vpc, (role) => {
+      dataLake.grantRead(role, 'processed', 'models');
+      dataLake.grantWrite(role, 'models');
+    });
+  }
 
-    // Registration reads the run's package and evaluation, writes the version's copy under
-    // <models><project>/<version>/ and its record under the registry prefix, and creates the model package.
-    this.registrationRole = sageMakerExecutionRole(this, 'RegistrationRole', 'SageMaker model registration processing jobs');
-    dataLake.grantRead(this.registrationRole, 'models', 'registry');
-    dataLake.grantWrite(this.registrationRole, 'models', 'registry');
-    registry.grantRegisterModel(this.registrationRole);
-    this.image.grantPull(this.registrationRole);
-    grantSageMakerLogging(this, this.registrationRole, 'ProcessingJobs');
-    grantSageMakerVpcAccess(this.registrationRole, vpc, this.subnets, [this.securityGroup]);
+  /**
+   * Registration reads the run's package and evaluation, writes the version's copy under
+   * <models><project>/<version>/ and its record under the registry prefix, and creates the model package.
+   */
+  private createRegistrationRole({ dataLake, registry, vpc }: TrainingJobProps): iam.Role {
+    return this.createJobRole('RegistrationRole', 'SageMaker model registration processing jobs', 'ProcessingJobs', vpc, (role) => {
+      dataLake.grantRead(role, 'models', 'registry');
+      dataLake.grantWrite(role, 'models', 'registry');
+      registry.grantRegisterModel(role);
+    });
+  }
 
-    const vpcConfig = {
-      SecurityGroupIds: [this.securityGroup.securityGroupId],
-      Subnets: this.subnets.map((s) => s.subnetId),
-    };
-    const runDataUri = statesFormat(dataLake.objectUri(processedRunPrefix(paths, '{}')), PROCESSED_RUN_PATH);
-    this.jobDefinition = {
+  /** A role SageMaker assumes for one kind of job: its data access (`grantData`), then the image, logs and VPC. */
+  private createJobRole(id: string, description: string, logGroupKind: string, vpc: ec2.IVpc, grantData: (role: iam.Role) => void): iam.Role {
+    const role = sageMakerExecutionRole(this, id, description);
+    grantData(role);
+    this.image.grantPull(role);
+    grantSageMakerLogging(this, role, logGroupKind);
+    grantSageMakerVpcAccess(role, vpc, this.subnets, [this.securityGroup]);
+    return role;
+  }
+
+  private defineTrainingJob(props: TrainingJobProps): TrainingJobDefinition {
+    const { dataLake } = props;
+    const key = dataLake.encryptionKey;
+    const instanceCount = props.instanceCount ?? TRAINING_JOB_DEFAULTS.instanceCount;
+    const { maxRuntime, maxWait } = this.parseTimeLimits(props);
+    return {
       AlgorithmSpecification: { TrainingImage: this.image.imageUri, TrainingInputMode: 'File', MetricDefinitions: metricDefinitions() },
       RoleArn: this.executionRole.roleArn,
       InputDataConfig: [
         {
           ChannelName: 'train',
           ContentType: 'text/csv',
-          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', 'S3Uri.$': runDataUri, S3DataDistributionType: 'FullyReplicated' } },
+          DataSource: { S3DataSource: { S3DataType: 'S3Prefix', 'S3Uri.$': this.runDataUri(dataLake), S3DataDistributionType: 'FullyReplicated' } },
         },
       ],
       OutputDataConfig: { S3OutputPath: dataLake.s3Uri('models'), KmsKeyId: key.keyArn },
       ResourceConfig: {
         InstanceType: props.instanceType,
         InstanceCount: instanceCount,
-        VolumeSizeInGB: props.volumeSizeGb ?? 50,
+        VolumeSizeInGB: props.volumeSizeGb ?? TRAINING_JOB_DEFAULTS.volumeSizeGb,
         ...volumeKmsKeyFor(props.instanceType, key.keyArn),
       },
       StoppingCondition: {
         MaxRuntimeInSeconds: maxRuntime.toSeconds(),
         ...(maxWait ? { MaxWaitTimeInSeconds: maxWait.toSeconds() } : {}),
       },
-      EnableManagedSpotTraining: props.spot ?? false,
+      EnableManagedSpotTraining: props.spot ?? TRAINING_JOB_DEFAULTS.spot,
       EnableInterContainerTrafficEncryption: instanceCount > 1,
-      VpcConfig: vpcConfig,
+      VpcConfig: this.vpcConfig(),
       Environment: sageMakerTrainingEnvironment(props.launchContext),
-      StaticHyperParameters: props.hyperparameters ?? {},
+      StaticHyperParameters: props.hyperparameters ?? TRAINING_JOB_DEFAULTS.hyperparameters,
     };
+  }
 
-    const findRun = this.findProcessedRun(paths.processed);
+  /** maxRuntime, and maxWait for spot jobs (TRAINING_JOB_DEFAULTS.spotMaxWaitFactor times maxRuntime unless given). */
+  private parseTimeLimits(props: TrainingJobProps): { maxRuntime: Duration; maxWait?: Duration } {
+    const maxRuntime = props.maxRuntime ?? TRAINING_JOB_DEFAULTS.maxRuntime;
+    if (!(props.spot ?? TRAINING_JOB_DEFAULTS.spot)) return { maxRuntime };
+    return { maxRuntime, maxWait: props.maxWait ?? Duration.seconds(maxRuntime.toSeconds() * TRAINING_JOB_DEFAULTS.spotMaxWaitFactor) };
+  }
+
+  /** The processed run at PROCESSED_RUN_PATH as an S3 URI expression. */
+  private runDataUri(dataLake: DataLake): string {
+    return statesFormat(dataLake.objectUri(processedRunPrefix(dataLake.prefixes, '{}')), PROCESSED_RUN_PATH);
+  }
+
+  private vpcConfig(): SageMakerVpcConfig {
+    return { SecurityGroupIds: [this.securityGroup.securityGroupId], Subnets: this.subnets.map((s) => s.subnetId) };
+  }
+
+  /** FindProcessedRun -> NameJob -> Train -> Evaluate -> Register; a failed job ends in TrainingFailed. */
+  private createStateMachine(props: TrainingJobProps): sfn.StateMachine {
+    const findRun = this.findProcessedRun(props.dataLake.prefixes.processed);
     const nameJob = new sfn.Pass(this, 'NameJob', {
       comment: 'Names the training job; its processing jobs add a suffix',
-      parameters: {
-        'jobName.$': `States.Format('${props.jobNamePrefix}-{}', States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 4))`,
-        [`${PROCESSED_RUN_PATH.slice(2)}.$`]: PROCESSED_RUN_PATH,
-      },
+      parameters: { 'jobName.$': uniqueJobName(props.jobNamePrefix, 4), [PROCESSED_RUN_FIELD]: PROCESSED_RUN_PATH },
     });
-
-    const { StaticHyperParameters, ...trainingJob } = this.jobDefinition;
-    const runPackage = dataLake.objectUri(runPackagePrefix(paths, '{}'));
-    const train = sageMakerSyncState(
-      this,
-      'Train',
-      'createTrainingJob',
-      {
-        ...trainingJob,
-        'TrainingJobName.$': '$.jobName',
-        HyperParameters: StaticHyperParameters,
-        ...(props.spot
-          ? { CheckpointConfig: { 'S3Uri.$': statesFormat(dataLake.objectUri(`${paths.checkpoints}{}/`), '$.jobName'), LocalPath: '/opt/ml/checkpoints' } }
-          : {}),
-      },
-      '$.training',
-    );
-
-    const clusterConfig = { InstanceCount: 1, InstanceType: processingType, VolumeSizeInGB: 30, ...volumeKmsKeyFor(processingType, key.keyArn) };
-    const networkConfig = { EnableInterContainerTrafficEncryption: true, VpcConfig: vpcConfig };
-    const modelInput = (localPath: string) => ({
-      InputName: 'model',
-      S3Input: { 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts', LocalPath: localPath, S3DataType: 'S3Prefix', S3InputMode: 'File' },
-    });
-    const evaluationUri = `${runPackage}evaluation`;
-    const evaluate = sageMakerSyncState(
-      this,
-      'Evaluate',
-      'createProcessingJob',
-      {
-        'ProcessingJobName.$': `States.Format('{}${PROCESSING_JOB_SUFFIXES.evaluate}', $.jobName)`,
-        RoleArn: this.evaluationRole.roleArn,
-        AppSpecification: {
-          ImageUri: this.image.imageUri,
-          ContainerArguments: ['evaluate', '--model', '/opt/ml/processing/model', '--data', '/opt/ml/processing/data', '--output', '/opt/ml/processing/evaluation'],
-        },
-        ProcessingInputs: [
-          modelInput('/opt/ml/processing/model'),
-          {
-            InputName: 'data',
-            S3Input: { 'S3Uri.$': runDataUri, LocalPath: '/opt/ml/processing/data', S3DataType: 'S3Prefix', S3InputMode: 'File' },
-          },
-        ],
-        ProcessingOutputConfig: {
-          KmsKeyId: key.keyArn,
-          Outputs: [
-            {
-              OutputName: 'evaluation',
-              S3Output: { 'S3Uri.$': statesFormat(evaluationUri, '$.jobName'), LocalPath: '/opt/ml/processing/evaluation', S3UploadMode: 'EndOfJob' },
-            },
-          ],
-        },
-        ProcessingResources: { ClusterConfig: clusterConfig },
-        NetworkConfig: networkConfig,
-        StoppingCondition: { MaxRuntimeInSeconds: 3600 },
-      },
-      '$.evaluation',
-    );
-
-    const servingImage = registry.image('serving');
-    this.registerLaunch = sageMakerRegisterLaunch(props.launchContext, servingImage.imageUri, REGISTER_PATHS);
-    const register = sageMakerSyncState(
-      this,
-      'Register',
-      'createProcessingJob',
-      {
-        'ProcessingJobName.$': `States.Format('{}${PROCESSING_JOB_SUFFIXES.register}', $.jobName)`,
-        RoleArn: this.registrationRole.roleArn,
-        AppSpecification: { ImageUri: this.image.imageUri, ContainerArguments: this.registerLaunch.args },
-        Environment: this.registerLaunch.env,
-        ProcessingInputs: [
-          modelInput(REGISTER_PATHS.model),
-          {
-            InputName: 'evaluation',
-            S3Input: { 'S3Uri.$': statesFormat(`${evaluationUri}/`, '$.jobName'), LocalPath: REGISTER_PATHS.evaluation, S3DataType: 'S3Prefix', S3InputMode: 'File' },
-          },
-        ],
-        ProcessingOutputConfig: {
-          KmsKeyId: key.keyArn,
-          Outputs: [
-            {
-              OutputName: 'registration',
-              S3Output: { 'S3Uri.$': statesFormat(`${runPackage}registration`, '$.jobName'), LocalPath: REGISTER_PATHS.output, S3UploadMode: 'EndOfJob' },
-            },
-          ],
-        },
-        ProcessingResources: { ClusterConfig: clusterConfig },
-        NetworkConfig: networkConfig,
-        StoppingCondition: { MaxRuntimeInSeconds: 1800 },
-      },
-      '$.registration',
-    );
-
+    const jobs = [this.trainState(props), this.evaluateState(props), this.registerState(props)];
     const failed = new sfn.Fail(this, 'TrainingFailed', { error: 'TrainingPipelineFailed', cause: 'A training, evaluation or registration step failed' });
-    for (const state of [train, evaluate, register]) state.addCatch(failed, { resultPath: '$.error' });
-
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: (props.retainOnDelete ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
+    for (const state of jobs) state.addCatch(failed, { resultPath: '$.error' });
+    const [train, evaluate, register] = jobs;
     nameJob.next(train).next(evaluate).next(register);
     for (const found of findRun.found) found.next(nameJob);
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(findRun.choice),
-      timeout: Duration.seconds((maxWait ?? maxRuntime).toSeconds() + 2 * 3600),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    const { maxRuntime, maxWait } = this.parseTimeLimits(props);
+    return pipelineStateMachine(this, {
+      start: findRun.choice,
+      timeout: Duration.seconds((maxWait ?? maxRuntime).toSeconds() + TIME_AFTER_TRAINING.toSeconds()),
+      retainOnDelete: props.retainOnDelete ?? TRAINING_JOB_DEFAULTS.retainOnDelete,
     });
-
-    const role = this.stateMachine;
-    grantSageMakerSyncJob(role, this, {
-      resource: 'training-job',
-      actions: ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob'],
-      namePrefix: props.jobNamePrefix,
-      ruleName: 'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
-    });
-    grantSageMakerSyncJob(role, this, {
-      resource: 'processing-job',
-      actions: ['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob'],
-      namePrefix: props.jobNamePrefix,
-      ruleName: 'StepFunctionsGetEventsForSageMakerProcessingJobsRule',
-    });
-    grantPassRoleToSageMaker(role, this.executionRole, this.evaluationRole, this.registrationRole);
-
-    if (props.startOnDataMarker !== false) {
-      const marker = props.startOnDataMarker ?? SUCCESS_MARKER;
-      new events.Rule(this, 'OnProcessedData', {
-        description: `Train when ${dataLake.s3Uri('processed')}*/${marker} is written`,
-        eventPattern: {
-          source: ['aws.s3'],
-          detailType: ['Object Created'],
-          detail: {
-            bucket: { name: [dataLake.bucket.bucketName] },
-            object: { key: events.Match.wildcard(`${paths.processed}*/${marker}`) },
-          },
-        },
-        targets: [new targets.SfnStateMachine(this.stateMachine)],
-      });
-    }
   }
 
   /**
@@ -372,71 +409,201 @@ export class TrainingJob extends Construct implements iam.IGrantable {
    */
   private findProcessedRun(processedPrefix: string): { choice: sfn.Choice; found: sfn.Pass[] } {
     const runSegment = processedPrefix.split('/').filter((part) => part !== '').length;
-    const runField = `${PROCESSED_RUN_PATH.slice(2)}.$`;
-    const fromInput = new sfn.Pass(this, 'RunFromInput', { parameters: { [runField]: `$.${PROCESSED_RUN_INPUT}` } });
+    const fromInput = new sfn.Pass(this, 'RunFromInput', { parameters: { [PROCESSED_RUN_FIELD]: `$.${PROCESSED_RUN_INPUT}` } });
     const fromEvent = new sfn.Pass(this, 'RunFromEvent', {
       comment: `The run id is segment ${runSegment} of ${processedPrefix}<run>/${SUCCESS_MARKER}`,
-      parameters: { [runField]: `States.ArrayGetItem(States.StringSplit($.detail.object.key, '/'), ${runSegment})` },
+      parameters: { [PROCESSED_RUN_FIELD]: `States.ArrayGetItem(States.StringSplit($.detail.object.key, '/'), ${runSegment})` },
     });
     const missing = new sfn.Fail(this, 'NoProcessedRun', {
       error: 'NoProcessedRun',
       cause: `Start with {"${PROCESSED_RUN_INPUT}": "<run id>"} (a folder under ${processedPrefix}) or from the S3 Object Created event of ${processedPrefix}<run>/${SUCCESS_MARKER}`,
     });
-    const given = (path: string) => sfn.Condition.and(sfn.Condition.isPresent(path), sfn.Condition.isString(path));
     const choice = new sfn.Choice(this, 'FindProcessedRun')
-      .when(given(`$.${PROCESSED_RUN_INPUT}`), fromInput)
-      .when(given('$.detail.object.key'), fromEvent)
+      .when(stringGiven(`$.${PROCESSED_RUN_INPUT}`), fromInput)
+      .when(stringGiven('$.detail.object.key'), fromEvent)
       .otherwise(missing);
     return { choice, found: [fromInput, fromEvent] };
   }
 
-  /** Lets the grantee start a training run. */
-  grantStartExecution(grantee: iam.IGrantable): iam.Grant {
-    return this.stateMachine.grantStartExecution(grantee);
+  /** The training job of the run; spot jobs checkpoint under `<checkpoints><job name>/`. */
+  private trainState(props: TrainingJobProps): sfn.CustomState {
+    const { StaticHyperParameters, ...job } = this.jobDefinition;
+    const checkpoints = `${props.dataLake.prefixes.checkpoints}{}/`;
+    const checkpointConfig = { 'S3Uri.$': statesFormat(props.dataLake.objectUri(checkpoints), '$.jobName'), LocalPath: '/opt/ml/checkpoints' };
+    const parameters = {
+      ...job,
+      'TrainingJobName.$': '$.jobName',
+      HyperParameters: StaticHyperParameters,
+      ...((props.spot ?? TRAINING_JOB_DEFAULTS.spot) ? { CheckpointConfig: checkpointConfig } : {}),
+    };
+    return sageMakerSyncState(this, 'Train', 'createTrainingJob', parameters, '$.training');
+  }
+
+  /** `<training image> evaluate` on the trained model and the same run; writes `<models><job>/evaluation`. */
+  private evaluateState(props: TrainingJobProps): sfn.CustomState {
+    return this.processingState(props, {
+      id: 'Evaluate',
+      jobNameSuffix: PROCESSING_JOB_SUFFIXES.evaluate,
+      role: this.evaluationRole,
+      args: ['evaluate', '--model', EVALUATE_PATHS.model, '--data', EVALUATE_PATHS.data, '--output', EVALUATE_PATHS.output],
+      inputs: [this.modelInput(EVALUATE_PATHS.model), s3Input('data', this.runDataUri(props.dataLake), EVALUATE_PATHS.data)],
+      output: { name: 'evaluation', localPath: EVALUATE_PATHS.output, uriTemplate: `${this.runPackageUri(props.dataLake)}evaluation` },
+      timeout: PROCESSING_JOBS.evaluationTimeout,
+      resultPath: '$.evaluation',
+    });
+  }
+
+  /** `<training image> register` with the contract's launch: the next registry version and its model package. */
+  private registerState(props: TrainingJobProps): sfn.CustomState {
+    const runPackage = this.runPackageUri(props.dataLake);
+    return this.processingState(props, {
+      id: 'Register',
+      jobNameSuffix: PROCESSING_JOB_SUFFIXES.register,
+      role: this.registrationRole,
+      args: this.registerLaunch.args,
+      environment: this.registerLaunch.env,
+      inputs: [
+        this.modelInput(REGISTER_PATHS.model),
+        s3Input('evaluation', statesFormat(`${runPackage}evaluation/`, '$.jobName'), REGISTER_PATHS.evaluation),
+      ],
+      output: { name: 'registration', localPath: REGISTER_PATHS.output, uriTemplate: `${runPackage}registration` },
+      timeout: PROCESSING_JOBS.registrationTimeout,
+      resultPath: '$.registration',
+    });
+  }
+
+  private processingState(props: TrainingJobProps, step: ProcessingStep): sfn.CustomState {
+    const keyArn = props.dataLake.encryptionKey.keyArn;
+    const instanceType = props.evaluationInstanceType ?? TRAINING_JOB_DEFAULTS.evaluationInstanceType;
+    const job: ProcessingJobDefinition = {
+      'ProcessingJobName.$': `States.Format('{}${step.jobNameSuffix}', $.jobName)`,
+      RoleArn: step.role.roleArn,
+      AppSpecification: { ImageUri: this.image.imageUri, ContainerArguments: step.args },
+      ...(step.environment ? { Environment: step.environment } : {}),
+      ProcessingInputs: step.inputs,
+      ProcessingOutputConfig: {
+        KmsKeyId: keyArn,
+        Outputs: [
+          {
+            OutputName: step.output.name,
+            S3Output: { 'S3Uri.$': statesFormat(step.output.uriTemplate, '$.jobName'), LocalPath: step.output.localPath, S3UploadMode: 'EndOfJob' },
+          },
+        ],
+      },
+      ProcessingResources: {
+        ClusterConfig: {
+          InstanceCount: PROCESSING_JOBS.instanceCount,
+          InstanceType: instanceType,
+          VolumeSizeInGB: PROCESSING_JOBS.volumeSizeGb,
+          ...volumeKmsKeyFor(instanceType, keyArn),
+        },
+      },
+      NetworkConfig: { EnableInterContainerTrafficEncryption: true, VpcConfig: this.vpcConfig() },
+      StoppingCondition: { MaxRuntimeInSeconds: step.timeout.toSeconds() },
+    };
+    return sageMakerSyncState(this, step.id, 'createProcessingJob', job, step.resultPath);
+  }
+
+  /** The model archive the Train state produced. */
+  private modelInput(localPath: string): ProcessingInput {
+    return s3Input('model', '$.training.ModelArtifacts.S3ModelArtifacts', localPath);
+  }
+
+  /** `s3://<bucket>/<models>{}/`: the job's package folder, `{}` standing for the job name. */
+  private runPackageUri(dataLake: DataLake): string {
+    return dataLake.objectUri(runPackagePrefix(dataLake.prefixes, '{}'));
+  }
+
+  /** What the `.sync` integrations need: the jobs under the prefix, and passing the three roles to SageMaker. */
+  private grantJobsToStateMachine(jobNamePrefix: string): void {
+    grantSageMakerSyncJob(this.stateMachine, this, {
+      resource: 'training-job',
+      actions: ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob'],
+      namePrefix: jobNamePrefix,
+      ruleName: 'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+    });
+    grantSageMakerSyncJob(this.stateMachine, this, {
+      resource: 'processing-job',
+      actions: ['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob'],
+      namePrefix: jobNamePrefix,
+      ruleName: 'StepFunctionsGetEventsForSageMakerProcessingJobsRule',
+    });
+    grantPassRoleToSageMaker(this.stateMachine, this.executionRole, this.evaluationRole, this.registrationRole);
+  }
+
+  /** The EventBridge rule that starts a run when `<processed><run>/<marker>` is written (none when the marker is false). */
+  private startOnProcessedData({ dataLake, startOnDataMarker }: TrainingJobProps): void {
+    const marker = startOnDataMarker ?? TRAINING_JOB_DEFAULTS.startOnDataMarker;
+    if (marker === false) return;
+    new events.Rule(this, 'OnProcessedData', {
+      description: `Train when ${dataLake.s3Uri('processed')}*/${marker} is written`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [dataLake.bucket.bucketName] },
+          object: { key: events.Match.wildcard(`${dataLake.prefixes.processed}*/${marker}`) },
+        },
+      },
+      targets: [new targets.SfnStateMachine(this.stateMachine)],
+    });
   }
 
   private validate(props: TrainingJobProps): void {
     const v = new PropsValidator(this, props.configFile);
+    this.validateInstanceType(v, props);
+    const count = props.instanceCount ?? TRAINING_JOB_DEFAULTS.instanceCount;
+    v.checkResolved(count, (n) => Number.isInteger(n) && n >= 1, 'instanceCount', 'aws.training.instance_count', `must be a whole number >= 1, found ${count}`);
+    this.validateTimeLimits(v, props);
+    const volume = props.volumeSizeGb ?? TRAINING_JOB_DEFAULTS.volumeSizeGb;
+    v.checkResolved(
+      volume,
+      (gb) => Number.isInteger(gb) && gb >= 1 && gb <= SAGEMAKER_LIMITS.volumeSizeGb,
+      'volumeSizeGb',
+      'aws.training.volume_size_gb',
+      `must be 1-${SAGEMAKER_LIMITS.volumeSizeGb} GB, found ${volume}`,
+    );
+    checkJobNamePrefix(v, props.jobNamePrefix, SAGEMAKER_LIMITS.jobNamePrefixLength, 'SageMaker job names are at most 63 characters');
+    const evalType = props.evaluationInstanceType ?? TRAINING_JOB_DEFAULTS.evaluationInstanceType;
+    v.checkResolved(evalType, isSageMakerInstanceType, 'evaluationInstanceType', 'evaluationInstanceType', `"${evalType}" is not a SageMaker instance type`);
+    for (const [name, value] of Object.entries(sageMakerTrainingEnvironment(props.launchContext))) {
+      const max = SAGEMAKER_LIMITS.environmentValueLength;
+      v.check(value.length <= max, 'launchContext', name, `SageMaker accepts environment values of at most ${max} characters, found ${value.length}`);
+    }
+    for (const [k, value] of Object.entries(props.hyperparameters ?? TRAINING_JOB_DEFAULTS.hyperparameters)) {
+      const max = SAGEMAKER_LIMITS.hyperparameterValueLength;
+      v.check(value.length <= max, 'hyperparameters', `pipeline.training_params.${k}`, `SageMaker accepts hyperparameter values of at most ${max} characters, found ${value.length}`);
+    }
+    v.throwIfInvalid();
+  }
+
+  /** The training type exists, has a GPU when required and is not burstable. */
+  private validateInstanceType(v: PropsValidator, props: TrainingJobProps): void {
     const type = props.instanceType;
+    if (Token.isUnresolved(type)) return;
     v.check(isSageMakerInstanceType(type), 'instanceType', 'aws.training.instance_type', `"${type}" is not a SageMaker instance type such as ml.g5.xlarge`);
     if (isSageMakerInstanceType(type)) {
       v.check(
-        !props.requireGpu || isGpuInstanceType(type),
+        !(props.requireGpu ?? TRAINING_JOB_DEFAULTS.requireGpu) || isGpuInstanceType(type),
         'instanceType',
         'aws.training.instance_type',
         `"${type}" has no GPU but aws.training.require_gpu is true: use an ml.g* or ml.p* type (e.g. ml.g5.xlarge) or set require_gpu to false`,
       );
       v.check(!isBurstableInstanceType(type), 'instanceType', 'aws.training.instance_type', `"${type}" is burstable; SageMaker training does not offer ml.t* types`);
     }
-    const count = props.instanceCount ?? 1;
-    v.check(Number.isInteger(count) && count >= 1, 'instanceCount', 'aws.training.instance_count', `must be a whole number >= 1, found ${count}`);
-    const runtime = props.maxRuntime?.toSeconds() ?? 86_400;
-    v.check(runtime >= 1 && runtime <= 28 * 86_400, 'maxRuntime', 'aws.training.max_runtime_seconds', `must be 1 s to 28 days (SageMaker's limit), found ${runtime} s`);
-    if (props.maxWait !== undefined) {
-      v.check(props.spot === true, 'maxWait', 'aws.training.max_wait_seconds', 'only applies to spot training: set aws.training.spot to true or remove max_wait_seconds');
-      v.check(
-        props.maxWait.toSeconds() >= runtime,
-        'maxWait',
-        'aws.training.max_wait_seconds',
-        `must be >= max_runtime_seconds (${runtime}), found ${props.maxWait.toSeconds()}`,
-      );
-    }
-    const volume = props.volumeSizeGb ?? 50;
-    v.check(Number.isInteger(volume) && volume >= 1 && volume <= 16_384, 'volumeSizeGb', 'aws.training.volume_size_gb', `must be 1-16384 GB, found ${volume}`);
+  }
+
+  private validateTimeLimits(v: PropsValidator, props: TrainingJobProps): void {
+    const runtime = (props.maxRuntime ?? TRAINING_JOB_DEFAULTS.maxRuntime).toSeconds();
+    const max = SAGEMAKER_LIMITS.maxRuntimeSeconds;
+    v.check(runtime >= 1 && runtime <= max, 'maxRuntime', 'aws.training.max_runtime_seconds', `must be 1 s to 28 days (SageMaker's limit), found ${runtime} s`);
+    if (props.maxWait === undefined) return;
+    v.check(props.spot === true, 'maxWait', 'aws.training.max_wait_seconds', 'only applies to spot training: set aws.training.spot to true or remove max_wait_seconds');
     v.check(
-      /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,44}$/.test(props.jobNamePrefix),
-      'jobNamePrefix',
-      'project (pipeline.json) + environment',
-      `"${props.jobNamePrefix}" must be 1-45 letters, digits and dashes (SageMaker job names are at most 63 characters)`,
+      props.maxWait.toSeconds() >= runtime,
+      'maxWait',
+      'aws.training.max_wait_seconds',
+      `must be >= max_runtime_seconds (${runtime}), found ${props.maxWait.toSeconds()}`,
     );
-    const evalType = props.evaluationInstanceType ?? 'ml.m5.xlarge';
-    v.check(isSageMakerInstanceType(evalType), 'evaluationInstanceType', 'evaluationInstanceType', `"${evalType}" is not a SageMaker instance type`);
-    for (const [name, value] of Object.entries(sageMakerTrainingEnvironment(props.launchContext))) {
-      v.check(value.length <= 512, 'launchContext', name, `SageMaker accepts environment values of at most 512 characters, found ${value.length}`);
-    }
-    for (const [k, value] of Object.entries(props.hyperparameters ?? {})) {
-      v.check(value.length <= 2500, 'hyperparameters', `pipeline.training_params.${k}`, `SageMaker accepts hyperparameter values of at most 2500 characters, found ${value.length}`);
-    }
-    v.throwIfInvalid();
   }
 }

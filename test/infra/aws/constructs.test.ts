@@ -1,25 +1,25 @@
 /** GIVEN/WHEN/THEN tests of each construct on its own, in a bare stack (no synth of the full app). */
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { DataLake } from '../../../infra/aws/constructs/data-lake';
-import { HyperparameterTuning } from '../../../infra/aws/constructs/hyperparameter-tuning';
-import { Ingestion, secretPlaceholder } from '../../../infra/aws/constructs/ingestion';
-import { ModelEndpoint } from '../../../infra/aws/constructs/model-endpoint';
+import { DATA_LAKE_DEFAULTS, DataLake } from '../../../infra/aws/constructs/data-lake';
+import { HYPERPARAMETER_TUNING_DEFAULTS, HyperparameterTuning } from '../../../infra/aws/constructs/hyperparameter-tuning';
+import { INGESTION_DEFAULTS, Ingestion, secretPlaceholder } from '../../../infra/aws/constructs/ingestion';
+import { ENDPOINT_METRIC_DEFAULTS, MODEL_ENDPOINT_DEFAULTS, ModelEndpoint, VARIANT_NAME } from '../../../infra/aws/constructs/model-endpoint';
 import { Monitoring } from '../../../infra/aws/constructs/monitoring';
-import { ASSET_IMAGE_TAG, ImageRepositories, Registry } from '../../../infra/aws/constructs/registry';
-import { REGISTER_PATHS, TrainingJob, TRAINING_METRICS, metricDefinitions, statesFormat } from '../../../infra/aws/constructs/training-job';
-import { metricLine, SAGEMAKER_METRIC_DEFINITIONS } from '../../../runtime/training/telemetry';
+import { ASSET_IMAGE_TAG, ImageRepositories, REGISTRY_DEFAULTS, Registry } from '../../../infra/aws/constructs/registry';
+import { REGISTER_PATHS, TRAINING_JOB_DEFAULTS, TrainingJob, TRAINING_METRICS, metricDefinitions, statesFormat } from '../../../infra/aws/constructs/training-job';
+import { metricLine } from '../../../runtime/training/telemetry';
+import { metricDirection, SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS } from '../../../runtime/contract/metrics';
 import { hasInstanceStorage, isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../../../infra/aws/instance-types';
 import { awsNames } from '../../../runtime/contract/aws-names';
 import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
 import { FIXED_PREFIXES, MODEL_ARCHIVE, processedRunPrefix, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
 import { evaluateFormat, evaluateRunIdExpression, resolveCfn } from './helpers';
 import { acknowledgeJustifiedWildcards, wildcardFindings } from '../../../infra/aws/nag';
-import { ConstructPropsError, isConcrete } from '../../../infra/aws/validation';
+import { ConstructPropsError, PropsValidator } from '../../../infra/aws/validation';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTempDir } from '../../helpers/tmp';
@@ -104,9 +104,17 @@ describe('validation helpers', () => {
     ]);
     expect(error.message).toBe('S/C: invalid configuration (2 problems):\n  x.a (prop a): bad a\n  x.b (prop b): bad b');
   });
-  test('tokens are not validated as literals', () => {
-    expect(isConcrete('plain')).toBe(true);
-    expect(isConcrete('${Token[Foo.123]}')).toBe(false);
+
+  test('checkResolved skips a value only known at deploy time (a token) and checks a plain one', () => {
+    // GIVEN a validator and a name that is a token
+    const v = new PropsValidator(new Stack(new App(), 'S'));
+    const lowercase = (name: string) => /^[a-z]+$/.test(name);
+    // WHEN both a token and a plain bad name are checked
+    v.checkResolved(Lazy.string({ produce: () => 'NOT CHECKED' }), lowercase, 'name', 'config.name', 'the token');
+    v.checkResolved('BAD NAME', lowercase, 'name', 'config.name', 'the plain value');
+    const when = () => v.throwIfInvalid();
+    // THEN only the plain value is reported
+    expect(when).toThrow(/\(1 problem\):\n  config\.name \(prop name\): the plain value$/);
   });
 });
 
@@ -139,6 +147,32 @@ describe('DataLake', () => {
     expect(() => new DataLake(stack, 'Bad', { bucketName: 'ok-bucket', rawInfrequentAccessAfterDays: 10, checkpointExpirationDays: 0 })).toThrow(
       /^(?=[\s\S]*\(2 problems\))(?=[\s\S]*checkpointExpirationDays.*found 0)(?=[\s\S]*Infrequent Access only after 30 days)/,
     );
+  });
+
+  test('omitted lifecycle days take DATA_LAKE_DEFAULTS', () => {
+    // GIVEN a data lake with no lifecycle props
+    const stack = new Stack(new App(), 'S');
+    // WHEN
+    new DataLake(stack, 'Lake', { bucketName: 'defaults-bucket' });
+    // THEN the bucket's rules hold the defaults
+    const bucket = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')).find((b) => b.Properties.BucketName === 'defaults-bucket')!;
+    const rules = Object.fromEntries(bucket.Properties.LifecycleConfiguration.Rules.map((r: any) => [r.Id, r]));
+    expect(rules['expire-noncurrent-versions'].NoncurrentVersionExpiration.NoncurrentDays).toBe(DATA_LAKE_DEFAULTS.noncurrentVersionExpirationDays);
+    expect(rules['raw-to-infrequent-access'].Transitions[0].TransitionInDays).toBe(DATA_LAKE_DEFAULTS.rawInfrequentAccessAfterDays);
+    expect(rules['expire-checkpoints'].ExpirationInDays).toBe(DATA_LAKE_DEFAULTS.checkpointExpirationDays);
+    expect(bucket.DeletionPolicy).toBe(DATA_LAKE_DEFAULTS.retainOnDelete ? 'Retain' : 'Delete');
+  });
+
+  test('a bucket name known only at deploy time (a parameter) is not validated; a bad literal one is', () => {
+    // GIVEN a stack whose bucket name is a CloudFormation parameter
+    const stack = new Stack(new App(), 'S');
+    const name = new CfnParameter(stack, 'BucketName').valueAsString;
+    // WHEN
+    const withToken = () => new DataLake(stack, 'Lake', { bucketName: name });
+    const withLiteral = () => new DataLake(stack, 'Bad', { bucketName: 'Not_A_Bucket' });
+    // THEN
+    expect(withToken).not.toThrow();
+    expect(withLiteral).toThrow(/aws\.storage\.bucket \(prop bucketName\): "Not_A_Bucket" is not a valid S3 bucket name/);
   });
 });
 
@@ -246,6 +280,19 @@ describe('ImageRepositories', () => {
           untaggedImageExpiryDays: 1.5,
         }),
     ).toThrow(/\(3 problems\)[\s\S]*ECR repository name "Bad Prefix\/ingestion" is invalid[\s\S]*maxTaggedImages \(prop maxTaggedImages\): must be a whole number >= 1, found 0[\s\S]*found 1\.5/);
+  });
+
+  test('omitted counts take REGISTRY_DEFAULTS', () => {
+    // GIVEN repositories with no lifecycle props
+    const stack = new Stack(new App(), 'Registry');
+    // WHEN
+    new ImageRepositories(stack, 'Repositories', { repositoryNames: NAMES.repositories });
+    // THEN every lifecycle policy holds the defaults
+    for (const repo of repositoriesOf(stack)) {
+      const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
+      expect(rules.map((r: any) => r.selection.countNumber)).toEqual([REGISTRY_DEFAULTS.untaggedImageExpiryDays, REGISTRY_DEFAULTS.maxTaggedImages]);
+    }
+    expect(fixture().registry.imageTag).toBe(REGISTRY_DEFAULTS.imageTag);
   });
 });
 
@@ -405,6 +452,41 @@ describe('TrainingJob', () => {
       }),
     ).toThrow(/\(6 problems\)[\s\S]*burstable[\s\S]*instance_count[\s\S]*max_wait_seconds.*must be >= max_runtime_seconds \(14400\)[\s\S]*1-45 letters[\s\S]*evaluationInstanceType[\s\S]*pipeline\.training_params\.big/);
   });
+
+  test('omitted props take TRAINING_JOB_DEFAULTS, and validation compares with the same values', () => {
+    // GIVEN a job with only the required props
+    const f = fixture();
+    // WHEN
+    const job = trainingJob(f, { requireGpu: undefined });
+    // THEN the job definition and the pipeline hold the defaults
+    expect(job.jobDefinition.ResourceConfig).toMatchObject({ InstanceCount: TRAINING_JOB_DEFAULTS.instanceCount, VolumeSizeInGB: TRAINING_JOB_DEFAULTS.volumeSizeGb });
+    expect(job.jobDefinition.StoppingCondition).toEqual({ MaxRuntimeInSeconds: TRAINING_JOB_DEFAULTS.maxRuntime.toSeconds() });
+    expect(job.jobDefinition.EnableManagedSpotTraining).toBe(TRAINING_JOB_DEFAULTS.spot);
+    expect(job.jobDefinition.StaticHyperParameters).toEqual(TRAINING_JOB_DEFAULTS.hyperparameters);
+    const states = definitionOf(job.stateMachine).States;
+    for (const step of ['Evaluate', 'Register']) {
+      expect(states[step].Parameters.ProcessingResources.ClusterConfig.InstanceType).toBe(TRAINING_JOB_DEFAULTS.evaluationInstanceType);
+    }
+    Template.fromStack(f.stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: Match.objectLike({ object: { key: [{ wildcard: `data/processed/*/${TRAINING_JOB_DEFAULTS.startOnDataMarker}` }] } }) }),
+    });
+
+    // WHEN a spot job waits less than the default runtime
+    const when = () => trainingJob(fixture(), { spot: true, maxWait: Duration.hours(1) });
+    // THEN validation names the same default
+    expect(when).toThrow(`must be >= max_runtime_seconds (${TRAINING_JOB_DEFAULTS.maxRuntime.toSeconds()}), found 3600`);
+  });
+
+  test('spot without maxWait waits spotMaxWaitFactor times the runtime, and the state machine allows that plus evaluation', () => {
+    // GIVEN a spot job of one hour
+    const f = fixture();
+    // WHEN
+    const job = trainingJob(f, { spot: true, maxRuntime: Duration.hours(1) });
+    // THEN
+    const wait = 3600 * TRAINING_JOB_DEFAULTS.spotMaxWaitFactor;
+    expect(job.jobDefinition.StoppingCondition.MaxWaitTimeInSeconds).toBe(wait);
+    expect(definitionOf(job.stateMachine).TimeoutSeconds).toBe(wait + 2 * 3600);
+  });
 });
 
 describe('HyperparameterTuning', () => {
@@ -483,6 +565,39 @@ describe('HyperparameterTuning', () => {
         }),
     ).toThrow(/tuning\.trials.*1-750[\s\S]*maxParallelTrials[\s\S]*tuning\.min_epochs[\s\S]*log-scale range needs min > 0[\s\S]*min \(2\) must be < max \(2\)[\s\S]*1-30 categorical values[\s\S]*1-23 letters/);
   });
+
+  test('omitted props take HYPERPARAMETER_TUNING_DEFAULTS: random search maximising auc, at most 10 trials at once', () => {
+    // GIVEN studies of 40 and of 4 trials with no strategy, metric or parallelism
+    const f = fixture();
+    const job = trainingJob(f);
+    const tuningOf = (id: string, trials: number) =>
+      new HyperparameterTuning(f.stack, id, { trainingJob: job, dataLake: f.dataLake, jobNamePrefix: NAMES.tuningJobPrefix, searchSpace: space, trials });
+    // WHEN
+    const [large, small] = [tuningOf('Large', 40), tuningOf('Small', 4)];
+    // THEN
+    expect(large.tuningJobConfig).toMatchObject({
+      Strategy: 'Random',
+      HyperParameterTuningJobObjective: { Type: 'Maximize', MetricName: `validation:${HYPERPARAMETER_TUNING_DEFAULTS.metric}` },
+      ResourceLimits: { MaxNumberOfTrainingJobs: 40, MaxParallelTrainingJobs: HYPERPARAMETER_TUNING_DEFAULTS.maxParallelTrials },
+    });
+    expect(large.tuningJobConfig.StrategyConfig).toBeUndefined();
+    expect(small.tuningJobConfig.ResourceLimits.MaxParallelTrainingJobs).toBe(4);
+  });
+
+  test('the objective goes the way the contract says the metric is better', () => {
+    // GIVEN one study per tunable metric
+    const f = fixture();
+    const job = trainingJob(f);
+    // WHEN
+    const objectives = TUNABLE_METRICS.map(
+      (metric) =>
+        new HyperparameterTuning(f.stack, `Tuning-${metric}`, { trainingJob: job, dataLake: f.dataLake, jobNamePrefix: NAMES.tuningJobPrefix, searchSpace: space, trials: 2, metric })
+          .tuningJobConfig.HyperParameterTuningJobObjective.Type,
+    );
+    // THEN
+    expect(objectives).toEqual(TUNABLE_METRICS.map((m) => (metricDirection(m) === 'lower' ? 'Minimize' : 'Maximize')));
+    expect(objectives).toEqual(['Maximize', 'Maximize', 'Minimize', 'Minimize']);
+  });
 });
 
 describe('Ingestion', () => {
@@ -538,6 +653,18 @@ describe('Ingestion', () => {
     expect(() => new Ingestion(f.stack, 'Ingestion2', { ...base(f), launch: ingestionLaunch(CTX, SOURCE, undefined), cpu: 300 })).toThrow(
       /Fargate accepts 256, 512, 1024, 2048, 4096 CPU units, found 300/,
     );
+  });
+
+  test('omitted props take INGESTION_DEFAULTS: a scheduled task of 1 vCPU and 2 GiB', () => {
+    // GIVEN an ingestion with no size or schedule state
+    const f = fixture();
+    // WHEN
+    new Ingestion(f.stack, 'Ingestion', { ...base(f), launch: ingestionLaunch(CTX, SOURCE, undefined) });
+    // THEN
+    const t = Template.fromStack(f.stack);
+    t.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: String(INGESTION_DEFAULTS.cpu), Memory: String(INGESTION_DEFAULTS.memoryLimitMiB) });
+    t.hasResourceProperties('AWS::Scheduler::Schedule', { State: INGESTION_DEFAULTS.enabled ? 'ENABLED' : 'DISABLED' });
+    t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: INGESTION_DEFAULTS.retainOnDelete ? 'Retain' : 'Delete' });
   });
 });
 
@@ -607,6 +734,75 @@ describe('ModelEndpoint', () => {
           autoscaling: { minCapacity: 1, maxCapacity: 2, invocationsPerInstance: 0 },
         }),
     ).toThrow(/\(6 problems\)[\s\S]*not a SageMaker instance type[\s\S]*target_value[\s\S]*aws\.data_capture_percent[\s\S]*1-50%[\s\S]*"bad_name"[\s\S]*"\.\.\/escape"/);
+  });
+
+  test('metricX() name the endpoint\'s variant in AWS/SageMaker, summed per minute unless a call says otherwise', () => {
+    // GIVEN an endpoint
+    const f = fixture();
+    const endpoint = new ModelEndpoint(f.stack, 'Serving', { ...base(f), modelVersion: 'v1' });
+    // WHEN
+    const invocations = endpoint.metricInvocations();
+    const p99 = endpoint.metricModelLatency({ statistic: 'p99', period: Duration.minutes(5) });
+    // THEN
+    expect(invocations).toMatchObject({
+      namespace: 'AWS/SageMaker',
+      metricName: 'Invocations',
+      dimensions: { EndpointName: NAMES.endpoint, VariantName: VARIANT_NAME },
+      statistic: ENDPOINT_METRIC_DEFAULTS.statistic,
+    });
+    expect(invocations.period.toSeconds()).toBe(ENDPOINT_METRIC_DEFAULTS.period.toSeconds());
+    expect([endpoint.metricModelLatency().statistic, endpoint.metricOverheadLatency().statistic]).toEqual(['Average', 'Average']);
+    expect([p99.statistic, p99.period.toSeconds()]).toEqual(['p99', 300]);
+    expect(
+      [endpoint.metricInvocationsPerInstance(), endpoint.metricInvocation4XXErrors(), endpoint.metricInvocation5XXErrors(), endpoint.metricOverheadLatency()].map((m) => m.metricName),
+    ).toEqual(['InvocationsPerInstance', 'Invocation4XXErrors', 'Invocation5XXErrors', 'OverheadLatency']);
+    expect(endpoint.metric('ModelSetupTime', { statistic: 'Maximum' })).toMatchObject({ metricName: 'ModelSetupTime', statistic: 'Maximum', dimensions: invocations.dimensions });
+  });
+
+  test('the rollback alarms and the dashboard widgets are built on metricErrorRate() and metricModelLatency(), at MODEL_ENDPOINT_DEFAULTS', () => {
+    // GIVEN an endpoint with default rollback limits
+    const f = fixture();
+    // WHEN
+    const endpoint = new ModelEndpoint(f.stack, 'Serving', { ...base(f), modelVersion: 'v1' });
+    // THEN the alarms watch exactly those metrics
+    const alarms = Template.fromStack(f.stack).findResources('AWS::CloudWatch::Alarm');
+    const [errorRate, latency] = endpoint.rollbackAlarms.map((a) => alarms[f.stack.getLogicalId(a.node.defaultChild as any)].Properties);
+    const errorMetrics = errorRate.Metrics as any[];
+    expect(errorMetrics.find((m) => m.Expression).Expression).toBe(endpoint.metricErrorRate().expression);
+    expect(errorMetrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName)).toEqual([
+      endpoint.metricInvocations().metricName,
+      endpoint.metricInvocation5XXErrors().metricName,
+    ]);
+    expect(errorRate.Threshold).toBe(MODEL_ENDPOINT_DEFAULTS.maxErrorRatePercent);
+    expect(latency.Metrics[0].MetricStat).toMatchObject({ Metric: { MetricName: endpoint.metricModelLatency().metricName }, Stat: 'p99', Period: 60 });
+    expect(latency.Threshold).toBe(MODEL_ENDPOINT_DEFAULTS.maxP99Latency.toMilliseconds() * 1000);
+    // AND the dashboard shows those alarms
+    const shown = endpoint.widgets().map((w) => f.stack.resolve(w.toJson())[0].properties.annotations.alarms[0]);
+    expect(shown).toEqual(endpoint.rollbackAlarms.map((a) => f.stack.resolve(a.alarmArn)));
+    // AND the deployment canary and data capture hold the defaults
+    const t = Template.fromStack(f.stack);
+    t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { DataCaptureConfig: Match.objectLike({ InitialSamplingPercentage: MODEL_ENDPOINT_DEFAULTS.dataCapturePercent }) });
+    t.hasResourceProperties('AWS::SageMaker::Endpoint', {
+      DeploymentConfig: Match.objectLike({
+        BlueGreenUpdatePolicy: Match.objectLike({
+          TrafficRoutingConfiguration: {
+            Type: 'CANARY',
+            CanarySize: { Type: 'CAPACITY_PERCENT', Value: MODEL_ENDPOINT_DEFAULTS.canaryPercent },
+            WaitIntervalInSeconds: MODEL_ENDPOINT_DEFAULTS.canaryBakeTime.toSeconds(),
+          },
+        }),
+      }),
+    });
+  });
+
+  test('without a pinned version the metrics still name the endpoint, so a dashboard can watch it before the first promotion', () => {
+    // GIVEN no pinned version
+    const f = fixture();
+    // WHEN
+    const endpoint = new ModelEndpoint(f.stack, 'Serving', { ...base(f), modelVersion: null });
+    // THEN
+    expect(endpoint.rollbackAlarms).toEqual([]);
+    expect(endpoint.metricInvocation5XXErrors().dimensions).toEqual({ EndpointName: NAMES.endpoint, VariantName: VARIANT_NAME });
   });
 });
 

@@ -268,12 +268,6 @@ test('without ingestion_source no ingestion job or identity is declared, and a w
   expect(warningsOf(stack)).toContainEqual(expect.stringContaining('Set ingestion_source in config/environments/dev.json'));
 });
 
-test('"latest" is not a pin: no serving app', () => {
-  const stack = buildWith((dir) => editJson(path.join(dir, 'environments', 'dev.json'), (doc) => (doc.model_version = 'latest')));
-  expect(stack.serving).toBeUndefined();
-  expect(warningsOf(stack)).toContainEqual(expect.stringContaining('"latest" is not a pin'));
-});
-
 test('auth with only token_file fails synth: the deployed job receives the token as an environment variable', () => {
   const build = () =>
     buildWith((dir) =>

@@ -14,6 +14,7 @@ import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { ConfigError } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../../config/schema';
 import { buildCdktfApp } from '../../../infra/cdktf/app';
+import { SERVING_ALERTS_DEFAULTS } from '../../../infra/gcp/monitoring';
 import { GcpMlStack } from '../../../infra/gcp/stack';
 import {
   ENV,
@@ -227,6 +228,11 @@ describe.each(ENVIRONMENTS)('gcp-%s with a pinned model and an API token (served
     expect(filters).toContain('run.googleapis.com/request_latencies');
     for (const p of policies) expect(p.notification_channels).toEqual(['${google_monitoring_notification_channel.alerts_email_9053A621.id}']);
   });
+
+  test('alerting thresholds: SERVING_ALERTS_DEFAULTS (the stack sets none)', () => {
+    const thresholds = Object.fromEntries(all(json(), 'google_monitoring_alert_policy').map((p) => [p.severity, p.conditions[0].condition_threshold.threshold_value]));
+    expect(thresholds).toEqual({ ERROR: SERVING_ALERTS_DEFAULTS.errorRateThreshold, WARNING: SERVING_ALERTS_DEFAULTS.latencyP99Ms });
+  });
 });
 
 function buildWith(edit: (dir: string) => void, envName: EnvironmentName = 'dev'): GcpMlStack {
@@ -235,13 +241,6 @@ function buildWith(edit: (dir: string) => void, envName: EnvironmentName = 'dev'
   const app = buildCdktfApp({ configDir: dir, clouds: ['gcp'], environments: [envName], backendEnv: {} });
   return app.node.findChild(`gcp-${envName}`) as GcpMlStack;
 }
-
-test('"latest" is not a pin: no serving service, and the warning says so', () => {
-  const stack = buildWith((dir) => editJson(path.join(dir, 'environments', 'dev.json'), (doc) => (doc.model_version = 'latest')));
-  expect(stack.serving).toBeUndefined();
-  expect(JSON.parse(Testing.synth(stack)).resource.google_cloud_run_v2_service).toBeUndefined();
-  expect(warningsOf(stack)).toContainEqual(expect.stringContaining('"latest" is not a pin'));
-});
 
 test('without ingestion_source no ingestion job, scheduler or ingestion accounts are declared, and a warning says what to set', () => {
   const stack = buildWith((dir) => editJson(path.join(dir, 'environments', 'dev.json'), (doc) => delete doc.ingestion_source));
