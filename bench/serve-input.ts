@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { csvCell, parseJsonRows, validateRows, WRAPPER_KEYS } from '../runtime/serving/input';
 import { createJsonBatchEncoder } from '../runtime/serving/json-batch';
-import { fitPreprocessing, transformRows, validateInputRow } from '../runtime/training/preprocessing';
+import { fitPreprocessing, transformRows, validateInputRow } from '../runtime/model/preprocessing';
 import { microsPerCall } from './lib/stats';
 
 const flag = (name: string): string | undefined => {

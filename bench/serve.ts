@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { writeModelPackage, type ModelMetadata } from '../runtime/model/package';
 import { csvCell } from '../runtime/serving/input';
 import { LocalObjectStore } from '../runtime/storage/local-store';
-import { fitPreprocessing } from '../runtime/training/preprocessing';
+import { fitPreprocessing } from '../runtime/model/preprocessing';
 import { usableCores } from '../runtime/serving/cluster';
 import { freePort, waitForPort } from '../test/helpers/moto';
 

@@ -1,7 +1,2 @@
-/** Raised by commands for user errors: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+// UsageError lives beneath the stages (runtime/common/errors.ts) so training can raise it; the commands import it from here.
+export { UsageError } from '../common/errors';

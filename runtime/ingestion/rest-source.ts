@@ -4,7 +4,7 @@ import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
 import { isSecretPlaceholder, SECRET_PLACEHOLDER_PREFIX } from '../contract/env';
 import { arrayElementTexts } from './json-slices';
-import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from './retry';
+import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../common/retry';
 import { atPath, type IngestionSource, type ReadStart, type SourcePage, type SourcePosition } from './types';
 
 /** A request that failed for good (non-retryable status, or retries exhausted). */

@@ -3,7 +3,7 @@
  *
  *   <prefix>model/model.json      TF.js LayersModel artifacts (modelTopology + weightsManifest)
  *   <prefix>model/weights.bin     the weights, float32, in manifest order
- *   <prefix>preprocessing.json    PreprocessingState (runtime/training/preprocessing.ts)
+ *   <prefix>preprocessing.json    PreprocessingState (runtime/model/preprocessing.ts)
  *   <prefix>metadata.json         ModelMetadata
  *   <prefix>metrics.json          test-split metrics
  *   <prefix>report.html           evaluation report
@@ -15,7 +15,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { getJson, putJson, type ObjectStore } from '../storage/object-store';
-import { assertPreprocessingState, type PreprocessingState } from '../training/preprocessing';
+import { assertPreprocessingState, type PreprocessingState } from './preprocessing';
 
 export const MODEL_PACKAGE_FORMAT_VERSION = 1;
 

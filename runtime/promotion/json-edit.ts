@@ -1,109 +1,9 @@
 /**
- * Replaces values inside a JSON document's text without re-serialising it, so a
- * promotion's diff touches exactly the lines it changes and keeps the file's
- * formatting (indentation, inline arrays, trailing newline) as the author wrote it.
+ * Replaces values inside a JSON document's text without re-serialising it (jsonc-parser's modify +
+ * applyEdits), so a promotion's diff touches exactly the lines it changes and keeps the file's formatting
+ * (indentation, inline arrays, trailing newline) as the author wrote it.
  */
-
-/** Where one value sits in the text: [start, end) offsets. */
-interface ValueSpan {
-  start: number;
-  end: number;
-}
-
-class JsonScanner {
-  private pos = 0;
-  readonly spans = new Map<string, ValueSpan>();
-
-  constructor(private readonly text: string) {}
-
-  scanDocument(): void {
-    this.value([]);
-    this.whitespace();
-    if (this.pos !== this.text.length) this.fail('unexpected text after the JSON value');
-  }
-
-  private fail(message: string): never {
-    throw new SyntaxError(`${message} at offset ${this.pos}`);
-  }
-
-  private whitespace(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos])) this.pos++;
-  }
-
-  private value(path: string[]): void {
-    this.whitespace();
-    const start = this.pos;
-    const ch = this.text[this.pos];
-    if (ch === '{') this.object(path);
-    else if (ch === '[') this.array(path);
-    else if (ch === '"') this.string();
-    else {
-      const match = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(this.text.slice(this.pos, this.pos + 64));
-      if (!match) this.fail('expected a JSON value');
-      this.pos += match[0].length;
-    }
-    this.spans.set(JSON.stringify(path), { start, end: this.pos });
-  }
-
-  private string(): string {
-    const start = this.pos;
-    this.pos++;
-    while (this.pos < this.text.length && this.text[this.pos] !== '"') {
-      this.pos += this.text[this.pos] === '\\' ? 2 : 1;
-    }
-    if (this.pos >= this.text.length) this.fail('unterminated string');
-    this.pos++;
-    return JSON.parse(this.text.slice(start, this.pos)) as string;
-  }
-
-  private expect(ch: string): void {
-    this.whitespace();
-    if (this.text[this.pos] !== ch) this.fail(`expected "${ch}"`);
-    this.pos++;
-  }
-
-  private object(path: string[]): void {
-    this.pos++;
-    this.whitespace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.whitespace();
-      if (this.text[this.pos] !== '"') this.fail('expected a key');
-      const key = this.string();
-      this.expect(':');
-      this.value([...path, key]);
-      this.whitespace();
-      if (this.text[this.pos] === ',') {
-        this.pos++;
-        continue;
-      }
-      this.expect('}');
-      return;
-    }
-  }
-
-  private array(path: string[]): void {
-    this.pos++;
-    this.whitespace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return;
-    }
-    for (let index = 0; ; index++) {
-      this.value([...path, String(index)]);
-      this.whitespace();
-      if (this.text[this.pos] === ',') {
-        this.pos++;
-        continue;
-      }
-      this.expect(']');
-      return;
-    }
-  }
-}
+import { applyEdits, findNodeAtLocation, modify, parseTree, printParseErrorCode, type JSONPath, type Node, type ParseError } from 'jsonc-parser';
 
 /** One replacement: the key path of an EXISTING value and its new value. */
 export interface JsonValueEdit {
@@ -111,27 +11,41 @@ export interface JsonValueEdit {
   value: string | number | boolean | null;
 }
 
+/** Config files are strict JSON (JSON.parse reads them): no comments, no trailing commas. */
+const STRICT = { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false } as const;
+
+function describeParseError(error: ParseError): string {
+  const words = printParseErrorCode(error.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return `${words} at offset ${error.offset}`;
+}
+
+/** The jsonc path of `path` in the parsed tree (array indices as numbers); undefined when some key is absent. */
+function existingPath(root: Node, path: string[]): JSONPath | undefined {
+  const located: JSONPath = [];
+  let node: Node | undefined = root;
+  for (const segment of path) {
+    const step = node.type === 'array' ? Number(segment) : segment;
+    if (typeof step === 'number' && !Number.isInteger(step)) return undefined;
+    node = findNodeAtLocation(node, [step]);
+    if (!node) return undefined;
+    located.push(step);
+  }
+  return located;
+}
+
 /**
  * Returns `text` with each edited value replaced in place. Every path must
  * already exist (promotion never adds keys: the schema requires them).
  */
 export function replaceJsonValues(text: string, edits: JsonValueEdit[], fileName = 'document'): string {
-  const scanner = new JsonScanner(text);
-  try {
-    scanner.scanDocument();
-  } catch (err) {
-    throw new Error(`${fileName} is not valid JSON: ${(err as Error).message}`);
-  }
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, STRICT);
+  if (errors.length > 0 || !root) throw new Error(`${fileName} is not valid JSON: ${errors.length ? describeParseError(errors[0]) : 'it is empty'}`);
   const located = edits.map((edit) => {
-    const span = scanner.spans.get(JSON.stringify(edit.path));
-    if (!span) throw new Error(`${fileName} has no key "${edit.path.join('.')}" to update: add it (see config/schema.ts)`);
-    return { span, replacement: JSON.stringify(edit.value) };
+    const path = existingPath(root, edit.path);
+    if (!path) throw new Error(`${fileName} has no key "${edit.path.join('.')}" to update: add it (see config/schema.ts)`);
+    return { path, value: edit.value };
   });
-  // Apply from the end so earlier offsets stay valid.
-  located.sort((a, b) => b.span.start - a.span.start);
-  let result = text;
-  for (const { span, replacement } of located) {
-    result = result.slice(0, span.start) + replacement + result.slice(span.end);
-  }
-  return result;
+  // Without formatting options modify() replaces only the value's own text.
+  return located.reduce((current, { path, value }) => applyEdits(current, modify(current, path, value, {})), text);
 }

@@ -4,9 +4,9 @@
  * endpoint unpacks into /opt/ml/model). The version then never depends on the run folder it came from.
  */
 import { EVALUATION_FILE, MODEL_ARCHIVE, versionArchiveKey, versionPrefix } from '../contract/layout';
+import { packTarGz, type ArchiveEntry } from '../model/archive';
 import { PACKAGE_FILES } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
-import { packFilesTarGz, type TarFile } from '../training/tar';
 
 /** A package: its store and prefix ('' or ending with '/'). */
 export interface PackageSource {
@@ -32,29 +32,29 @@ function withSlash(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
-/** The package's files relative to its prefix; an archive already there is not part of the package. */
-export async function packageFiles(source: PackageSource): Promise<TarFile[]> {
+/** The package's files relative to its prefix, read only when copied or packed; an archive already there is not part of the package. */
+export async function packageFiles(source: PackageSource): Promise<ArchiveEntry[]> {
   const prefix = withSlash(source.prefix);
-  const names = (await source.store.list(prefix)).map((o) => o.key.slice(prefix.length)).filter((name) => name !== MODEL_ARCHIVE);
-  if (!names.includes(PACKAGE_FILES.metadata)) {
+  const objects = (await source.store.list(prefix)).filter((o) => o.key.slice(prefix.length) !== MODEL_ARCHIVE);
+  if (!objects.some((o) => o.key === prefix + PACKAGE_FILES.metadata)) {
     throw new Error(`no model package at ${prefix ? source.store.uri(prefix) : source.store.root}: ${PACKAGE_FILES.metadata} is missing (was training completed?)`);
   }
-  return Promise.all(names.map(async (name) => ({ name, body: await source.store.get(prefix + name) })));
+  return objects.map((o) => ({ name: o.key.slice(prefix.length), size: o.size, open: () => source.store.stream(o.key) }));
 }
 
-/** Writes the package files (metadata.json last), the evaluation when given, then model.tar.gz. */
+/** Copies the package files (metadata.json last), writes the evaluation when given, then streams model.tar.gz. */
 export async function materialiseVersion(store: ObjectStore, project: string, version: string, input: MaterialiseInput): Promise<MaterialisedVersion> {
   const paths = { models: input.modelsPrefix };
   const target = versionPrefix(paths, project, version);
   const files = await packageFiles(input.source);
   const ordered = [...files.filter((f) => f.name !== PACKAGE_FILES.metadata), ...files.filter((f) => f.name === PACKAGE_FILES.metadata)];
-  for (const file of ordered) await store.put(`${target}${file.name}`, file.body);
+  for (const file of ordered) await store.put(`${target}${file.name}`, await file.open());
   let evaluationKey: string | undefined;
   if (input.evaluation !== undefined) {
     evaluationKey = `${target}${EVALUATION_FILE}`;
     await store.put(evaluationKey, input.evaluation, { contentType: 'application/json' });
   }
   const artifactKey = versionArchiveKey(paths, project, version);
-  await store.put(artifactKey, packFilesTarGz(files), { contentType: 'application/gzip' });
+  await store.put(artifactKey, packTarGz(files), { contentType: 'application/gzip' });
   return { packagePrefix: target, artifactKey, ...(evaluationKey ? { evaluationKey } : {}) };
 }

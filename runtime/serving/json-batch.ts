@@ -20,7 +20,7 @@ import {
   writeNumericFeature,
   type FeatureState,
   type PreprocessingState,
-} from '../training/preprocessing';
+} from '../model/preprocessing';
 
 export interface EncodedBatch {
   /** Rows encoded. */

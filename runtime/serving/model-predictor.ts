@@ -1,6 +1,6 @@
 import { createDenseForward } from '../model/dense-forward';
 import { readDenseLayers, type ModelPackage } from '../model/package';
-import { transformRows, validateInputRow } from '../training/preprocessing';
+import { transformRows, validateInputRow } from '../model/preprocessing';
 import { WRAPPER_KEYS } from './input';
 import { createJsonBatchEncoder } from './json-batch';
 import type { Prediction, Predictor } from './predictor';

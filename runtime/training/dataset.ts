@@ -1,7 +1,7 @@
 /** Rows -> task, labels and the train / validation / test splits. */
 import type { PipelineConfig } from '../../config/schema';
 import type { TaskKind } from '../model/package';
-import { isMissing } from './preprocessing';
+import { isMissing } from '../model/preprocessing';
 import { splitIndices, type Row } from './data';
 
 export interface LabelledData {

@@ -18,9 +18,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs as parseArgv } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../config/load';
 import { CLOUDS, ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
-import { UsageError } from '../cli/errors';
+import { UsageError } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
 import { ENV, PLATFORM_ENV } from '../contract/env';
@@ -102,16 +103,30 @@ function readJsonFile<T>(file: string, what: string): T {
   }
 }
 
-/** `--name value` and `--name=value` pairs. */
+/** The options the contracts pass: Azure ML's folders, Vertex AI's --data, the control keys and the hyperparameters. */
+const KNOWN_OPTIONS = Object.fromEntries(
+  [...Object.keys(HYPERPARAMETERS), ...CONTROL_KEYS, 'input', 'output', 'checkpoints', 'data'].map((name) => [name, { type: 'string' as const }]),
+);
+
+/**
+ * `--name value` and `--name=value` pairs, tokenised by node:util parseArgs. An unknown option keeps the
+ * value after it too, so overridesFrom can name it; an option with no value is "true".
+ */
 export function parseArgs(argv: string[]): Record<string, string> {
+  const { tokens } = parseArgv({ args: argv, options: KNOWN_OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) continue;
-    const eq = arg.indexOf('=');
-    if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[arg.slice(2)] = argv[++i];
-    else out[arg.slice(2)] = 'true';
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token.kind !== 'option') continue;
+    const next = tokens[i + 1];
+    if (token.value !== undefined) {
+      out[token.name] = token.value;
+    } else if (next?.kind === 'positional' && next.index === token.index + 1) {
+      out[token.name] = next.value;
+      i++;
+    } else {
+      out[token.name] = 'true';
+    }
   }
   return out;
 }

@@ -42,7 +42,7 @@ export interface EvaluationDocument {
 
 /** Reads the package from a folder holding the model archive (unpacked into a temp folder) or the package itself. */
 export async function loadPackageFromModelDir(modelDir: string): Promise<ModelPackage> {
-  return readModelPackage(new LocalObjectStore(packageDirOf(modelDir)), '');
+  return readModelPackage(new LocalObjectStore(await packageDirOf(modelDir)), '');
 }
 
 /** The rows to score: the reproduced test split when the data is the training data, else all of it. */

@@ -3,7 +3,7 @@
  * dense forward pass serving uses (no tf backend needed).
  */
 import { denseForward, readDenseLayers, type ModelPackage } from '../model/package';
-import { isMissing, transformRows, validateInputRow } from './preprocessing';
+import { isMissing, transformRows, validateInputRow } from '../model/preprocessing';
 import { binaryMetrics, multiclassMetrics, regressionMetrics, rocCurve, type RocPoint } from './metrics';
 import { renderReport } from './report';
 import { round } from './telemetry';

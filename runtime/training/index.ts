@@ -14,7 +14,7 @@ import { loadCsvRows, seededRandom, shuffledIndices, stableHash, type Row } from
 import { labelRows, makeSplits } from './dataset';
 import { binaryMetrics, multiclassMetrics, percentile, regressionMetrics, rocCurve, type RocPoint } from './metrics';
 import { buildModel, foldTargetScaling, layerSummary } from './model';
-import { fitPreprocessing, transformRows, type PreprocessingState } from './preprocessing';
+import { fitPreprocessing, transformRows, type PreprocessingState } from '../model/preprocessing';
 import { createProgress, type ProgressMode } from './progress';
 import { renderReport } from './report';
 import { finalMetricLines, round, SystemSampler } from './telemetry';

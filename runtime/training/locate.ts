@@ -5,7 +5,7 @@ import { processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, typ
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri, storeForEnvironment, type StoreCloud } from '../storage/open';
 import { ModelRegistry } from '../registry';
-import { UsageError } from '../cli/errors';
+import { UsageError } from '../common/errors';
 import { PACKAGE_FILES } from '../model/package';
 import { resolveCsvKeys } from './data';
 

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MODEL_ARCHIVE } from '../contract/layout';
-import { findPackageDir } from '../serving/load';
-import { extractTarGz } from './tar';
+import { extractTarGz } from '../model/archive';
+import { findPackageDir } from '../model/package-dir';
 
 /** The folder named by a command's option does not exist (a usage error: exit 2). */
 export class MissingInputError extends Error {
@@ -12,13 +12,13 @@ export class MissingInputError extends Error {
 }
 
 /** The package folder: model.tar.gz unpacked into a temp folder, or the package found in `modelDir` itself. */
-export function packageDirOf(modelDir: string, flag = '--model'): string {
+export async function packageDirOf(modelDir: string, flag = '--model'): Promise<string> {
   if (!fs.existsSync(modelDir)) throw new MissingInputError(`${flag} ${modelDir} does not exist: pass the folder holding ${MODEL_ARCHIVE} (or an unpacked model package)`);
   const tarball = path.join(modelDir, MODEL_ARCHIVE);
   let dir = modelDir;
   if (fs.existsSync(tarball)) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-model-'));
-    extractTarGz(fs.readFileSync(tarball), dir);
+    await extractTarGz(tarball, dir);
   }
   return findPackageDir(dir);
 }

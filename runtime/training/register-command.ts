@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import { CLOUDS, ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
-import { UsageError } from '../cli/errors';
+import { UsageError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { ENV } from '../contract/env';
 import { EVALUATION_FILE, storagePaths, type StoreCloud } from '../contract/layout';
@@ -76,7 +76,7 @@ export async function runRegisterCommand(argv: string[], env: NodeJS.ProcessEnv 
     const bucket = required(env, ENV.bucket);
     const project = loadProjectConfig(path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR));
 
-    const packageDir = packageDirOf(flags.model);
+    const packageDir = await packageDirOf(flags.model);
     const source = { store: new LocalObjectStore(packageDir), prefix: '' };
     const metadata = await getJson<ModelMetadata>(source.store, PACKAGE_FILES.metadata);
     checkProject(metadata.project, project.pipeline.project, env[ENV.project], flags.model);

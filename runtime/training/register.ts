@@ -5,7 +5,7 @@
  */
 import { requireCloud } from '../../config/load';
 import type { EnvironmentConfig } from '../../config/schema';
-import { UsageError } from '../cli/errors';
+import { UsageError } from '../common/errors';
 import { ecrImageUri, modelPackageGroupName } from '../contract/aws-names';
 import { ENV } from '../contract/env';
 import { UNPINNED_IMAGE_TAG } from '../contract/images';

@@ -1,4 +1,4 @@
-import { backoffDelay, sleep } from '../ingestion/retry';
+import { backoffDelay, sleep } from '../common/retry';
 
 /** A control-plane call that failed for good; the message names the request and what the API said. */
 export class TriggerError extends Error {

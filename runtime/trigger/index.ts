@@ -9,9 +9,7 @@ import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import { bucketTrainingLaunch, ENV, PLATFORM_ENV, type TrainingTrigger } from '../contract/env';
 import { imageCommand } from '../contract/images';
-import { processedRunPrefix, storagePaths, type StoreCloud } from '../contract/layout';
-import type { IngestionResult } from '../ingestion';
-import { runKeys } from '../ingestion';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER, type StoreCloud } from '../contract/layout';
 import type { ObjectStore } from '../storage/object-store';
 import { armTokenSource, submitAzureMlJob, trainingRunName, WORKSPACE_ID, type TokenSource as ArmTokenSource } from './azureml';
 import { CLOUD_RUN_JOB_NAME, runCloudRunJob, type TokenSource as GoogleTokenSource } from './cloud-run';
@@ -96,7 +94,8 @@ export interface TriggerContext {
   /** The store root the run was written to (s3://b, gs://b, az://account/container). */
   bucket: string | undefined;
   store: ObjectStore;
-  result: IngestionResult;
+  /** The finished ingestion run (runtime/ingestion's IngestionResult fits). */
+  result: { runId: string; rows: { processed: number } };
   /** The container's variables (API roots, the identity's client id). */
   variables: NodeJS.ProcessEnv;
   logger: Logger;
@@ -114,11 +113,12 @@ export async function triggerTraining(ctx: TriggerContext): Promise<TrainingOutc
   if (trigger.kind === 'none') return undefined;
   assertTriggerFits(trigger, ctx.cloud, ctx.bucket);
   const log = ctx.logger.child({ runId: result.runId, trigger: trigger.kind });
-  const keys = runKeys(ctx.project, ctx.envName, ctx.cloud, result.runId);
+  const processed = processedRunPrefix(storagePaths(ctx.project.environments[ctx.envName], ctx.cloud), result.runId);
+  const success = `${processed}${SUCCESS_MARKER}`;
   if (result.rows.processed === 0) return skipped(log, trigger.kind, `run ${result.runId} has no processed rows`);
-  if (!(await ctx.store.exists(keys.success))) return skipped(log, trigger.kind, `run ${result.runId} is not complete (${keys.success} is missing)`);
+  if (!(await ctx.store.exists(success))) return skipped(log, trigger.kind, `run ${result.runId} is not complete (${success} is missing)`);
 
-  const dataUri = `${(ctx.bucket as string).replace(/\/+$/, '')}/${processedRunPrefix(storagePaths(ctx.project.environments[ctx.envName], ctx.cloud), result.runId)}`;
+  const dataUri = `${(ctx.bucket as string).replace(/\/+$/, '')}/${processed}`;
   const outcome = await fire(ctx, dataUri);
   log.info({ training: outcome }, outcome.status === 'existing' ? 'training job for this run already submitted' : 'training started');
   return outcome;

@@ -12,7 +12,7 @@ import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/clien
 import { loadProjectConfig } from '../../config/load';
 import { bucketTrainingLaunch, ENV, PLATFORM_ENV, sageMakerRegisterLaunch } from '../../runtime/contract/env';
 import { bucketUri, SUCCESS_MARKER } from '../../runtime/contract/layout';
-import { packDirectoryTarGz } from '../../runtime/training/tar';
+import { packDirectoryToFile } from '../../runtime/model/archive';
 import { motoAvailable, startMoto } from '../helpers/moto';
 import { makeTempDir } from '../helpers/tmp';
 import { buildIsolatedBundle, containerEnv, expectModelPackage, runTraining, sageMakerRoot, startNode } from './bundle-helpers';
@@ -71,7 +71,7 @@ describe('training bundle (self-contained)', () => {
       const { root, code } = await runTraining(dir);
       expect(code).toBe(0);
       const modelDir = makeTempDir('mlstack-processing-model-');
-      fs.writeFileSync(path.join(modelDir, 'model.tar.gz'), packDirectoryTarGz(path.join(root, 'model')));
+      await packDirectoryToFile(path.join(root, 'model'), path.join(modelDir, 'model.tar.gz'));
       const evaluationDir = makeTempDir('mlstack-processing-evaluation-');
       const config = { [ENV.configDir]: path.join(dir, 'config') };
       const evaluate = startNode(dir, ['evaluate', '--model', modelDir, '--data', path.join(root, 'input', 'data', 'train'), '--output', evaluationDir], containerEnv(config));

@@ -3,7 +3,7 @@ import { arrayElementTexts } from '../../runtime/ingestion/json-slices';
 import { sampleRow } from '../../runtime/ingestion/sample-data';
 import fc from 'fast-check';
 import { ColumnStats, DistinctCounter, hash32, hashSafeInteger } from '../../runtime/ingestion/quality';
-import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/ingestion/retry';
+import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../../runtime/common/retry';
 import { nextLink, redactUrl, resolveAuthHeader } from '../../runtime/ingestion/rest-source';
 import { sourceId } from '../../runtime/ingestion/state';
 import { atPath, compareWatermarks, watermarkOf } from '../../runtime/ingestion/types';

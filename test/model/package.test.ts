@@ -10,7 +10,7 @@ import {
   writeModelPackage,
   type ModelMetadata,
 } from '../../runtime/model/package';
-import { fitPreprocessing, transformRows } from '../../runtime/training/preprocessing';
+import { fitPreprocessing, transformRows } from '../../runtime/model/preprocessing';
 import { makeTempDir } from '../helpers/tmp';
 
 function smallModel(inputDim: number): tf.Sequential {

@@ -24,11 +24,14 @@ describe('replaceJsonValues', () => {
 
   test('names a missing key and invalid JSON', () => {
     expect(() => replaceJsonValues(text, [{ path: ['x', 'nope'], value: 1 }], 'dev.json')).toThrow('dev.json has no key "x.nope" to update');
-    expect(() => replaceJsonValues('{"a": }', [], 'bad.json')).toThrow(/bad.json is not valid JSON: expected a JSON value at offset 6/);
-    expect(() => replaceJsonValues('{"a": "x', [])).toThrow(/unterminated string/);
-    expect(() => replaceJsonValues('{"a": 1} 2', [])).toThrow(/unexpected text/);
-    expect(() => replaceJsonValues('{1: 2}', [])).toThrow(/expected a key/);
-    expect(() => replaceJsonValues('[1 2]', [])).toThrow(/expected "\]"/);
+    expect(() => replaceJsonValues('{"a": }', [], 'bad.json')).toThrow(/bad.json is not valid JSON: value expected at offset 6/);
+    expect(() => replaceJsonValues('{"a": "x', [])).toThrow(/unexpected end of string/);
+    expect(() => replaceJsonValues('{"a": 1} 2', [])).toThrow(/end of file expected/);
+    expect(() => replaceJsonValues('{1: 2}', [])).toThrow(/property name expected/);
+    expect(() => replaceJsonValues('[1 2]', [])).toThrow(/comma expected/);
+    expect(() => replaceJsonValues('{"a": 1, // why\n}', [])).toThrow(/invalid comment token/);
+    expect(() => replaceJsonValues('', [], 'empty.json')).toThrow(/empty.json is not valid JSON/);
+    expect(() => replaceJsonValues(text, [{ path: ['list', 'first'], value: 1 }], 'dev.json')).toThrow('dev.json has no key "list.first" to update');
   });
 
   test('round-trips any JSON document: editing the root keys gives what JSON.parse + assign gives', () => {

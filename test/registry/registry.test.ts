@@ -8,7 +8,7 @@ import { createSageMakerModelPackage, modelDataUrlOf, sagemakerClient } from '..
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';
 import { S3ObjectStore } from '../../runtime/storage/s3-store';
-import { extractTarGz } from '../../runtime/training/tar';
+import { extractTarGz } from '../../runtime/model/archive';
 import { motoAvailable, startMoto, type MotoServer } from '../helpers/moto';
 import { makeTempDir } from '../helpers/tmp';
 
@@ -22,9 +22,9 @@ async function writeFakePackage(store: ObjectStore, prefix: string, tag: string)
   await store.put(`${prefix}metadata.json`, JSON.stringify({ run_id: tag }));
 }
 
-function unpack(archive: Buffer): { dir: string; files: string[] } {
+async function unpack(archive: Buffer): Promise<{ dir: string; files: string[] }> {
   const dir = makeTempDir('mlstack-unpacked-');
-  return { dir, files: extractTarGz(archive, dir).sort() };
+  return { dir, files: (await extractTarGz(archive, dir)).sort() };
 }
 
 describe('ModelRegistry: records', () => {
@@ -104,7 +104,7 @@ describe('ModelRegistry: materialised versions', () => {
     });
     const copied = (await store.list('models/churn/v1/')).map((o) => o.key.slice('models/churn/v1/'.length));
     expect(copied.sort()).toEqual(['evaluation.json', 'metadata.json', 'model.tar.gz', 'model/model.json', 'model/weights.bin', 'preprocessing.json']);
-    const { dir: unpacked, files } = unpack(await store.get('models/churn/v1/model.tar.gz'));
+    const { dir: unpacked, files } = await unpack(await store.get('models/churn/v1/model.tar.gz'));
     expect(files).toEqual(['metadata.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json'].map((f) => path.join(...f.split('/'))));
     expect(fs.readFileSync(path.join(unpacked, 'model', 'weights.bin'))).toEqual(await store.get('models/run-1/model/weights.bin'));
   });
@@ -122,7 +122,7 @@ describe('ModelRegistry: materialised versions', () => {
       const tag = record.lineage.run_id === 'run-a' ? 'aaa' : 'bbb';
       expect((await registry.get(record.version)).lineage.run_id).toBe(record.lineage.run_id);
       expect(JSON.parse((await store.get(`${record.package_prefix}metadata.json`)).toString())).toEqual({ run_id: tag });
-      const { dir } = unpack(await store.get(`${record.package_prefix}model.tar.gz`));
+      const { dir } = await unpack(await store.get(`${record.package_prefix}model.tar.gz`));
       expect(JSON.parse(fs.readFileSync(path.join(dir, 'model', 'model.json'), 'utf8'))).toEqual({ tag });
     }
   });

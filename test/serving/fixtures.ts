@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { writeModelPackage, type ModelMetadata, type TaskKind } from '../../runtime/model/package';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';
-import { fitPreprocessing } from '../../runtime/training/preprocessing';
+import { fitPreprocessing } from '../../runtime/model/preprocessing';
 import type { Predictor } from '../../runtime/serving/predictor';
 
 export type Row = Record<string, unknown>;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { parseJsonRows, validateRows, WRAPPER_KEYS } from '../../runtime/serving/input';
 import { createJsonBatchEncoder, jsonNumber } from '../../runtime/serving/json-batch';
 import { InputError } from '../../runtime/serving/predictor';
-import { fitPreprocessing, transformRows, validateInputRow, type PreprocessingState } from '../../runtime/training/preprocessing';
+import { fitPreprocessing, transformRows, validateInputRow, type PreprocessingState } from '../../runtime/model/preprocessing';
 
 // Every kind of column the preprocessing has: numeric with and without gaps (missing indicator), log1p,
 // boolean with gaps, and categoricals whose train data held a missing value (the '' category), non-ASCII

@@ -3,10 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadTfModel, readModelPackage } from '../../runtime/model/package';
-import { findPackageDir, loadPredictor } from '../../runtime/serving/load';
+import { findPackageDir } from '../../runtime/model/package-dir';
+import { loadPredictor } from '../../runtime/serving/load';
 import { predictorFromPackage } from '../../runtime/serving/model-predictor';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
-import { transformRows } from '../../runtime/training/preprocessing';
+import { transformRows } from '../../runtime/model/preprocessing';
 import { makeTempDir } from '../helpers/tmp';
 import { sampleRows, writeTestPackage } from './fixtures';
 

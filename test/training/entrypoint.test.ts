@@ -124,6 +124,8 @@ describe('training entrypoint: Azure ML contract', () => {
 describe('entrypoint helpers', () => {
   it('parses arguments and detects the contract', () => {
     expect(parseArgs(['--a=1', '--b', '2', '--flag', '--c', 'x'])).toEqual({ a: '1', b: '2', flag: 'true', c: 'x' });
+    expect(parseArgs(['train', '--learning_rate', '-0.1', '--epochs=3', '--', '--ignored', 'x'])).toEqual({ learning_rate: '-0.1', epochs: '3' });
+    expect(() => overridesFrom(parseArgs(['--epochs', '2', '--frobnicate', '7', '--colour']))).toThrow(/unknown hyperparameters frobnicate, colour; accepted: epochs, /);
     expect(detectContract({ input: 'x' }, {})).toBe('azureml');
     expect(detectContract({}, { AIP_MODEL_DIR: 'gs://b/m' })).toBe('vertex');
     expect(detectContract({}, {})).toBe('sagemaker');

@@ -14,7 +14,7 @@ import { bucketUri } from '../../runtime/contract/layout';
 import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { runEntrypoint } from '../../runtime/training/entrypoint';
 import { checkProject, runRegisterCommand } from '../../runtime/training/register-command';
-import { extractTarGz, packDirectoryTarGz } from '../../runtime/training/tar';
+import { extractTarGz, packDirectoryToFile } from '../../runtime/model/archive';
 import { motoAvailable, startMoto, type MotoServer } from '../helpers/moto';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
@@ -36,7 +36,7 @@ async function trainAndEvaluate(): Promise<{ modelDir: string; evaluationDir: st
     const env = { [ENV.configDir]: configDir, [ENV.sageMakerRoot]: root, [ENV.requireGpu]: '0', TRAINING_JOB_NAME: 'mlstack-dev-train-0123456789ab', [ENV.logLevel]: 'silent' };
     expect(await runEntrypoint(['train'], env)).toBe(0);
     const modelDir = makeTempDir('mlstack-processing-model-');
-    fs.writeFileSync(path.join(modelDir, 'model.tar.gz'), packDirectoryTarGz(path.join(root, 'model')));
+    await packDirectoryToFile(path.join(root, 'model'), path.join(modelDir, 'model.tar.gz'));
     const evaluationDir = makeTempDir('mlstack-processing-evaluation-');
     expect(await runEntrypoint(['evaluate', '--model', modelDir, '--data', path.join(root, 'input', 'data', 'train'), '--output', evaluationDir], env)).toBe(0);
     return { modelDir, evaluationDir };
@@ -129,7 +129,7 @@ describeMoto('register command against S3 and SageMaker (moto_server)', () => {
 
     const archive = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'models/mlstack/v1/model.tar.gz' }))).Body!.transformToByteArray());
     const unpacked = makeTempDir();
-    expect(extractTarGz(archive, unpacked)).not.toContain('model.tar.gz');
+    expect(await extractTarGz(archive, unpacked)).not.toContain('model.tar.gz');
     expect(JSON.parse(fs.readFileSync(path.join(unpacked, 'metadata.json'), 'utf8'))).toMatchObject({ project: 'mlstack', run_id: 'mlstack-dev-train-0123456789ab' });
 
     const described = await sagemakerClient('us-east-1').send(new DescribeModelPackageCommand({ ModelPackageName: doc.model_package_arn }));

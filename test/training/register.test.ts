@@ -3,7 +3,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeModelPackageCommand } from '@aws-sdk/client-sagemaker';
 import { loadProjectConfig } from '../../config/load';
 import { storagePaths } from '../../runtime/contract/layout';
-import { UsageError } from '../../runtime/cli/errors';
+import { UsageError } from '../../runtime/common/errors';
 import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';

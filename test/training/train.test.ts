@@ -5,7 +5,7 @@ import type { ProjectConfig } from '../../config/schema';
 import { readDenseLayers, denseForward, readModelPackage, loadTfModel } from '../../runtime/model/package';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { resolveTrainingParams, train, SAGEMAKER_METRIC_DEFINITIONS } from '../../runtime/training';
-import { transformRows } from '../../runtime/training/preprocessing';
+import { transformRows } from '../../runtime/model/preprocessing';
 import { makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
 import * as tf from '@tensorflow/tfjs';

@@ -1,6 +1,7 @@
 /**
- * A small tar reader and writer for model.tar.gz (what SageMaker makes of /opt/ml/model): regular
- * files and folders, ustar names with prefix, GNU long names (type "L") and pax "path" records.
+ * The hand-written tar reader and writer runtime/training/tar.ts used to be, kept unchanged as bench/tar.ts's
+ * baseline (the runtime now uses runtime/model/archive.ts: tar-stream, streaming). It holds whole archives in
+ * memory: regular files and folders, ustar names with prefix, GNU long names (type "L") and pax "path" records.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -7,7 +7,7 @@ import {
   validateInputRow,
   assertPreprocessingState,
   type NumericFeatureState,
-} from '../../runtime/training/preprocessing';
+} from '../../runtime/model/preprocessing';
 
 const rows = [
   { age: '30', spend: '10.5', plan: 'basic', vip: 'true', region: 'eu' },
