@@ -1,6 +1,7 @@
 /**
- * cdk synth of the four AWS stacks (MlStack-<env>, cdk-nag included): wall
- * time and peak memory, median of fresh `node` processes running
+ * cdk synth of the AWS stacks (MlStack-<env>-registry and MlStack-<env> per
+ * environment with an aws section, eight with the shipped config; cdk-nag
+ * included): wall time and peak memory, median of fresh `node` processes running
  * infra/aws/app.ts (what cdk.json's "app" starts). The baseline is the same
  * process loading tsx only, measured in the same command. When
  * bench/synth-cdktf.ts exists, the cdktf synth (GCP + Azure) is measured too

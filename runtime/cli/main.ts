@@ -1,6 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../../config/load';
-import { IngestionConfigError } from '../ingestion/fields';
 import { registerCommands } from './commands';
 import { UsageError } from './errors';
 import { ENV } from '../contract/env';
@@ -16,6 +14,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A user error: printed without a stack trace, exit code 2. Its modules load here, so building the program (--help) does not load the config schemas. */
+function isUserError(err: unknown): err is Error {
+  if (err instanceof UsageError) return true;
+  const { ConfigError } = require('../../config/load') as typeof import('../../config/load');
+  const { IngestionConfigError } = require('../ingestion/fields') as typeof import('../ingestion/fields');
+  return err instanceof ConfigError || err instanceof IngestionConfigError;
+}
+
 /** Runs the CLI and resolves to the process exit code (never calls process.exit itself). */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -26,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode;
     }
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof IngestionConfigError) {
+    if (isUserError(err)) {
       process.stderr.write(`mlstack: ${err.message}\n`);
       return 2;
     }

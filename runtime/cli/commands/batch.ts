@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../common/logger';
-import { batchTransform, type BatchFormat } from '../../serving/batch';
-import { loadPredictor } from '../../serving/load';
+import type { BatchFormat } from '../../serving/batch';
 import { UsageError } from '../errors';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
@@ -28,6 +26,9 @@ export function registerBatchCommand(program: Command): void {
       if (opts.format !== undefined && opts.format !== 'csv' && opts.format !== 'jsonl') throw new UsageError(`--format "${opts.format}": expected csv or jsonl`);
       const chunkRows = Number(opts.chunkSize);
       if (!Number.isInteger(chunkRows) || chunkRows <= 0) throw new UsageError(`--chunk-size "${opts.chunkSize}": expected a positive integer`);
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { batchTransform } = require('../../serving/batch') as typeof import('../../serving/batch');
+      const { loadPredictor } = require('../../serving/load') as typeof import('../../serving/load');
       const predictor = await loadPredictor(opts.model, { workdir: opts.workdir });
       const summary = await batchTransform({
         predictor,

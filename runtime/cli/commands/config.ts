@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../../config/load';
-import { importSeedProject } from '../../../config/import';
-import { ENVIRONMENTS } from '../../../config/schema';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 
 export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('inspect and check the project configuration');
@@ -10,6 +8,8 @@ export function registerConfigCommand(program: Command): void {
     .description('validate config/pipeline.json, parser.json and environments/*.json; exits 2 on any error')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .action((opts: { configDir: string }) => {
+      const { loadProjectConfig } = require('../../../config/load') as typeof import('../../../config/load');
+      const { ENVIRONMENTS } = require('../../../config/schema') as typeof import('../../../config/schema');
       const project = loadProjectConfig(opts.configDir);
       const pinned = ENVIRONMENTS.map((e) => `${e}=${project.environments[e].model_version ?? '(none)'}`).join(' ');
       process.stdout.write(`config OK: ${project.dir} (features: ${project.pipeline.features.length}, pinned models: ${pinned})\n`);
@@ -22,6 +22,7 @@ export function registerConfigCommand(program: Command): void {
     .option('--project <name>', 'pipeline.json project (default: derived from endpoint_name)')
     .option('--force', 'replace files that exist in --out')
     .action((opts: { from: string; out: string; project?: string; force?: boolean }) => {
+      const { importSeedProject } = require('../../../config/import') as typeof import('../../../config/import');
       const { project, written, notes } = importSeedProject(opts);
       process.stdout.write(`imported ${opts.from} into ${project.dir} (project ${project.pipeline.project}):\n`);
       for (const file of written) process.stdout.write(`  wrote ${file}\n`);

@@ -1,12 +1,8 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
-import { readModelPackage } from '../../model/package';
-import { loadCsvRows } from '../../training/data';
-import { evaluatePackage } from '../../training/evaluate';
-import { openEnvironment, resolveData, resolvePackage } from '../../training/locate';
 import { UsageError } from '../errors';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 import { parseCloud } from './options';
 
 interface EvaluateCommandOptions {
@@ -33,6 +29,10 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--report <file>', 'write the HTML report to this file')
     .option('--json', 'print the metrics as JSON')
     .action(async (opts: EvaluateCommandOptions) => {
+      const { readModelPackage } = require('../../model/package') as typeof import('../../model/package');
+      const { loadCsvRows } = require('../../training/data') as typeof import('../../training/data');
+      const { evaluatePackage } = require('../../training/evaluate') as typeof import('../../training/evaluate');
+      const { openEnvironment, resolveData, resolvePackage } = require('../../training/locate') as typeof import('../../training/locate');
       const ctx = opts.env ? await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir }) : null;
       if (!ctx && /^v\d+$/.test(opts.model)) throw new UsageError(`--model ${opts.model} is a registry version: pass --env (and --cloud) to say which registry`);
       const where = await resolvePackage(ctx, opts.model);

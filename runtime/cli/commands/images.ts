@@ -1,13 +1,17 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { assertEnvironmentName, DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../../config/load';
 import type { EnvironmentConfig, PipelineConfig } from '../../../config/schema';
 import { ecrRepositoryName } from '../../contract/aws-names';
-import { azureRegistryName, environmentImageRef, IMAGE_NAMES, imageRegistryHost, type ImageName, type PushCloud } from '../../contract/image-registries';
-import { UNPINNED_IMAGE_TAG } from '../../contract/images';
+import type { PushCloud } from '../../contract/image-registries';
+import { IMAGE_NAMES, UNPINNED_IMAGE_TAG, type ImageName } from '../../contract/images';
 import { awsRegistryStackName, awsStackName } from '../../contract/stack-names';
 import { UsageError } from '../errors';
+import { DEFAULT_CONFIG_DIR } from './defaults';
+
+// Loaded on use: config/load (and the registry names, which import it) builds zod schemas that `mlstack --help` need not pay for.
+const configLoad = () => require('../../../config/load') as typeof import('../../../config/load');
+const registries = () => require('../../contract/image-registries') as typeof import('../../contract/image-registries');
 
 export interface ImagePushPlanInput {
   cloud: PushCloud;
@@ -25,7 +29,7 @@ const AWS_ACCOUNT = /^\d{12}$/;
 
 /** The tag and (AWS) account a push names, with a UsageError saying what to set when one is missing or refused. */
 function resolvePushTarget(input: ImagePushPlanInput): { tag: string; account?: string } {
-  const tag = input.tag ?? requireCloud(input.env, input.cloud)[input.cloud].image_tag;
+  const tag = input.tag ?? configLoad().requireCloud(input.env, input.cloud)[input.cloud].image_tag;
   if (input.cloud !== 'aws') {
     if (input.account !== undefined) throw new UsageError(`--account applies to --cloud aws only (the ECR registry's account), not ${input.cloud}`);
     return { tag };
@@ -38,7 +42,7 @@ function resolvePushTarget(input: ImagePushPlanInput): { tag: string; account?: 
         'and push that tag (or pass --tag <tag> to push one before pinning it).',
     );
   }
-  const account = input.account ?? requireCloud(input.env, 'aws').aws.account;
+  const account = input.account ?? configLoad().requireCloud(input.env, 'aws').aws.account;
   if (account === undefined) {
     throw new UsageError(`--cloud aws needs the AWS account of the ECR registry: pass --account <12-digit id> or set aws.account in ${file}`);
   }
@@ -48,16 +52,16 @@ function resolvePushTarget(input: ImagePushPlanInput): { tag: string; account?: 
 
 /** The command that logs Docker in to the environment's registry. */
 function loginCommand(input: ImagePushPlanInput, target: { account?: string }): string[] {
-  const registry = imageRegistryHost(input.cloud, input.pipeline, input.env, target);
+  const registry = registries().imageRegistryHost(input.cloud, input.pipeline, input.env, target);
   if (input.cloud === 'aws') {
     // The password travels through a pipe, never an argument: `sh -c` runs the documented ECR login.
-    const region = requireCloud(input.env, 'aws').aws.region;
+    const region = configLoad().requireCloud(input.env, 'aws').aws.region;
     const getPassword = formatCommand(['aws', 'ecr', 'get-login-password', '--region', region]);
     const login = formatCommand(['docker', 'login', '--username', 'AWS', '--password-stdin', registry]);
     return ['sh', '-c', `${getPassword} | ${login}`];
   }
   if (input.cloud === 'gcp') return ['gcloud', 'auth', 'configure-docker', registry.split('/')[0], '--quiet'];
-  return ['az', 'acr', 'login', '--name', azureRegistryName(input.pipeline, input.env)];
+  return ['az', 'acr', 'login', '--name', registries().azureRegistryName(input.pipeline, input.env)];
 }
 
 /**
@@ -72,7 +76,7 @@ export function planImagePush(input: ImagePushPlanInput): string[][] {
   const commands: string[][] = [loginCommand(input, target)];
   for (const image of input.images ?? IMAGE_NAMES) {
     const local = `${input.pipeline.project}/${image}:${target.tag}`;
-    const remote = environmentImageRef(input.cloud, input.pipeline, input.env, image, target);
+    const remote = registries().environmentImageRef(input.cloud, input.pipeline, input.env, image, target);
     commands.push(
       ['docker', 'build', '--platform', 'linux/amd64', '--file', `containers/${image}/Dockerfile`, '--tag', local, '.'],
       ['docker', 'tag', local, remote],
@@ -99,10 +103,10 @@ export interface ExistingImageCheck {
 export function planExistingImageChecks(input: ImagePushPlanInput): ExistingImageCheck[] {
   if (input.cloud !== 'aws') throw new UsageError(`--skip-existing applies to --cloud aws only (ECR tags are immutable); ${input.cloud} overwrites a tag`);
   const target = resolvePushTarget(input);
-  const region = requireCloud(input.env, 'aws').aws.region;
+  const region = configLoad().requireCloud(input.env, 'aws').aws.region;
   return (input.images ?? IMAGE_NAMES).map((image) => ({
     image,
-    ref: environmentImageRef('aws', input.pipeline, input.env, image, target),
+    ref: registries().environmentImageRef('aws', input.pipeline, input.env, image, target),
     registryStack: awsRegistryStackName(input.env.name),
     command: [
       'aws', 'ecr', 'describe-images',
@@ -201,8 +205,8 @@ function parseCloud(value: string): PushCloud {
 }
 
 async function pushImages(opts: ImagesPushOptions): Promise<void> {
-  const envName = assertEnvironmentName(opts.env);
-  const config = loadProjectConfig(path.resolve(opts.repoDir, opts.configDir));
+  const envName = configLoad().assertEnvironmentName(opts.env);
+  const config = configLoad().loadProjectConfig(path.resolve(opts.repoDir, opts.configDir));
   const input: ImagePushPlanInput = {
     cloud: parseCloud(opts.cloud),
     pipeline: config.pipeline,

@@ -12,7 +12,14 @@ import { registerEvaluateCommand } from './evaluate';
 import { registerRegisterCommand } from './register';
 import { registerTuneCommand } from './tune';
 
-/** Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/. */
+/**
+ * Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/.
+ * A command file imports only what defining the command needs (commander types, runtime/contract,
+ * ./defaults); its action require()s the implementation when it runs, so `mlstack --help` loads
+ * neither TF.js, the cloud SDKs nor the config schemas (test/cli/lazy-commands.test.ts, bench/cli-startup.ts).
+ * require() with a literal path, not import(): esbuild bundles it, and the CommonJS hooks that load .ts
+ * (bin/ts-require.js, tsx, jest) see it.
+ */
 export function registerCommands(program: Command): void {
   registerConfigCommand(program);
   registerPipelineCommand(program);

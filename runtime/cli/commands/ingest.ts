@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
-import { createLogger } from '../../common/logger';
-import { ingest, type IngestRequest } from '../../ingestion/entrypoint';
+import type { IngestRequest } from '../../ingestion/entrypoint';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 
 type IngestOptions = Omit<IngestRequest, 'logger'> & { json?: boolean };
 
@@ -18,6 +17,8 @@ export function registerIngestCommand(program: Command): void {
     .option('--run-id <id>', 'repeat (idempotent) or resume a run')
     .option('--json', 'print the result as JSON')
     .action(async (opts: IngestOptions) => {
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { ingest } = require('../../ingestion/entrypoint') as typeof import('../../ingestion/entrypoint');
       const result = await ingest({ ...opts, logger: createLogger('ingest') });
       if (opts.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
-import { DEFAULT_CONFIG_DIR, assertEnvironmentName, loadProjectConfig } from '../../../config/load';
-import { parseCsvRows, parseJsonRows } from '../../serving/input';
-import { INVOKE_CLOUDS, InvokeError, invoke, type InvokeCloud } from '../../serving/invoke';
-import { InputError } from '../../serving/predictor';
+import type { InvokeCloud } from '../../serving/invoke';
 import { UsageError } from '../errors';
+import { DEFAULT_CONFIG_DIR, INVOKE_CLOUDS } from './defaults';
 
 interface InvokeCommandOptions {
   env: string;
@@ -18,6 +16,8 @@ interface InvokeCommandOptions {
 /** Rows from --file (.json, .jsonl or .csv) or --data (inline JSON), keyed by feature name. */
 export function readRowsArgument(opts: { file?: string; data?: string }, features: string[]): Record<string, unknown>[] {
   if ((opts.file === undefined) === (opts.data === undefined)) throw new UsageError('give exactly one of --file rows.json|rows.csv or --data \'<json>\'');
+  const { parseCsvRows, parseJsonRows } = require('../../serving/input') as typeof import('../../serving/input');
+  const { InputError } = require('../../serving/predictor') as typeof import('../../serving/predictor');
   try {
     if (opts.data !== undefined) return parseJsonRows(opts.data, features);
     const file = opts.file as string;
@@ -48,6 +48,8 @@ export function registerInvokeCommand(program: Command): void {
     .option('--url <url>', 'local: server URL (default http://127.0.0.1:8080); gcp, azure: serving URL override (a base URL gets the predict route)')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .action(async (opts: InvokeCommandOptions) => {
+      const { assertEnvironmentName, loadProjectConfig } = require('../../../config/load') as typeof import('../../../config/load');
+      const { InvokeError, invoke } = require('../../serving/invoke') as typeof import('../../serving/invoke');
       if (!(INVOKE_CLOUDS as readonly string[]).includes(opts.cloud)) throw new UsageError(`--cloud "${opts.cloud}": expected one of ${INVOKE_CLOUDS.join(', ')}`);
       const env = assertEnvironmentName(opts.env);
       const project = loadProjectConfig(opts.configDir);

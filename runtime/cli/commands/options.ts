@@ -1,9 +1,9 @@
-import { CLOUDS } from '../../../config/schema';
 import type { StoreCloud } from '../../storage/open';
 import { UsageError } from '../errors';
 
 /** Validates a --cloud value; `local` is accepted where the command can run without a cloud. */
 export function parseCloud(value: string, allowLocal: boolean): StoreCloud {
+  const { CLOUDS } = require('../../../config/schema') as typeof import('../../../config/schema');
   const accepted: string[] = allowLocal ? ['local', ...CLOUDS] : [...CLOUDS];
   if (!accepted.includes(value)) {
     throw new UsageError(`unknown --cloud "${value}": expected one of ${accepted.join(', ')}`);

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
-import { createLogger } from '../../common/logger';
-import { runPipeline, type PipelineSummary } from '../../pipeline';
+import type { PipelineSummary } from '../../pipeline';
 import type { StoreCloud } from '../../storage/open';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 import { parseCloud, parseInteger } from './options';
 import { ENV } from '../../contract/env';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
@@ -33,6 +32,8 @@ export function registerPipelineCommand(program: Command): void {
     .option('--json', 'print one JSON summary on stdout instead of the table')
     .option('--keep-serving', 'leave the endpoint up after the summary (Ctrl-C stops it)')
     .action(async (opts: PipelineCliOptions) => {
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { runPipeline } = require('../../pipeline') as typeof import('../../pipeline');
       const cloud: StoreCloud = parseCloud(opts.cloud, true);
       const verbose = Boolean(process.env[ENV.logLevel]);
       const say = (line: string) => {

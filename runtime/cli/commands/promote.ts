@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { assertEnvironmentName } from '../../../config/load';
-import { openRegistryLocation } from '../../promotion/model-source';
-import { promote, PromotionRefusedError, type PromotionResult } from '../../promotion/promote';
+import type { PromotionResult } from '../../promotion/promote';
 import { UsageError } from '../errors';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
@@ -49,6 +47,9 @@ export function registerPromoteCommand(program: Command): void {
     .option('--base <branch>', 'branch the pull request targets', 'main')
     .option('--repo <owner/name>', 'GitHub repository (default: parsed from the remote URL)')
     .action(async (opts: PromoteCliOptions) => {
+      const { assertEnvironmentName } = require('../../../config/load') as typeof import('../../../config/load');
+      const { openRegistryLocation } = require('../../promotion/model-source') as typeof import('../../promotion/model-source');
+      const { promote, PromotionRefusedError } = require('../../promotion/promote') as typeof import('../../promotion/promote');
       const target = assertEnvironmentName(opts.to);
       const registry = await openRegistryLocation({ workdir: opts.workdir, registryUri: opts.registryUri });
       try {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
-import { registerTrainedModel, type Registration } from '../../training/register';
-import { openEnvironment } from '../../training/locate';
+import type { Registration } from '../../training/register';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 import { parseCloud } from './options';
 
 interface RegisterCommandOptions {
@@ -44,6 +43,8 @@ export function registerRegisterCommand(program: Command): void {
     .option('--force', 'register a new version even when the newest one already holds this run, data and config')
     .option('--json', 'print the version record as JSON (with "already_registered")')
     .action(async (opts: RegisterCommandOptions) => {
+      const { registerTrainedModel } = require('../../training/register') as typeof import('../../training/register');
+      const { openEnvironment } = require('../../training/locate') as typeof import('../../training/locate');
       const ctx = await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir });
       const registration = await registerTrainedModel(ctx, opts.model, { parentRun: opts.parentRun ?? null, servingImage: opts.image, force: opts.force === true });
       if (opts.json) {

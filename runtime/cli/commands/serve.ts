@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../../config/load';
-import { createLogger } from '../../common/logger';
-import { isServingWorker, parseWorkers } from '../../serving/cluster';
-import { loadPredictor } from '../../serving/load';
-import { runServingProcess } from '../../serving/process';
-import { startServer } from '../../serving/server';
 import { UsageError } from '../errors';
 import { ENV } from '../../contract/env';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 
 interface ServeOptions {
   model: string;
@@ -30,6 +25,7 @@ export function parsePort(value: string): number {
 /** Batch and body limits from config/pipeline.json `serving`, when the config folder exists. */
 export function servingConfigLimits(configDir: string): { maxBatchSize?: number; maxBodyBytes?: number } {
   if (!fs.existsSync(path.join(configDir, 'pipeline.json'))) return {};
+  const { loadProjectConfig } = require('../../../config/load') as typeof import('../../../config/load');
   const { serving } = loadProjectConfig(configDir).pipeline;
   return { maxBatchSize: serving.max_batch_size, maxBodyBytes: serving.max_body_bytes };
 }
@@ -46,6 +42,11 @@ export function registerServeCommand(program: Command): void {
     .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
     .option('--workers <n>', `server processes sharing the port: a number, or auto = one per usable core; default $${ENV.workers} or auto`)
     .action(async (opts: ServeOptions) => {
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { isServingWorker, parseWorkers } = require('../../serving/cluster') as typeof import('../../serving/cluster');
+      const { loadPredictor } = require('../../serving/load') as typeof import('../../serving/load');
+      const { runServingProcess } = require('../../serving/process') as typeof import('../../serving/process');
+      const { startServer } = require('../../serving/server') as typeof import('../../serving/server');
       const logger = createLogger('serve');
       let workers: number;
       try {

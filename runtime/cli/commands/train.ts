@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
-import { createLogger } from '../../common/logger';
-import { newRunId } from '../../common/paths';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
-import { registerPackage, servingImageFor } from '../../training/register';
-import { train } from '../../training';
-import { openEnvironment, resolveData } from '../../training/locate';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 import { parseCloud } from './options';
 
 interface TrainCommandOptions {
@@ -36,6 +31,11 @@ export function registerTrainCommand(program: Command): void {
     .option('--image <uri>', 'with --register --cloud aws: the serving image the SageMaker model package records')
     .option('--json', 'print the result as JSON')
     .action(async (opts: TrainCommandOptions) => {
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { newRunId } = require('../../common/paths') as typeof import('../../common/paths');
+      const { registerPackage, servingImageFor } = require('../../training/register') as typeof import('../../training/register');
+      const { train } = require('../../training') as typeof import('../../training');
+      const { openEnvironment, resolveData } = require('../../training/locate') as typeof import('../../training/locate');
       const cloud = parseCloud(opts.cloud, true);
       const ctx = await openEnvironment({ env: opts.env, cloud, configDir: opts.configDir, workdir: opts.workdir });
       // Checked before training: a registration that cannot name its serving image must not cost a training run.

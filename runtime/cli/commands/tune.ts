@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_DIR } from '../../../config/load';
 import type { TuningConfig } from '../../../config/schema';
-import { createLogger } from '../../common/logger';
-import { newRunId } from '../../common/paths';
-import { openEnvironment, resolveData } from '../../training/locate';
-import { tune } from '../../training/tuning';
+import { DEFAULT_CONFIG_DIR } from './defaults';
 import { parseCloud, parseInteger } from './options';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
@@ -34,6 +30,10 @@ export function registerTuneCommand(program: Command): void {
     .option('--strategy <name>', 'override tuning.strategy: random or successive_halving')
     .option('--json', 'print the study as JSON')
     .action(async (opts: TuneCommandOptions) => {
+      const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
+      const { newRunId } = require('../../common/paths') as typeof import('../../common/paths');
+      const { openEnvironment, resolveData } = require('../../training/locate') as typeof import('../../training/locate');
+      const { tune } = require('../../training/tuning') as typeof import('../../training/tuning');
       const ctx = await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir });
       const data = await resolveData(ctx, opts.data);
       const studyId = opts.study ?? `study-${newRunId()}`;
