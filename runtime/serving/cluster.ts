@@ -53,7 +53,7 @@ export class StoppedBeforeReady extends Error {
 type WorkerMessage =
   | { type: 'mlstack:ready'; url: string }
   | { type: 'mlstack:metrics-request'; id: number };
-type PrimaryMessage = { type: 'mlstack:metrics'; id: number; text?: string; error?: string };
+type PrimaryMessage = { type: 'mlstack:metrics'; id: number; text?: string; error?: string } | { type: 'mlstack:all-ready' };
 
 /** A worker that exits this often within a minute after being ready is not restarted again. */
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -115,6 +115,8 @@ export function startServingPrimary(workers: number, logger: Logger): ServingPri
         url = message.url;
         if (live().every((w) => everReady.has(w.id))) {
           logger.info({ workers: live().length, url }, 'all workers ready');
+          // Readiness turns green in every worker at once: a probe must never pass while a sibling still loads.
+          for (const w of live()) if (w.isConnected()) w.send({ type: 'mlstack:all-ready' } satisfies PrimaryMessage);
           markReady(url);
         }
       } else if (message?.type === 'mlstack:metrics-request') {
@@ -183,11 +185,15 @@ export function servingWorkerHooks(): {
   /** What this worker reports when the primary collects every worker's metrics; call as soon as the server exists. */
   shareMetrics: (local: Registry) => void;
   announceReady: (url: string) => void;
+  /** True once the primary has seen every worker's model loaded (what this worker's readiness waits for). */
+  clusterReady: () => boolean;
 } {
   new AggregatorRegistry(); // installs the worker's reply to the primary's metrics requests
   let nextId = 0;
   const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let allReady = false;
   process.on('message', (message: PrimaryMessage) => {
+    if (message?.type === 'mlstack:all-ready') allReady = true;
     if (message?.type !== 'mlstack:metrics') return;
     const waiter = pending.get(message.id);
     if (!waiter) return;
@@ -221,5 +227,7 @@ export function servingWorkerHooks(): {
     announceReady(url) {
       process.send?.({ type: 'mlstack:ready', url } satisfies WorkerMessage);
     },
+    // A worker that outlived its primary answers on its own.
+    clusterReady: () => allReady || !process.connected,
   };
 }

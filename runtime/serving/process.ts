@@ -8,7 +8,7 @@ import { isServingWorker, servingWorkerHooks, startServingPrimary, StoppedBefore
 import type { RunningServer, ServerOptions } from './server';
 
 /** What a worker adds to its server's options. */
-export type WorkerServerOptions = Pick<ServerOptions, 'renderMetrics'>;
+export type WorkerServerOptions = Pick<ServerOptions, 'renderMetrics' | 'readinessGate'>;
 
 export interface ServingProcess {
   /** Where the server answers. */
@@ -68,7 +68,7 @@ async function runOne(logger: Logger, server: RunningServer): Promise<ServingPro
 
 async function runWorker(logger: Logger, start: (extra: WorkerServerOptions) => Promise<RunningServer>): Promise<ServingProcess> {
   const hooks = servingWorkerHooks();
-  const server = await start({ renderMetrics: hooks.renderMetrics });
+  const server = await start({ renderMetrics: hooks.renderMetrics, readinessGate: hooks.clusterReady });
   hooks.shareMetrics(server.registry);
   // The primary died without a signal reaching us: finish what is in flight and go.
   process.once('disconnect', () => process.emit('SIGTERM', 'SIGTERM'));

@@ -33,6 +33,8 @@ export interface ServerOptions {
   drainTimeoutMs?: number;
   /** Renders /metrics from this server's registry; a cluster worker sums every worker's. @default the registry alone */
   renderMetrics?: (registry: Registry) => Promise<string>;
+  /** Readiness also waits for this: a cluster worker's is "every worker's model is loaded". @default always open */
+  readinessGate?: () => boolean;
 }
 
 export interface RunningServer {
@@ -167,8 +169,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return send(res, 200, { status: 'alive' });
       case 'readiness':
         req.resume();
-        if (predictor && !draining) return send(res, 200, { status: 'ready', model_version: predictor.version });
-        return send(res, 503, { status: draining ? 'draining' : 'loading' });
+        if (predictor && !draining && (opts.readinessGate?.() ?? true)) return send(res, 200, { status: 'ready', model_version: predictor.version });
+        return send(res, 503, { status: draining ? 'draining' : predictor ? 'waiting for the other workers' : 'loading' });
       case 'metrics':
         req.resume();
         (opts.renderMetrics ? opts.renderMetrics(metrics.registry) : metrics.render()).then(

@@ -176,6 +176,21 @@ describe('server lifecycle', () => {
     }
   });
 
+  it('readiness waits for its gate (a cluster worker: every sibling loaded) even with its own model loaded', async () => {
+    let siblingsLoaded = false;
+    const server = await startServer({ predictor: echoPredictor(), port: 0, host: '127.0.0.1', env: {}, readinessGate: () => siblingsLoaded });
+    try {
+      await server.whenReady;
+      const waiting = await fetch(`${server.url}/ping`);
+      expect(waiting.status).toBe(503);
+      expect(await waiting.json()).toEqual({ status: 'waiting for the other workers' });
+      siblingsLoaded = true;
+      expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('rejects whenReady and stays unready when the model fails to load', async () => {
     const server = await startServer({ predictor: Promise.reject(new Error('no weights')), port: 0, host: '127.0.0.1', env: {} });
     try {
