@@ -65,7 +65,7 @@ function problem(file: string, keyPath: string, message: string): ConfigProblem 
 
 /** "ml-model-endpoint" -> "ml-model-endpoint"; anything else is lowercased to the project name rule. */
 export function projectNameFrom(endpointName: string): string {
-  const cleaned = endpointName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
+  const cleaned = endpointName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
   return (cleaned.length >= 2 ? cleaned : `ml-${cleaned}`).slice(0, 31).replace(/-+$/, '');
 }
 

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { visit } from 'jsonc-parser';
 import type { z } from 'zod';
+import { resourceNameProblems, type ResourceNameProblem } from './naming';
 import {
+  boundText,
   ENVIRONMENTS,
   hasCloud,
   type CloudName,
@@ -22,7 +25,14 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * Every problem of a config, listed at once. config/ imports nothing, so it cannot extend runtime/common's
+ * MlstackError: it carries the catalogue code and exit code itself (runtime/common/errors.ts exitCodeFor).
+ */
 export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+
   constructor(readonly problems: ConfigProblem[]) {
     super(
       `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
@@ -54,6 +64,14 @@ function issueToProblem(file: string, issue: z.core.$ZodIssue): ConfigProblem {
     case 'invalid_value':
       message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, found ${describe(input)}`;
       break;
+    case 'too_big':
+    case 'too_small':
+      message = `${boundText(issue) ?? issue.message}, found ${describe(input)}`;
+      break;
+    case 'custom':
+      // A refinement's input is the whole object it checks: its message names the values itself.
+      message = input === undefined || (typeof input === 'object' && input !== null) ? issue.message : `${issue.message}; found ${describe(input)}`;
+      break;
     default:
       message = input === undefined ? issue.message : `${issue.message}; found ${describe(input)}`;
   }
@@ -73,12 +91,47 @@ function readJson(file: string, problems: ConfigProblem[]): unknown {
     });
     return undefined;
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     problems.push({ file, keyPath: '(root)', message: `not valid JSON: ${(err as Error).message}` });
     return undefined;
   }
+  problems.push(...duplicateKeys(file, text));
+  return value;
+}
+
+/**
+ * Keys given twice in one object, anywhere in the document: JSON.parse keeps the last silently (a second
+ * `field_mappings` entry for one source field replaced the first), so each is a problem naming both lines.
+ */
+export function duplicateKeys(file: string, text: string): ConfigProblem[] {
+  const found: ConfigProblem[] = [];
+  const objects: Map<string, number>[] = [];
+  visit(text, {
+    onObjectBegin: () => {
+      objects.push(new Map());
+    },
+    onObjectEnd: () => {
+      objects.pop();
+    },
+    onObjectProperty: (property, _offset, _length, startLine, _startCharacter, pathSupplier) => {
+      const seen = objects[objects.length - 1];
+      const line = startLine + 1;
+      const first = seen.get(property);
+      if (first === undefined) {
+        seen.set(property, line);
+        return;
+      }
+      found.push({
+        file,
+        keyPath: [...pathSupplier(), property].map(String).join('.'),
+        message: `duplicate key "${property}" on lines ${first} and ${line}: JSON keeps only the last one silently; remove or rename one`,
+      });
+    },
+  });
+  return found;
 }
 
 function parseFile<S extends z.ZodType>(schema: S, file: string, problems: ConfigProblem[]): z.infer<S> | undefined {
@@ -159,9 +212,45 @@ export function loadProjectConfig(dir: string = DEFAULT_CONFIG_DIR): ProjectConf
     }
   }
 
+  // Without a valid pipeline.json only the names the environments' files give are checked.
+  const names = ENVIRONMENTS.flatMap((name) => (environments[name] ? resourceNameProblems(pipeline, environments[name]).map((n) => ({ ...n, env: name })) : []));
+  problems.push(...nameProblems(names, pipelineFile, (env) => path.join(envDir, `${env}.json`)));
+
   for (const p of problems) p.file = rel(p.file);
   if (problems.length > 0 || !pipeline || !parser) throw new ConfigError(problems);
   return { dir: root, pipeline, parser, environments: environments as Record<EnvironmentName, EnvironmentConfig> };
+}
+
+/**
+ * Names a cloud would refuse, as config problems: a name the environment's file gives is reported at its key;
+ * names derived from pipeline.json (project, endpoint_name) are reported there, one problem per kind of resource.
+ */
+function nameProblems(
+  found: (ResourceNameProblem & { env: EnvironmentName })[],
+  pipelineFile: string,
+  envFile: (env: EnvironmentName) => string,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const derived = new Map<string, (ResourceNameProblem & { env: EnvironmentName })[]>();
+  for (const n of found) {
+    if (n.source.file === 'environment') {
+      problems.push({ file: envFile(n.env), keyPath: n.source.keyPath, message: `"${n.value}" is not a valid ${n.resource} name: ${n.rule.rule}` });
+    } else {
+      const group = `${n.source.keyPath}\0${n.resource}\0${n.rule.rule}`;
+      derived.set(group, [...(derived.get(group) ?? []), n]);
+    }
+  }
+  for (const names of derived.values()) {
+    const { source, resource, rule } = names[0];
+    const shown = names.slice(0, 3).map((n) => `"${n.value}" (${n.env})`).join(', ');
+    const more = names.length > 3 ? ` and ${names.length - 3} more` : '';
+    problems.push({
+      file: pipelineFile,
+      keyPath: source.keyPath,
+      message: `the ${resource} name${names.length > 1 ? 's' : ''} derived from it break${names.length > 1 ? '' : 's'} the rule (${rule.rule}): ${shown}${more}; shorten or change ${source.keyPath}`,
+    });
+  }
+  return problems;
 }
 
 /** The environment narrowed to one cloud; a ConfigError naming the file and what to do when it has no such section. */

@@ -10,8 +10,47 @@ export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
 export type CloudName = (typeof CLOUDS)[number];
 
+/** "expected a number <= 65536", "expected at least 1 item": zod's bound in words (undefined when it has another shape). */
+export function boundText(issue: z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall): string | undefined {
+  const big = issue.code === 'too_big';
+  const limit = Number(big ? (issue as z.core.$ZodIssueTooBig).maximum : (issue as z.core.$ZodIssueTooSmall).minimum);
+  const inclusive = issue.inclusive !== false;
+  if (issue.origin === 'number' || issue.origin === 'int') {
+    return `expected a number ${big ? (inclusive ? '<=' : '<') : inclusive ? '>=' : '>'} ${limit}`;
+  }
+  const unit = issue.origin === 'array' || issue.origin === 'set' ? 'item' : issue.origin === 'string' ? 'character' : undefined;
+  if (unit === undefined) return undefined;
+  return `expected ${big ? 'at most' : 'at least'} ${limit} ${unit}${limit === 1 ? '' : 's'}`;
+}
+
 const positiveInt = z.number().int().positive();
+/** A whole number in [min, max]: every count, size and duration has a ceiling a consumer can meet. */
+const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
 const fraction = z.number().gt(0).lt(1);
+
+/**
+ * Ceilings of the numeric keys (README "Configuration" documents them). Training checks batch_size against
+ * the rows it actually has once it has read them.
+ */
+export const LIMITS = {
+  batchSize: 65_536,
+  epochs: 10_000,
+  hiddenLayers: 32,
+  layerUnits: 8_192,
+  l2: 1,
+  trials: 1_000,
+  eta: 100,
+  seed: 4_294_967_295,
+  servingBatchRows: 1_000_000,
+  servingBodyBytes: 104_857_600,
+  pageSize: 100_000,
+  requestsPerSecond: 10_000,
+  timeoutMs: 3_600_000,
+  attempts: 100,
+  retryAfterMs: 86_400_000,
+  partRows: 10_000_000,
+  databaseBatch: 1_000_000,
+} as const;
 /** A key prefix inside a bucket: no leading slash, ends with a slash. */
 const prefix = z
   .string()
@@ -30,24 +69,27 @@ const numberRange = z
   .refine((r) => r.min <= r.max, { message: 'min must be <= max' })
   .refine((r) => !r.log || r.min > 0, { message: 'a log-scale range needs min > 0' });
 
-const choice = z.object({ values: z.array(z.union([z.number(), z.string(), z.array(positiveInt)])).min(1) }).strict();
+/** Candidate values; each is checked against its parameter's own rule (checkSearchSpace). */
+const choice = z.object({ values: z.array(z.union([z.number(), z.string(), z.array(z.number())])).min(1) }).strict();
+
+const layerUnits = intIn(1, LIMITS.layerUnits);
 
 export const trainingParamsSchema = z
   .object({
-    batch_size: positiveInt,
-    epochs: positiveInt,
+    batch_size: intIn(1, LIMITS.batchSize),
+    epochs: intIn(1, LIMITS.epochs),
     /** Units per hidden layer, e.g. [64, 64]. Takes precedence over hidden_size. */
-    hidden_layers: z.array(positiveInt).min(1).optional(),
+    hidden_layers: z.array(layerUnits).min(1).max(LIMITS.hiddenLayers).optional(),
     /** Seed-compatible shorthand: one hidden layer of this size. */
-    hidden_size: positiveInt.optional(),
+    hidden_size: layerUnits.optional(),
     learning_rate: z.number().positive().max(1),
     dropout: z.number().min(0).lt(1).default(0),
     /** Share of the training split held out for early stopping and validation metrics. */
     validation_split: fraction.default(0.1),
     /** Epochs without improvement of the validation metric before training stops. */
-    early_stopping_patience: positiveInt.default(5),
+    early_stopping_patience: intIn(1, LIMITS.epochs).default(5),
     /** L2 weight decay on dense kernels. */
-    l2: z.number().min(0).default(0),
+    l2: z.number().min(0).max(LIMITS.l2).default(0),
   })
   .strict()
   .refine((p) => p.hidden_layers !== undefined || p.hidden_size !== undefined, {
@@ -55,18 +97,73 @@ export const trainingParamsSchema = z
     path: ['hidden_layers'],
   });
 
+/** The training parameters a search space may name: the keys of training_params. */
+export const TRAINING_PARAMETERS = Object.keys(trainingParamsSchema.shape) as (keyof TrainingParams)[];
+
+type SearchDimensionConfig = z.infer<typeof numberRange> | z.infer<typeof choice>;
+
+/** Why the first value a parameter refuses is refused, or undefined when it takes them all. */
+function refusal(param: keyof TrainingParams, values: readonly unknown[]): string | undefined {
+  const schema = trainingParamsSchema.shape[param];
+  for (const value of values) {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue.path.length ? ` (item ${issue.path.join('.')})` : '';
+      const why = issue.code === 'too_big' || issue.code === 'too_small' ? (boundText(issue) ?? issue.message) : issue.message;
+      return `${JSON.stringify(value)}${where}: ${why}`;
+    }
+  }
+  return undefined;
+}
+
+/** True for a parameter that refuses fractions (batch_size, epochs, ...): a range over it must round its samples. */
+function wholeNumbersOnly(param: keyof TrainingParams): boolean {
+  const parsed = trainingParamsSchema.shape[param].safeParse(1.5);
+  return !parsed.success && parsed.error.issues.some((i) => i.code === 'invalid_type' && i.expected === 'int');
+}
+
+/** Each search-space key is a training parameter, and every value the dimension can sample is one it accepts. */
+function checkSearchSpace(space: Record<string, SearchDimensionConfig>, ctx: z.RefinementCtx): void {
+  for (const [key, dim] of Object.entries(space)) {
+    const path = ['search_space', key];
+    if (!(TRAINING_PARAMETERS as string[]).includes(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `"${key}" is not a training parameter of model_type "neural_network": search_space keys must be training_params keys (${TRAINING_PARAMETERS.join(', ')})`,
+      });
+      continue;
+    }
+    const param = key as keyof TrainingParams;
+    if ('values' in dim) {
+      const why = refusal(param, dim.values);
+      if (why) ctx.addIssue({ code: 'custom', path: [...path, 'values'], message: `not a valid ${param}: ${why}` });
+      continue;
+    }
+    if (!dim.integer && wholeNumbersOnly(param)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'integer'], message: `${param} takes whole numbers: add "integer": true to the range` });
+      continue;
+    }
+    const ends = dim.integer ? [Math.round(dim.min), Math.round(dim.max)] : [dim.min, dim.max];
+    const why = refusal(param, ends);
+    if (why) ctx.addIssue({ code: 'custom', path, message: `the range {min: ${dim.min}, max: ${dim.max}} samples values ${param} refuses: ${why}` });
+  }
+}
+
 export const tuningSchema = z
   .object({
     strategy: z.enum(['random', 'successive_halving']).default('random'),
-    trials: positiveInt.default(8),
+    trials: intIn(1, LIMITS.trials).default(8),
     /** Validation metric to maximise (auc, accuracy) or minimise (loss, rmse). */
     metric: z.enum(['auc', 'accuracy', 'loss', 'rmse']).default('auc'),
     /** Successive halving: keep the best 1/eta of trials at each rung. */
-    eta: z.number().int().min(2).default(3),
-    min_epochs: positiveInt.default(2),
+    eta: intIn(2, LIMITS.eta).default(3),
+    min_epochs: intIn(1, LIMITS.epochs).default(2),
     search_space: z.record(z.string(), z.union([numberRange, choice])),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => checkSearchSpace(t.search_space, ctx));
 
 const gateBounds = z
   .object({ min: z.number().optional(), max: z.number().optional() })
@@ -77,7 +174,9 @@ const gateBounds = z
 export const pipelineSchema = z
   .object({
     /** Names resources and the registry's model group. */
-    project: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, 'lowercase letters, digits and dashes, 2-31 chars, starting with a letter'),
+    project: z
+      .string()
+      .regex(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,30}$/, 'lowercase letters, digits and single dashes, 2-31 chars, starting with a letter, not ending with a dash'),
     model_type: z.enum(['neural_network']),
     /** binary, multiclass or regression; inferred from the target column when omitted. */
     task: z.enum(['binary', 'multiclass', 'regression']).optional(),
@@ -89,15 +188,15 @@ export const pipelineSchema = z
     positive_class: z.union([z.string(), z.number()]).optional(),
     train_split: fraction,
     /** Seed for splits, initialisation and tuning. */
-    seed: z.number().int().default(42),
+    seed: intIn(0, LIMITS.seed).default(42),
     training_params: trainingParamsSchema,
     tuning: tuningSchema.optional(),
     /** Logical endpoint name; each cloud derives its resource name from it and the environment. */
     endpoint_name: z.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$/, 'letters, digits and dashes, at most 41 chars'),
     serving: z
       .object({
-        max_batch_size: positiveInt.default(1000),
-        max_body_bytes: positiveInt.default(1_500_000),
+        max_batch_size: intIn(1, LIMITS.servingBatchRows).default(1000),
+        max_body_bytes: intIn(1, LIMITS.servingBodyBytes).default(1_500_000),
       })
       .strict()
       .default({ max_batch_size: 1000, max_body_bytes: 1_500_000 }),
@@ -146,7 +245,7 @@ export const ingestionSchema = z
       .object({
         /** page: ?page=N&page_size=S; offset: ?offset=N&limit=S; cursor: ?cursor=C from the body; link: the Link header's rel="next"; none: one request. */
         style: z.enum(['page', 'offset', 'cursor', 'link', 'none']).default('page'),
-        page_size: positiveInt.default(1000),
+        page_size: intIn(1, LIMITS.pageSize).default(1000),
         /** Query parameter carrying the page number (style page); the first page is start_page. */
         page_param: z.string().min(1).default('page'),
         start_page: z.number().int().min(0).default(1),
@@ -182,33 +281,49 @@ export const ingestionSchema = z
       .refine((a) => a.token_env !== undefined || a.token_file !== undefined, { message: 'give token_env or token_file' })
       .optional(),
     /** Requests per second (token bucket) and the burst it allows. */
-    rate_limit: z.object({ per_second: z.number().positive().default(50), burst: positiveInt.default(5) }).strict().prefault({}),
+    rate_limit: z
+      .object({ per_second: z.number().positive().max(LIMITS.requestsPerSecond).default(50), burst: intIn(1, LIMITS.requestsPerSecond).default(5) })
+      .strict()
+      .prefault({}),
     /** Per-request timeout, including reading the body. */
-    timeout_ms: positiveInt.default(30_000),
+    timeout_ms: intIn(1, LIMITS.timeoutMs).default(30_000),
     /** Retries on 5xx, 429, timeouts and connection resets: exponential backoff with jitter, capped. */
     retries: z
       .object({
-        max_attempts: positiveInt.default(6),
-        base_delay_ms: z.number().int().min(0).default(250),
-        max_delay_ms: z.number().int().min(0).default(20_000),
+        max_attempts: intIn(1, LIMITS.attempts).default(6),
+        base_delay_ms: intIn(0, LIMITS.timeoutMs).default(250),
+        max_delay_ms: intIn(0, LIMITS.timeoutMs).default(20_000),
         /** Longest Retry-After honoured on a 429; longer asks fail the run. */
-        max_retry_after_ms: z.number().int().min(0).default(120_000),
+        max_retry_after_ms: intIn(0, LIMITS.retryAfterMs).default(120_000),
       })
       .strict()
+      .refine((r) => r.base_delay_ms <= r.max_delay_ms, { message: 'base_delay_ms must be <= max_delay_ms', path: ['base_delay_ms'] })
       .prefault({}),
     /** Raw JSONL is written in parts of at most this many rows; each part is a resume checkpoint. */
-    raw_part_rows: positiveInt.default(50_000),
+    raw_part_rows: intIn(1, LIMITS.partRows).default(50_000),
     /** PostgreSQL / MySQL sources: the query (or table) read with a cursor, batch_size rows at a time. */
     database: z
       .object({
         query: z.string().min(1).optional(),
         table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'a table name (letters, digits, _ and .)').optional(),
-        batch_size: positiveInt.default(1000),
+        batch_size: intIn(1, LIMITS.databaseBatch).default(1000),
       })
       .strict()
       .optional(),
     /** File sources: CSV delimiter (.csv) — JSONL needs no options. */
     csv_delimiter: z.string().length(1).default(','),
+    /**
+     * Processed field name(s) (after field_mappings) that identify a record: a valid row whose key was already
+     * written in this run is dropped as a duplicate (counted in the quality report). Without it, whole-row
+     * duplicates are only counted.
+     */
+    unique_key: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /** Which of a key's duplicates is kept: the first valid row of the run, or the last. */
+    keep: z.enum(['first', 'last']).default('first'),
+    /** A REST read that would fetch more pages than this fails (a runaway or looping API); see also pagination.max_pages. */
+    max_pages: intIn(1, 100_000_000).default(100_000),
+    /** Missing, new or retyped source fields: warn (report and stderr) or fail the run (DATA_QUALITY). */
+    on_schema_change: z.enum(['warn', 'fail']).default('warn'),
   })
   .strict();
 
@@ -219,7 +334,16 @@ export const parserSchema = z
     /** Source field name -> processed field name. */
     field_mappings: z.record(z.string(), z.string().min(1)).default({}),
     /** Validation rules per processed field name. */
-    validation: z.record(z.string(), fieldRule).default({}),
+    validation: z
+      .object({
+        /**
+         * Largest share of a run's rows that may be quarantined (0..1); above it the run fails naming the top
+         * reasons. Not a field name: the one run-wide key beside the per-field rules. Default DEFAULT_MAX_QUARANTINE_SHARE.
+         */
+        max_quarantine_share: z.number().min(0).max(1).optional(),
+      })
+      .catchall(fieldRule)
+      .default({}),
     /** Field used for incremental loading: only records with a larger value are fetched on a rerun. */
     watermark_field: z.string().min(1).optional(),
     /** Source options (pagination, auth, rate limit, retries, database query); see docs/ingestion.md. */
@@ -229,21 +353,44 @@ export const parserSchema = z
   .superRefine((p, ctx) => {
     const dup = p.selected_fields.find((f, i) => p.selected_fields.indexOf(f) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['selected_fields'], message: `field "${dup}" is listed twice` });
-    const targets = Object.values(p.field_mappings);
-    const dupTarget = targets.find((t, i) => targets.indexOf(t) !== i);
-    if (dupTarget) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['field_mappings'],
-        message: `two source fields are mapped to the same name "${dupTarget}"`,
-      });
-    }
-    for (const name of Object.keys(p.validation)) {
-      if (!p.selected_fields.includes(name)) {
-        ctx.addIssue({ code: 'custom', path: ['validation', name], message: `"${name}" is not in selected_fields` });
+    const sourceOf = new Map<string, string>();
+    for (const [source, target] of Object.entries(p.field_mappings)) {
+      const first = sourceOf.get(target);
+      if (first === undefined) sourceOf.set(target, source);
+      else {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['field_mappings', source],
+          message: `two source fields are mapped to the same name "${target}": "${first}" and "${source}"; give each a distinct name`,
+        });
       }
     }
+    // Every key that names a processed field must name one ingestion keeps (runtime/ingestion/fields.ts planFields).
+    const mustBeSelected = (path: (string | number)[], name: string, role: string) => {
+      if (p.selected_fields.includes(name)) return;
+      const renamed = p.field_mappings[name];
+      const hint =
+        renamed !== undefined
+          ? `: it is a source field that field_mappings renames, so use the processed name "${renamed}"`
+          : `; selected_fields has: ${p.selected_fields.join(', ')}`;
+      ctx.addIssue({ code: 'custom', path, message: `${role} "${name}" is not in selected_fields${hint}` });
+    };
+    for (const name of Object.keys(p.validation)) if (name !== 'max_quarantine_share') mustBeSelected(['validation', name], name, 'validated field');
+    if (p.watermark_field !== undefined) mustBeSelected(['watermark_field'], p.watermark_field, 'watermark field');
+    for (const [path, key] of uniqueKeys(p)) mustBeSelected(path, key, 'unique key field');
   });
+
+/** The fields of a unique key (`ingestion.unique_key` or `unique_key`: a name or a list of names), with their key paths. */
+function uniqueKeys(parser: object): [(string | number)[], string][] {
+  const found: [(string | number)[], string][] = [];
+  const at = (base: string[], value: unknown) => {
+    if (typeof value === 'string') found.push([base, value]);
+    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && found.push([[...base, i], v]));
+  };
+  at(['unique_key'], (parser as { unique_key?: unknown }).unique_key);
+  at(['ingestion', 'unique_key'], (parser as { ingestion?: { unique_key?: unknown } }).ingestion?.unique_key);
+  return found;
+}
 
 const autoscaling = z
   .object({
@@ -381,6 +528,8 @@ export const environmentSchema = z
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ParserConfig = z.infer<typeof parserSchema>;
 export type FieldRule = z.infer<typeof fieldRule>;
+/** validation.max_quarantine_share when parser.json leaves it out. */
+export const DEFAULT_MAX_QUARANTINE_SHARE = 0.5;
 export type IngestionConfig = z.infer<typeof ingestionSchema>;
 export type TrainingParams = z.infer<typeof trainingParamsSchema>;
 export type TuningConfig = z.infer<typeof tuningSchema>;

@@ -122,6 +122,8 @@ export async function buildBundle(spec: BundleSpec, outRoot: string, root: strin
     external,
     // Some SDKs branch on a browser global; bundle for Node only.
     mainFields: ['main', 'module'],
+    // jsonc-parser's `main` is a UMD build whose require('./impl/format') esbuild cannot follow; its ESM build bundles.
+    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
     // ESM dependencies (@azure/storage-common, open via @azure/identity) call createRequire(import.meta.url) at load;
     // in a CommonJS bundle import.meta is empty, so give them this file's URL.
     define: { 'import.meta.url': 'importMetaUrl' },

@@ -135,10 +135,10 @@ export class MlStack extends Stack {
     });
   }
 
-  private createDataLake({ env, configFile }: StackInputs): DataLake {
+  private createDataLake({ env, pipeline, configFile }: StackInputs): DataLake {
     return new DataLake(this, 'DataLake', {
       bucketName: env.aws.storage.bucket,
-      prefixes: storagePaths(env, 'aws'),
+      prefixes: storagePaths(env, 'aws', pipeline.project),
       retainOnDelete: env.retain_on_delete,
       configFile,
     });

@@ -12,6 +12,10 @@ export interface PropProblem {
 
 /** Thrown by a construct constructor when its props are invalid; lists every problem at once. */
 export class ConstructPropsError extends Error {
+  /** The catalogue code (runtime/common/errors.ts), carried here: infra does not import runtime/common. */
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+
   constructor(
     readonly constructPath: string,
     readonly problems: readonly PropProblem[],

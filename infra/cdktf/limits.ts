@@ -15,7 +15,11 @@ export interface LimitProblem {
   limit: string;
 }
 
+/** Carries its catalogue code itself, like config's ConfigError (infra does not import runtime/common). */
 export class PlatformLimitError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+
   constructor(readonly problems: LimitProblem[]) {
     super(
       `configuration the platform cannot run (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +

@@ -6,7 +6,11 @@
 const AWS_CRON = /^cron\((.+)\)$/;
 const AWS_DAY_NUMBERS = /^[1-7](?:[-,][1-7])*$/;
 
+/** Carries its catalogue code itself, like config's ConfigError (infra does not import runtime/common). */
 export class ScheduleError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+
   constructor(value: string, reason: string) {
     super(`ingestion_schedule "${value}" cannot be used on GCP/Azure: ${reason}`);
     this.name = 'ScheduleError';

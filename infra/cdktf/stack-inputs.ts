@@ -41,7 +41,7 @@ export function stackInputs<C extends CdktfCloud>(cloud: C, props: CdktfMlStackP
     // managed_by, not managed-by: `cdktf synth --hcl` rewrites dashed keys in the provider block.
     labels: { project, environment: env.name, managed_by: 'cdktf' },
     launchContext: { cloud, envName: env.name, project, bucket: bucketUri(env, cloud) },
-    paths: storagePaths(env, cloud),
+    paths: storagePaths(env, cloud, project),
     tokenEnv: deployedTokenEnv(props.parser),
     source: env.ingestion_source,
     modelVersion: pinnedModelVersion(env),

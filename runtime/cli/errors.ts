@@ -1,2 +1,2 @@
 // UsageError lives beneath the stages (runtime/common/errors.ts) so training can raise it; the commands import it from here.
-export { UsageError } from '../common/errors';
+export { MlstackError, UsageError } from '../common/errors';

@@ -58,6 +58,11 @@ export const ENV = {
   workers: 'MLSTACK_WORKERS',
   maxBatchSize: 'MLSTACK_MAX_BATCH_SIZE',
   maxBodyBytes: 'MLSTACK_MAX_BODY_BYTES',
+  /**
+   * 1: a model package without manifest.json (written before packages carried one) loads with a warning, and
+   * registration adopts it (hashes its files as they are); a package whose files do not match its manifest never does.
+   */
+  allowUnverifiedPackages: 'MLSTACK_ALLOW_UNVERIFIED_PACKAGES',
   /** js | wasm: the serving forward pass. */
   forward: 'MLSTACK_FORWARD',
   /** 1 | 0: overrides the environment's training.require_gpu inside a training container. */

@@ -2,17 +2,17 @@
  * The storage layout every stage and every stack agrees on: where each kind of data lives inside an
  * environment's bucket (or the local workdir), and the artifacts one stage hands to the next.
  *
- *   <raw><run>/part-NNNNN.jsonl                 ingestion: records as fetched
- *   <processed><run>/data.csv + _SUCCESS.json   ingestion: validated rows; the marker is written last
- *   <models><run>/                              training: the model package of one run
- *   <models><project>/<version>/                registration: the version's package, unpacked
- *   <models><project>/<version>/model.tar.gz    registration: the same package as SageMaker loads it
- *   <models><project>/<version>/evaluation.json registration on AWS: the evaluation step's statistics
- *   <checkpoints><run>/                         training checkpoints (resume after preemption)
- *   registry/<project>/claims/<version>         registration: the version number, taken first
- *   registry/<project>/versions/<version>.json  the registry record of a version, written last
- *   state/                                      ingestion watermarks, tuning studies
- *   data-capture/                               requests and responses captured at the endpoint
+ *   <raw><project>/<run>/part-NNNNN.jsonl                 ingestion: records as fetched
+ *   <processed><project>/<run>/data.csv + _SUCCESS.json   ingestion: validated rows; the marker is written last
+ *   <models><project>/runs/<run>/                         training: the model package of one run
+ *   <models><project>/<version>/                          registration: the version's package, unpacked
+ *   <models><project>/<version>/model.tar.gz              registration: the same package as SageMaker loads it
+ *   <models><project>/<version>/evaluation.json           registration on AWS: the evaluation step's statistics
+ *   <checkpoints><project>/<run>/                         training checkpoints (resume after preemption)
+ *   registry/<project>/claims/<version>                   registration: the version number, taken first
+ *   registry/<project>/versions/<version>.json            the registry record of a version, written last
+ *   state/<project>/                                      ingestion watermarks, tuning studies
+ *   data-capture/<endpoint>/                              requests and responses captured at the endpoint
  */
 import type { CloudName, EnvironmentConfig } from '../../config/schema';
 
@@ -78,32 +78,53 @@ export function layoutOf(storage: StorageConfig | undefined): StoragePaths {
 }
 
 /**
- * The prefixes an environment uses on a cloud. `local` mirrors the first configured cloud's layout
- * (AWS, then GCP, then Azure), so a local run writes where that cloud's jobs would.
+ * One project's part of a layout: raw, processed, models, checkpoints and state get a `<project>/` level, so two
+ * projects can share a workdir or a bucket without seeing each other's runs, packages, checkpoints, watermarks or
+ * studies. The registry keeps its own `<project>/` level (registry/<project>/...) and data capture is per endpoint.
  */
-export function storagePaths(env: EnvironmentConfig, cloud: StoreCloud): StoragePaths {
-  if (cloud === 'local') return layoutOf((env.aws ?? env.gcp ?? env.azure)?.storage);
-  return layoutOf(env[cloud]?.storage);
+export function projectLayout(layout: StoragePaths, project: string): StoragePaths {
+  return {
+    ...layout,
+    raw: `${layout.raw}${project}/`,
+    processed: `${layout.processed}${project}/`,
+    models: `${layout.models}${project}/`,
+    checkpoints: `${layout.checkpoints}${project}/`,
+    state: `${layout.state}${project}/`,
+  };
 }
 
-/** `<processed><run>/`: one ingestion run's processed output. */
+/**
+ * The prefixes one project uses in an environment on a cloud. `local` mirrors the first configured cloud's
+ * layout (AWS, then GCP, then Azure), so a local run writes where that cloud's jobs would.
+ */
+export function storagePaths(env: EnvironmentConfig, cloud: StoreCloud, project: string): StoragePaths {
+  const storage = cloud === 'local' ? (env.aws ?? env.gcp ?? env.azure)?.storage : env[cloud]?.storage;
+  return projectLayout(layoutOf(storage), project);
+}
+
+/** `<processed><project>/<run>/`: one ingestion run's processed output. */
 export function processedRunPrefix(paths: Pick<StoragePaths, 'processed'>, runId: string): string {
   return `${paths.processed}${runId}/`;
 }
 
-/** `<models><run>/`: the package one training run writes. */
+/** `<models><project>/runs/`: the folder of the training runs' packages (a SageMaker job's output path). */
+export function runsPrefix(paths: Pick<StoragePaths, 'models'>): string {
+  return `${paths.models}runs/`;
+}
+
+/** `<models><project>/runs/<run>/`: the package one training run writes. */
 export function runPackagePrefix(paths: Pick<StoragePaths, 'models'>, runId: string): string {
-  return `${paths.models}${runId}/`;
+  return `${runsPrefix(paths)}${runId}/`;
 }
 
 /** `<models><project>/<version>/`: a registered version's own copy of its package. */
-export function versionPrefix(paths: Pick<StoragePaths, 'models'>, project: string, version: string): string {
-  return `${paths.models}${project}/${version}/`;
+export function versionPrefix(paths: Pick<StoragePaths, 'models'>, version: string): string {
+  return `${paths.models}${version}/`;
 }
 
 /** `<models><project>/<version>/model.tar.gz`: what a SageMaker endpoint for that version loads. */
-export function versionArchiveKey(paths: Pick<StoragePaths, 'models'>, project: string, version: string): string {
-  return `${versionPrefix(paths, project, version)}${MODEL_ARCHIVE}`;
+export function versionArchiveKey(paths: Pick<StoragePaths, 'models'>, version: string): string {
+  return `${versionPrefix(paths, version)}${MODEL_ARCHIVE}`;
 }
 
 /** `registry/<project>/versions/`: the records of a project's complete versions. */

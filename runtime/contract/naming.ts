@@ -2,6 +2,7 @@
  * Resource names derived from config, checked against each cloud's naming rules
  * at synth time so a bad name fails here instead of half-way through a deploy.
  */
+import type { NameRule, ResourceName } from '../../config/naming';
 
 /** One name that cannot be valid, with enough context to fix the config. */
 export interface NameProblem {
@@ -14,7 +15,11 @@ export interface NameProblem {
   value: string;
 }
 
+/** Names the config gives that a cloud refuses; like config's ConfigError it carries its catalogue code itself (this layer is beneath runtime/common). */
 export class InvalidNameError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2;
+
   constructor(readonly problems: NameProblem[]) {
     super(
       `invalid resource name${problems.length === 1 ? '' : 's'} (${problems.length}):\n` +
@@ -26,15 +31,8 @@ export class InvalidNameError extends Error {
   }
 }
 
-/** A naming rule: a description shown to the user and a predicate. */
-export interface NameRule {
-  rule: string;
-  test: (value: string) => boolean;
-}
-
-export function patternRule(rule: string, pattern: RegExp, extra?: (value: string) => boolean): NameRule {
-  return { rule, test: (value) => pattern.test(value) && (extra === undefined || extra(value)) };
-}
+// The rules and the names derived from config are config/naming.ts's (config validate checks them too).
+export { patternRule, type NameRule } from '../../config/naming';
 
 /**
  * Collects name problems for one environment and throws them together, so the
@@ -49,6 +47,11 @@ export class NameChecker {
   check(key: string, value: string, rule: NameRule): string {
     if (!rule.test(value)) this.problems.push({ env: this.env, key, rule: rule.rule, value });
     return value;
+  }
+
+  /** Returns a derived name's value; records a problem when it breaks its rule (a name without one is returned as is). */
+  checkName(name: ResourceName): string {
+    return name.rule === undefined ? name.value : this.check(name.key, name.value, name.rule);
   }
 
   /** Records a problem that is not about a name's characters (e.g. a GPU type). */

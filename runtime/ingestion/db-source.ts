@@ -1,6 +1,7 @@
 import type { IngestionConfig } from '../../config/schema';
 import { redactUrl } from './rest-source';
 import type { IngestionSource, ReadStart, SourcePage, SourceRecord } from './types';
+import { ConfigInvalidError, UsageError } from '../common/errors';
 
 export type DatabaseKind = 'postgres' | 'mysql';
 
@@ -32,7 +33,7 @@ export class DatabaseSource implements IngestionSource {
 
   constructor(private readonly options: DatabaseSourceOptions) {
     const kind = databaseKindOf(options.url);
-    if (!kind) throw new Error(`"${redactUrl(options.url)}" is not a postgres:// or mysql:// URL`);
+    if (!kind) throw new UsageError(`"${redactUrl(options.url)}" is not a postgres:// or mysql:// URL`);
     this.kind = kind;
     const url = new URL(options.url);
     const db = options.config.database;
@@ -41,9 +42,9 @@ export class DatabaseSource implements IngestionSource {
     url.searchParams.delete('table');
     url.searchParams.delete('query');
     if (query === undefined && table === undefined) {
-      throw new Error(`${redactUrl(options.url)}: no query: set parser.json ingestion.database.query (or .table), or add ?table=<name> to the URL`);
+      throw new ConfigInvalidError(`${redactUrl(options.url)}: no query: set parser.json ingestion.database.query (or .table), or add ?table=<name> to the URL`);
     }
-    if (table !== undefined && !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(table)) throw new Error(`invalid table name "${table}"`);
+    if (table !== undefined && !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(table)) throw new UsageError(`invalid table name "${table}"`);
     this.baseQuery = query ?? `SELECT * FROM ${table}`;
     this.connectionUrl = url.toString();
     this.description = `${redactUrl(this.connectionUrl)} (${this.baseQuery.replace(/\s+/g, ' ').slice(0, 120)})`;

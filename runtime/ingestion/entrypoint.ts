@@ -12,20 +12,15 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { assertEnvironmentName, ConfigError, loadProjectConfig, requireCloud } from '../../config/load';
-import type { EnvironmentName, ProjectConfig } from '../../config/schema';
+import { MlstackError, reportError, runMain } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { ENV } from '../contract/env';
-import { bucketUri, DEFAULT_WORKDIR } from '../contract/layout';
-import type { ObjectStore } from '../storage/object-store';
-import { openStoreRoot, storeForEnvironment, type StoreCloud } from '../storage/open';
-import { assertTriggerFits, failedOutcome, trainingTriggerFromEnv, triggerTraining, TriggerConfigError, TriggerError, type TrainingOutcome } from '../trigger';
-import { IngestionConfigError } from './fields';
+import { parseStoreCloud, resolveContext, type InputNames, type RunContext } from '../context';
+import { DEFAULT_WORKDIR } from '../contract/layout';
+import { assertTriggerFits, failedOutcome, trainingTriggerFromEnv, triggerTraining, TriggerError, type TrainingOutcome } from '../trigger';
 import { runIngestion, type IngestionResult } from './index';
-import { SecretPlaceholderError } from './rest-source';
+import type { IngestionProgress } from './progress';
 import { startSampleApi } from './sample-api';
-
-export const STORE_CLOUDS: readonly StoreCloud[] = ['local', 'aws', 'gcp', 'azure'];
 
 /** The source value that names the built-in sample API (local runs only). */
 export const SAMPLE_SOURCE = 'sample';
@@ -35,19 +30,15 @@ export const USAGE =
   `  one ingestion run; settings come from ${ENV.env}, ${ENV.cloud}, ${ENV.bucket}, ${ENV.project}, ${ENV.source}, ${ENV.runId} (see docs/ingestion.md)`;
 
 /** The container was started wrongly (arguments or variables): exit 2, before anything is fetched or written. */
-export class LaunchError extends Error {
+export class LaunchError extends MlstackError {
   constructor(message: string) {
-    super(message);
+    super('USAGE', message);
     this.name = 'LaunchError';
   }
 }
 
-export function assertStoreCloud(name: string): StoreCloud {
-  if (!(STORE_CLOUDS as readonly string[]).includes(name)) {
-    throw new ConfigError([{ file: '--cloud', keyPath: '(root)', message: `unknown cloud "${name}": expected one of ${STORE_CLOUDS.join(', ')}` }]);
-  }
-  return name as StoreCloud;
-}
+/** How the container's variables are named in messages. */
+const CONTAINER_INPUTS: InputNames = { env: ENV.env, cloud: ENV.cloud, project: ENV.project, bucket: ENV.bucket };
 
 export interface IngestRequest {
   env: string;
@@ -60,57 +51,49 @@ export interface IngestRequest {
   logger?: Logger;
   /** The store root (s3://b, gs://b, az://account/container, a folder); default the environment's bucket, or `workdir` locally. */
   bucket?: string;
-  /** When set, must equal pipeline.json `project` (the stack and the image's config must agree). */
+  /** Overrides pipeline.json's project for the run's prefixes and watermarks (`--project`). */
   project?: string;
+  /** The project the stack declares (the container's variable): must equal pipeline.json's. */
+  declaredProject?: string;
+  /** How the inputs are named in messages. @default the CLI's flags */
+  names?: InputNames;
   /** Variables the source reads (an API token named by ingestion.auth.token_env); default process.env. */
   variables?: NodeJS.ProcessEnv;
+  /** The CLI's bar in a terminal; the container shows none. */
+  progress?: IngestionProgress;
+  /** Where the run's warnings go (the CLI: plain lines on stderr); default the logger at warn. */
+  onWarning?: (message: string) => void;
 }
 
-interface PreparedRun {
-  project: ProjectConfig;
-  env: EnvironmentName;
-  cloud: StoreCloud;
-  store: ObjectStore;
-  /** The store root as a URI when it is a bucket (what a training job is pointed at). */
-  bucket?: string;
+/** Resolves the run's project, environment, cloud and store (runtime/context); nothing is fetched or written yet. */
+async function prepare(request: IngestRequest): Promise<RunContext> {
+  return resolveContext({
+    configDir: request.configDir,
+    env: request.env,
+    cloud: request.cloud,
+    workdir: request.workdir,
+    project: request.project,
+    declaredProject: request.declaredProject,
+    bucket: request.bucket,
+    names: request.names,
+  });
 }
 
-/** Loads config, checks the request against it and opens the store; nothing is fetched or written yet. */
-async function prepare(request: IngestRequest): Promise<PreparedRun> {
-  const project = loadProjectConfig(request.configDir);
-  const env = assertEnvironmentName(request.env);
-  const cloud = assertStoreCloud(request.cloud);
-  if (request.project !== undefined && request.project !== project.pipeline.project) {
-    throw new LaunchError(
-      `${ENV.project} is "${request.project}" but ${path.join(request.configDir, 'pipeline.json')} has project "${project.pipeline.project}": ` +
-        `the stack and the image's config disagree; deploy the stack and build the image from the same config`,
-    );
-  }
-  const environment = project.environments[env];
-  if (request.bucket !== undefined) {
-    try {
-      return { project, env, cloud, store: await openStoreRoot(request.bucket), bucket: request.bucket };
-    } catch (err) {
-      throw new LaunchError(`${ENV.bucket} is "${request.bucket}": ${(err as Error).message}`);
-    }
-  }
-  const bucket = cloud === 'local' ? undefined : bucketUri(requireCloud(environment, cloud), cloud);
-  return { project, env, cloud, store: await storeForEnvironment(environment, cloud, request.workdir), bucket };
-}
-
-async function run(prepared: PreparedRun, request: IngestRequest): Promise<IngestionResult> {
+async function run(prepared: RunContext, request: IngestRequest): Promise<IngestionResult> {
   const useSample = request.source === undefined || request.source === '' || request.source === SAMPLE_SOURCE;
   const sample = useSample ? await startSampleApi() : undefined;
   try {
     return await runIngestion({
       project: prepared.project,
-      env: prepared.env,
+      env: prepared.envName,
       cloud: prepared.cloud,
       store: prepared.store,
       source: sample ? sample.url : (request.source as string),
       runId: request.runId,
       logger: request.logger,
       variables: request.variables,
+      progress: request.progress,
+      onWarning: request.onWarning,
     });
   } finally {
     await sample?.close();
@@ -129,7 +112,7 @@ export async function ingest(request: IngestRequest): Promise<IngestionResult> {
 export function requestFromEnvironment(env: NodeJS.ProcessEnv = process.env): IngestRequest {
   const value = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   const envName = value(ENV.env) ?? 'dev';
-  const cloud = assertStoreCloud(value(ENV.cloud) ?? 'local');
+  const cloud = parseStoreCloud(value(ENV.cloud) ?? 'local', ENV.cloud);
   const source = value(ENV.source);
   if (cloud !== 'local') {
     if (source === undefined) {
@@ -150,7 +133,8 @@ export function requestFromEnvironment(env: NodeJS.ProcessEnv = process.env): In
     workdir: value(ENV.workdir) ?? DEFAULT_WORKDIR,
     runId: value(ENV.runId),
     bucket: value(ENV.bucket),
-    project: value(ENV.project),
+    declaredProject: value(ENV.project),
+    names: CONTAINER_INPUTS,
     variables: env,
   };
 }
@@ -169,8 +153,6 @@ export function parseCommand(argv: string[]): 'ingest' | 'help' {
   throw new LaunchError(`unknown command "${parsed.positionals.join(' ')}": the ingestion image runs one command, ingest\n${USAGE}`);
 }
 
-const USAGE_ERRORS = [ConfigError, IngestionConfigError, LaunchError, TriggerConfigError, SecretPlaceholderError];
-
 /**
  * Runs the container entrypoint and resolves to its exit code. A configured training trigger is checked
  * before the run and fired after it (runtime/trigger); when firing fails the data stays written, the result
@@ -187,7 +169,7 @@ export async function main(
       out.write(`${USAGE}\n`);
       return 0;
     }
-    const logger = createLogger('ingestion', env[ENV.logLevel] || 'info');
+    const logger = createLogger('ingestion', 'container', env);
     const request = { ...requestFromEnvironment(env), logger };
     const trigger = trainingTriggerFromEnv(env);
     const prepared = await prepare(request);
@@ -195,7 +177,7 @@ export async function main(
     const result = await run(prepared, request);
     let training: TrainingOutcome | undefined;
     try {
-      training = await triggerTraining({ trigger, project: prepared.project, envName: prepared.env, cloud: prepared.cloud, bucket: prepared.bucket, store: prepared.store, result, variables: env, logger });
+      training = await triggerTraining({ trigger, project: prepared.project, envName: prepared.envName, cloud: prepared.cloud, bucket: prepared.bucket, store: prepared.store, result, variables: env, logger });
     } catch (error) {
       if (!(error instanceof TriggerError)) throw error;
       const failed = failedOutcome(trigger, error);
@@ -205,19 +187,17 @@ export async function main(
         `mlstack-ingest: run ${result.runId} is complete (${result.rows.processed} rows in ${result.processedKey}) but training was not started: ${error.message}. ` +
           `The data stays; run the job again with ${ENV.runId}=${result.runId} to retry the trigger\n`,
       );
-      return 1;
+      return error.exitCode; // TRIGGER_FAILED: 1
     }
     out.write(JSON.stringify(training ? { ...result, training } : result) + '\n');
     return 0;
   } catch (error) {
-    err.write(`mlstack-ingest: ${(error as Error).message}\n`);
-    return USAGE_ERRORS.some((type) => error instanceof type) ? 2 : 1;
+    // The catalogue's exit code: 2 for a launch, config or secret problem (nothing fetched or written), else 1.
+    return reportError('mlstack-ingest', error, { stderr: err, env });
   }
 }
 
 // Direct run, or through bin/run-ts.js (which requires this file with argv[1] pointing at it).
 if (require.main === module || path.resolve(process.argv[1] ?? '') === __filename) {
-  void main(process.env, process.stdout, process.stderr, process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  void runMain('mlstack-ingest', () => main(process.env, process.stdout, process.stderr, process.argv.slice(2)));
 }

@@ -1,9 +1,10 @@
 import type { ParserConfig } from '../../config/schema';
+import { MlstackError } from '../common/errors';
 
 /** A parser.json problem found before any fetch (or before the first row is written). */
-export class IngestionConfigError extends Error {
+export class IngestionConfigError extends MlstackError {
   constructor(readonly problems: string[]) {
-    super(`invalid ingestion configuration (config/parser.json):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('CONFIG_INVALID', `invalid ingestion configuration (config/parser.json):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'IngestionConfigError';
   }
 }
@@ -64,6 +65,12 @@ export function planFields(parser: ParserConfig, sourceFields?: readonly string[
       problems.push(`watermark_field "${parser.watermark_field}" is a source name that field_mappings renames: use the processed name "${mappings[parser.watermark_field]}"`);
     } else if (declared && !declared.has(watermarkSource)) {
       problems.push(`watermark_field "${parser.watermark_field}" (source field "${watermarkSource}") is not a field of the source`);
+    }
+  }
+  const uniqueKey = parser.ingestion?.unique_key;
+  for (const name of typeof uniqueKey === 'string' ? [uniqueKey] : (uniqueKey ?? [])) {
+    if (!parser.selected_fields.includes(name)) {
+      problems.push(`ingestion.unique_key names "${name}", which is not in selected_fields: the key is read from processed rows, so name selected fields (after field_mappings)`);
     }
   }
   if (problems.length > 0) throw new IngestionConfigError(problems);

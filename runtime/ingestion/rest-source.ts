@@ -2,20 +2,105 @@ import * as fs from 'node:fs';
 import type { IngestionConfig } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
+import { ConfigInvalidError, MlstackError } from '../common/errors';
 import { isSecretPlaceholder, SECRET_PLACEHOLDER_PREFIX } from '../contract/env';
+import { fingerprint } from './duplicates';
 import { arrayElementTexts } from './json-slices';
 import { backoffDelay, parseRetryAfter, sleep, TokenBucket } from '../common/retry';
 import { atPath, type IngestionSource, type ReadStart, type SourcePage, type SourcePosition } from './types';
 
 /** A request that failed for good (non-retryable status, or retries exhausted). */
-export class SourceRequestError extends Error {
+export class SourceRequestError extends MlstackError {
   constructor(
     message: string,
     readonly url: string,
     readonly status?: number,
   ) {
-    super(message);
+    super('CLOUD_CALL_FAILED', message);
     this.name = 'SourceRequestError';
+  }
+}
+
+/**
+ * The API's pagination does not end: it sent a cursor or next link this read already requested, the same page
+ * again and again, or more pages than ingestion.max_pages. The run commits what it read before and fails.
+ */
+export class PaginationLoopError extends SourceRequestError {
+  constructor(message: string, url: string) {
+    super(message, url);
+    this.name = 'PaginationLoopError';
+  }
+}
+
+/** A page whose records were all sent before, this many times in a row, stops the read. */
+export const REPEATED_PAGES_LIMIT = 2;
+
+/** Tells a read that goes round in circles: positions requested twice, pages sent again and again. */
+class LoopGuard {
+  /** Cursors (style cursor) or URLs (style link) requested so far. */
+  private readonly requested = new Set<string>();
+  /** Signatures of the pages read (count, lengths, first and last record). */
+  private readonly pages = new Map<number, number>();
+  private repeats = 0;
+
+  constructor(
+    private readonly style: IngestionConfig['pagination']['style'],
+    private readonly maxPages: number,
+  ) {}
+
+  /** Notes the position a request is for (its cursor or URL). */
+  requesting(position: SourcePosition, url: string): void {
+    if (this.style === 'cursor') this.requested.add(position.cursor ?? '');
+    else if (this.style === 'link') this.requested.add(url);
+  }
+
+  /** After page `pageNumber` (1-based in this read): throws when its records repeat an earlier page's too often. */
+  checkPage(url: string, pageNumber: number, records: readonly unknown[], rawTexts: readonly (string | undefined)[] | undefined): void {
+    if (records.length === 0) return;
+    const text = (i: number) => rawTexts?.[i] ?? JSON.stringify(records[i]);
+    let length = 0;
+    if (rawTexts !== undefined) for (const t of rawTexts) length += t?.length ?? 0;
+    const signature = fingerprint([records.length, length, text(0), text(records.length - 1)]);
+    const first = this.pages.get(signature);
+    if (first === undefined) {
+      this.pages.set(signature, pageNumber);
+      this.repeats = 0;
+      return;
+    }
+    this.repeats += 1;
+    if (this.repeats >= REPEATED_PAGES_LIMIT) {
+      throw new PaginationLoopError(
+        `${redactUrl(url)}: the API sent the same ${records.length} records as page ${first} of this read ${this.repeats} times in a row: ` +
+          `its pagination loops (check parser.json ingestion.pagination: style ${this.style} and its parameters); stopped after ${pageNumber - 1} pages`,
+        url,
+      );
+    }
+  }
+
+  /** Before requesting `next`: the reason not to (a position requested before, or the page limit), if any. */
+  checkNext(url: string, next: SourcePosition, pagesRead: number): PaginationLoopError | undefined {
+    if (this.style === 'cursor' && this.requested.has(next.cursor ?? '')) {
+      const cursor = next.cursor ?? '';
+      return new PaginationLoopError(
+        `${redactUrl(url)}: the API sent the next cursor ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 77)}...` : cursor)} again, ` +
+          `which this read already requested: its pagination loops; stopped after ${pagesRead} pages`,
+        url,
+      );
+    }
+    if (this.style === 'link' && next.url && this.requested.has(next.url)) {
+      return new PaginationLoopError(
+        `${redactUrl(url)}: the API's Link rel="next" points again at ${redactUrl(next.url)}, which this read already requested: its pagination loops; stopped after ${pagesRead} pages`,
+        url,
+      );
+    }
+    if (pagesRead >= this.maxPages) {
+      return new PaginationLoopError(
+        `${redactUrl(url)}: the API has more than ingestion.max_pages (${this.maxPages}) pages for one run: its pagination does not end ` +
+          `(raise parser.json ingestion.max_pages if the source really has more); stopped after ${pagesRead} pages`,
+        url,
+      );
+    }
+    return undefined;
   }
 }
 
@@ -43,9 +128,10 @@ export function redactUrl(url: string): string {
  * The API token still holds the value the stack wrote into the secret (a `set-me...` placeholder): an operator
  * has not stored the real token yet. Thrown before any request, so the API never sees the placeholder.
  */
-export class SecretPlaceholderError extends Error {
+export class SecretPlaceholderError extends MlstackError {
   constructor(where: string) {
     super(
+      'CONFIG_INVALID',
       `${where} holds the stack's placeholder ("${SECRET_PLACEHOLDER_PREFIX}..."), not an API token, so the environment's API secret ` +
         `still holds its placeholder: store the real token in that secret (AWS Secrets Manager, GCP Secret Manager or Azure Key Vault; ` +
         `see docs/ingestion.md) and run the job again`,
@@ -64,14 +150,14 @@ export function resolveAuthHeader(config: IngestionConfig, env: NodeJS.ProcessEn
     token = env[auth.token_env];
     where = `parser.json ingestion.auth.token_env names ${auth.token_env}, and that environment variable`;
     if (token === undefined || token === '') {
-      throw new Error(`parser.json ingestion.auth.token_env names ${auth.token_env}, but that environment variable is not set: export it with the API token`);
+      throw new ConfigInvalidError(`parser.json ingestion.auth.token_env names ${auth.token_env}, but that environment variable is not set: export it with the API token`);
     }
   } else {
     where = `parser.json ingestion.auth.token_file ${auth.token_file}`;
     try {
       token = fs.readFileSync(auth.token_file as string, 'utf8').trim();
     } catch (err) {
-      throw new Error(`parser.json ingestion.auth.token_file ${auth.token_file} cannot be read: ${(err as Error).message}`);
+      throw new ConfigInvalidError(`parser.json ingestion.auth.token_file ${auth.token_file} cannot be read: ${(err as Error).message}`);
     }
   }
   if (isSecretPlaceholder(token)) throw new SecretPlaceholderError(where);
@@ -139,10 +225,12 @@ export class RestSource implements IngestionSource {
     let pagesRead = 0;
     const prefetch = new AbortController();
     let ahead: Promise<FetchedPage> | undefined;
+    const guard = new LoopGuard(pagination.style, this.options.config.max_pages);
     try {
       for (;;) {
         if (pagination.max_pages !== undefined && pagesRead >= pagination.max_pages) return;
         const url = this.requestUrl(position, start);
+        if (ahead === undefined) guard.requesting(position, url);
         const { body, text, link } = await (ahead ?? this.fetchJson(url));
         ahead = undefined;
         const records = atPath(body, this.options.config.results_path);
@@ -154,13 +242,21 @@ export class RestSource implements IngestionSource {
         }
         pagesRead += 1;
         if (this.seenFields === undefined) this.seenFields = fieldsOf(records);
+        const rawTexts = arrayElementTexts(text, this.options.config.results_path, records.length);
+        guard.checkPage(url, pagesRead, records, rawTexts);
         const { next, done } = this.advance(position, records.length, body, link);
-        if (!done && (pagination.max_pages === undefined || pagesRead < pagination.max_pages)) {
-          ahead = this.fetchJson(this.requestUrl(next, start), prefetch.signal);
+        const planned = pagination.max_pages !== undefined && pagesRead >= pagination.max_pages;
+        // A loop is caught before the repeated position is requested: this page is handed over, then the read fails.
+        const loop = done || planned ? undefined : guard.checkNext(url, next, pagesRead);
+        if (!done && !planned && loop === undefined) {
+          const nextUrl = this.requestUrl(next, start);
+          guard.requesting(next, nextUrl);
+          ahead = this.fetchJson(nextUrl, prefetch.signal);
           // Handled when awaited above; until then a failure must not count as unhandled.
           ahead.catch(() => undefined);
         }
-        yield { records, rawTexts: arrayElementTexts(text, this.options.config.results_path, records.length), next };
+        yield { records, rawTexts, next };
+        if (loop !== undefined) throw loop;
         if (done) return;
         position = next;
       }

@@ -50,6 +50,25 @@ function intParam(params: URLSearchParams, name: string, fallback: number): numb
   return Number.isFinite(value) ? Math.floor(value) : NaN;
 }
 
+/** The rows a request asks for: ids above `since`, `size` of them from `offset`; null when a parameter is bad. */
+function pageWindow(q: URLSearchParams, maxPage: number): { since: number; size: number; offset: number } | null {
+  const since = intParam(q, 'since', 0);
+  const size = Math.min(maxPage, intParam(q, 'page_size', intParam(q, 'limit', maxPage)));
+  const cursor = q.get('cursor');
+  const offset = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8')) : q.has('offset') ? intParam(q, 'offset', 0) : (intParam(q, 'page', 1) - 1) * size;
+  if (![since, size, offset].every(Number.isFinite) || size < 1 || offset < 0 || since < 0) return null;
+  return { since, size, offset };
+}
+
+/** The Link header of the next page: this request's URL with the cursor instead of page or offset. */
+function nextLink(url: URL, nextCursor: string): string {
+  const next = new URL(url.toString());
+  next.searchParams.delete('page');
+  next.searchParams.delete('offset');
+  next.searchParams.set('cursor', nextCursor);
+  return `<${next.pathname}${next.search}>; rel="next"`;
+}
+
 /**
  * A loopback HTTP API serving the deterministic sample dataset, ordered by customer_id. It answers every
  * pagination style the ingester supports: ?page=&page_size= (pages from 1), ?offset=&limit= (or page_size),
@@ -69,15 +88,12 @@ export async function startSampleApi(opts: SampleApiOptions = {}): Promise<Sampl
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"missing or wrong bearer token"}');
       return;
     }
-    const q = url.searchParams;
-    const since = intParam(q, 'since', 0);
-    const size = Math.min(maxPage, intParam(q, 'page_size', intParam(q, 'limit', maxPage)));
-    const cursor = q.get('cursor');
-    const offset = cursor ? Number(Buffer.from(cursor, 'base64url').toString('utf8')) : q.has('offset') ? intParam(q, 'offset', 0) : (intParam(q, 'page', 1) - 1) * size;
-    if (![since, size, offset].every(Number.isFinite) || size < 1 || offset < 0 || since < 0) {
+    const window = pageWindow(url.searchParams, maxPage);
+    if (window === null) {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad page, page_size, offset, cursor or since"}');
       return;
     }
+    const { since, size, offset } = window;
     const total = Math.max(0, rows - since);
     const first = since + offset + 1;
     const last = Math.min(rows, first + size - 1);
@@ -87,13 +103,7 @@ export async function startSampleApi(opts: SampleApiOptions = {}): Promise<Sampl
     const hasMore = nextOffset < total;
     const nextCursor = hasMore ? Buffer.from(String(nextOffset)).toString('base64url') : null;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (hasMore) {
-      const next = new URL(url.toString());
-      next.searchParams.delete('page');
-      next.searchParams.delete('offset');
-      next.searchParams.set('cursor', nextCursor as string);
-      headers.link = `<${next.pathname}${next.search}>; rel="next"`;
-    }
+    if (hasMore) headers.link = nextLink(url, nextCursor as string);
     const page = Math.floor(offset / size) + 1;
     res.writeHead(200, headers);
     res.end(`{"data":[${data}],"page":${page},"page_size":${size},"total":${total},"has_more":${hasMore},"next_cursor":${JSON.stringify(nextCursor)}}`);

@@ -13,6 +13,8 @@ export class ObjectWriter {
   private readonly stream = new PassThrough({ highWaterMark: 1024 * 1024 });
   private readonly done: Promise<void>;
   private buffer = '';
+  /** Bytes appended as they are (raw parts, encoded once for their hash and the store), waiting for flush(). */
+  private chunks: Buffer[] = [];
   private failure?: Error;
   bytes = 0;
 
@@ -34,6 +36,15 @@ export class ObjectWriter {
     this.buffer += text;
   }
 
+  /** Appends bytes already encoded; written, in order with the text, at the next flush(). */
+  appendBytes(bytes: Buffer): void {
+    if (this.buffer.length > 0) {
+      this.chunks.push(Buffer.from(this.buffer, 'utf8'));
+      this.buffer = '';
+    }
+    this.chunks.push(bytes);
+  }
+
   async write(text: string): Promise<void> {
     this.buffer += text;
     if (this.buffer.length >= FLUSH_BYTES) await this.flush();
@@ -42,11 +53,19 @@ export class ObjectWriter {
   /** Hands buffered text to the store, waiting while the store is behind. */
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.buffer.length === 0) return;
-    const chunk = Buffer.from(this.buffer, 'utf8');
-    this.buffer = '';
-    this.bytes += chunk.length;
-    if (!this.stream.write(chunk)) {
+    if (this.buffer.length > 0) {
+      this.chunks.push(Buffer.from(this.buffer, 'utf8'));
+      this.buffer = '';
+    }
+    if (this.chunks.length === 0) return;
+    const chunks = this.chunks;
+    this.chunks = [];
+    let drained = true;
+    for (const chunk of chunks) {
+      this.bytes += chunk.length;
+      drained = this.stream.write(chunk);
+    }
+    if (!drained) {
       await Promise.race([once(this.stream, 'drain'), this.done]);
       if (this.failure) throw this.failure;
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { getJson, joinKey, ObjectNotFoundError, putJson, type ObjectStore } from '../storage/object-store';
+import type { SourceFields } from './schema-drift';
 import type { SourcePosition, Watermark } from './types';
 
 /** The incremental-loading state of one source, kept in the store: the last committed watermark. */
@@ -92,5 +93,18 @@ export class IngestionState {
 
   writeCheckpoint(checkpoint: RunCheckpoint): Promise<void> {
     return putJson(this.store, this.checkpointKey(checkpoint.run_id), checkpoint);
+  }
+
+  /** The fields (and types) the source sent in its last complete run: the reference for schema drift. */
+  get fieldsKey(): string {
+    return this.key('fields.json');
+  }
+
+  readFields(): Promise<SourceFields | undefined> {
+    return this.read<SourceFields>(this.fieldsKey);
+  }
+
+  writeFields(fields: SourceFields): Promise<void> {
+    return putJson(this.store, this.fieldsKey, fields);
   }
 }

@@ -1,7 +1,11 @@
 import type { FieldRule, ParserConfig } from '../../config/schema';
 import type { FieldPlan } from './fields';
 
-export type RowOutcome = { ok: true; values: unknown[] } | { ok: false; reasons: string[]; values?: unknown[] };
+/**
+ * A row's verdict. A quarantined row carries its reasons (with the values, `age: 142 is above max 100`) and, same
+ * index, their kinds without the values (`age: above max 100`), which the run counts to name its top reasons.
+ */
+export type RowOutcome = { ok: true; values: unknown[] } | { ok: false; reasons: string[]; kinds: string[]; values?: unknown[] };
 
 const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -70,7 +74,9 @@ export class RowValidator {
 
   constructor(plan: FieldPlan, parser: ParserConfig) {
     this.checks = plan.columns.map((name, i) => {
-      const rule = parser.validation[name];
+      const entry: unknown = parser.validation[name];
+      // validation.max_quarantine_share is the one run-wide number beside the per-field rules.
+      const rule = typeof entry === 'object' && entry !== null ? (entry as FieldRule) : undefined;
       return {
         name,
         sourceName: plan.sourceNames[i],
@@ -84,13 +90,14 @@ export class RowValidator {
 
   check(record: unknown): RowOutcome {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      return { ok: false, reasons: [`record is ${Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`}, not an object`] };
+      return { ok: false, reasons: [`record is ${Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`}, not an object`], kinds: ['record is not an object'] };
     }
     const source = record as Record<string, unknown>;
     const checks = this.checks;
     const values: unknown[] = new Array(checks.length);
     this.objectRecords += 1;
     let reasons: string[] | undefined;
+    let kinds: string[] | undefined;
     for (let i = 0; i < checks.length; i += 1) {
       const column = checks[i];
       let value = normalize(source[column.sourceName]);
@@ -101,30 +108,41 @@ export class RowValidator {
         continue;
       }
       let error: string | undefined;
+      let kind = '';
       if (value === null) {
-        if (rule.required) error = 'required but missing';
+        if (rule.required) error = kind = 'required but missing';
       } else {
         const coerced = fastCoerce(value, rule.type);
         if (coerced === INVALID) {
           const slow = coerce(value, rule.type);
-          error = 'error' in slow ? slow.error : undefined;
+          if ('error' in slow) {
+            error = slow.error;
+            kind = `not a valid ${rule.type}`;
+          }
         } else {
           value = coerced;
           if (typeof value === 'number') {
-            if (rule.min !== undefined && value < rule.min) error = `${value} is below min ${rule.min}`;
-            else if (rule.max !== undefined && value > rule.max) error = `${value} is above max ${rule.max}`;
+            if (rule.min !== undefined && value < rule.min) {
+              error = `${value} is below min ${rule.min}`;
+              kind = `below min ${rule.min}`;
+            } else if (rule.max !== undefined && value > rule.max) {
+              error = `${value} is above max ${rule.max}`;
+              kind = `above max ${rule.max}`;
+            }
           }
           if (error === undefined && column.allowed !== undefined && !column.allowed.has(typeof value === 'string' ? value : String(value))) {
             error = `${describe(value)} is not one of ${column.allowedText}`;
+            kind = `not one of ${column.allowedText}`;
           }
         }
       }
       if (error !== undefined) {
         (reasons ??= []).push(`${column.name}: ${error}`);
+        (kinds ??= []).push(`${column.name}: ${kind}`);
         values[i] = null;
       } else values[i] = value;
     }
-    return reasons ? { ok: false, reasons, values } : { ok: true, values };
+    return reasons ? { ok: false, reasons, kinds: kinds!, values } : { ok: true, values };
   }
 }
 

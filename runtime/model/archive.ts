@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
+import { MlstackError } from '../common/errors';
 
 /** One file of an archive: its path inside it (forward slashes), its size in bytes, and how to read it. */
 export interface ArchiveEntry {
@@ -96,8 +97,11 @@ async function isGzipFile(file: string): Promise<boolean> {
 }
 
 /** An archive entry would be written outside the folder it is unpacked into (`../x`, `/etc/x`). */
-export class UnsafeArchiveEntryError extends Error {
-  override name = 'UnsafeArchiveEntryError';
+export class UnsafeArchiveEntryError extends MlstackError {
+  constructor(message: string) {
+    super('INPUT_INVALID', message);
+    this.name = 'UnsafeArchiveEntryError';
+  }
 }
 
 /** The absolute path an entry would be written to; refuses one that would land outside `root`. */

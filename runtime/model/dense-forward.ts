@@ -5,6 +5,7 @@
 import { DENSE_SIMD_WASM_BASE64 } from './dense-simd.wasm';
 import { applyActivation, denseForward, type Activation, type DenseLayerWeights } from './package';
 import { ENV } from '../contract/env';
+import { UsageError } from '../common/errors';
 
 // tsconfig's lib (ES2022, no DOM) has no WebAssembly types; this is the part used here.
 interface WasmMemory {
@@ -55,10 +56,10 @@ export function chooseImplementation(setting: string | undefined, simdSupported:
     case 'js':
       return 'js';
     case 'wasm':
-      if (!simdSupported) throw new Error(`${FORWARD_ENV}=wasm, but this engine does not support WebAssembly SIMD`);
+      if (!simdSupported) throw new UsageError(`${FORWARD_ENV}=wasm, but this engine does not support WebAssembly SIMD`);
       return 'wasm';
     default:
-      throw new Error(`${FORWARD_ENV}="${setting}" is not one of auto, wasm, js`);
+      throw new UsageError(`${FORWARD_ENV}="${setting}" is not one of auto, wasm, js`);
   }
 }
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_FILES } from './package';
+import { InvalidInputError, NotFoundError } from '../common/errors';
 
 /**
  * The folder holding metadata.json: the folder itself or the one package below it (Azure ML mounts
@@ -20,6 +21,6 @@ export function findPackageDir(root: string, depth = 3): string {
   };
   if (fs.statSync(root).isDirectory()) walk(root, depth);
   if (found.length === 1) return found[0];
-  if (found.length === 0) throw new Error(`no model package in ${root}: no ${PACKAGE_FILES.metadata} there or up to ${depth} folders below`);
-  throw new Error(`several model packages under ${root} (${found.join(', ')}): point at one of them`);
+  if (found.length === 0) throw new NotFoundError(`no model package in ${root}: no ${PACKAGE_FILES.metadata} there or up to ${depth} folders below`);
+  throw new InvalidInputError(`several model packages under ${root} (${found.join(', ')}): point at one of them`);
 }

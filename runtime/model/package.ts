@@ -7,15 +7,24 @@
  *   <prefix>metadata.json         ModelMetadata
  *   <prefix>metrics.json          test-split metrics
  *   <prefix>report.html           evaluation report
+ *   <prefix>manifest.json         SHA-256 and size of every other file (runtime/model/manifest.ts), written last
  *
+ * Training may leave more files under the prefix (epochs.jsonl, checkpoints): the manifest covers them too.
+ * readModelPackage verifies every file against the manifest and validates metadata, preprocessing and
+ * model.json against their schemas and each other (package-schema.ts) before anything is served.
  * The topology is always a Sequential of Dense (+ Dropout) layers with named activations,
  * so a lean forward pass (readDenseLayers) can serve it without tf.
  * Regression models predict the target in its original units (the target scaling is folded
  * into the last layer when the package is written).
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { getJson, putJson, type ObjectStore } from '../storage/object-store';
-import { assertPreprocessingState, type PreprocessingState } from './preprocessing';
+import type { ObjectStore } from '../storage/object-store';
+import { checkFile, checkListing, digestOf, MANIFEST_FILE, packageLabel, PackageInvalidError, readManifest, verifyFileStream, writeManifest, type PackageTrust } from './manifest';
+import { validatePackageDocs } from './package-schema';
+import type { PreprocessingState } from './preprocessing';
+
+export type { PackageTrust } from './manifest';
+import { InvalidInputError, NotFoundError } from '../common/errors';
 
 export const MODEL_PACKAGE_FORMAT_VERSION = 1;
 
@@ -53,6 +62,7 @@ export const PACKAGE_FILES = {
   metadata: 'metadata.json',
   metrics: 'metrics.json',
   report: 'report.html',
+  manifest: MANIFEST_FILE,
 } as const;
 
 /** model.json as TF.js writes it. */
@@ -114,37 +124,120 @@ export async function serializeModel(model: tfTypes.LayersModel): Promise<{ mode
   return captured;
 }
 
-/** Writes a complete package under `prefix`; metadata.json goes last so a reader never sees half a package. */
-export async function writeModelPackage(store: ObjectStore, prefix: string, input: WriteModelPackageInput): Promise<{ sizeBytes: number }> {
-  const base = withSlash(prefix);
-  const { modelJson, weights } = await serializeModel(input.model);
-  const modelText = JSON.stringify(modelJson);
-  await store.put(base + PACKAGE_FILES.weights, Buffer.from(weights), { contentType: 'application/octet-stream' });
-  await store.put(base + PACKAGE_FILES.modelJson, modelText, { contentType: 'application/json' });
-  await putJson(store, base + PACKAGE_FILES.preprocessing, input.preprocessing);
-  await putJson(store, base + PACKAGE_FILES.metrics, input.metrics);
-  if (input.reportHtml !== undefined) {
-    await store.put(base + PACKAGE_FILES.report, input.reportHtml, { contentType: 'text/html; charset=utf-8' });
-  }
-  await putJson(store, base + PACKAGE_FILES.metadata, input.metadata);
-  return { sizeBytes: weights.byteLength + Buffer.byteLength(modelText) };
+/** A package's contents, serialised: what writePackageFiles writes. */
+export interface PackageContents {
+  modelJson: ModelJson;
+  weights: ArrayBuffer;
+  preprocessing: PreprocessingState;
+  metadata: ModelMetadata;
+  metrics: Record<string, unknown>;
+  reportHtml?: string;
 }
 
-/** Reads a package written by writeModelPackage; names the missing file when it is incomplete. */
-export async function readModelPackage(store: ObjectStore, prefix: string): Promise<ModelPackage> {
+export interface WrittenPackage {
+  /** Weights plus model.json, in bytes. */
+  sizeBytes: number;
+  /** The sha256 of the manifest.json written (what a registry record keeps). */
+  manifestSha256: string;
+}
+
+function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Writes the package's files under `prefix`, metadata.json after the model, then manifest.json last over
+ * every file under the prefix (others training left there included), so a reader never takes half a
+ * package for a whole one.
+ */
+export async function writePackageFiles(store: ObjectStore, prefix: string, contents: PackageContents): Promise<WrittenPackage> {
   const base = withSlash(prefix);
+  const written = new Map<string, Buffer>();
+  const put = async (name: string, bytes: Buffer, contentType: string) => {
+    await store.put(base + name, bytes, { contentType });
+    written.set(name, bytes);
+  };
+  const modelBytes = Buffer.from(JSON.stringify(contents.modelJson));
+  await put(PACKAGE_FILES.weights, Buffer.from(contents.weights), 'application/octet-stream');
+  await put(PACKAGE_FILES.modelJson, modelBytes, 'application/json');
+  await put(PACKAGE_FILES.preprocessing, jsonBytes(contents.preprocessing), 'application/json');
+  await put(PACKAGE_FILES.metrics, jsonBytes(contents.metrics), 'application/json');
+  if (contents.reportHtml !== undefined) await put(PACKAGE_FILES.report, Buffer.from(contents.reportHtml), 'text/html; charset=utf-8');
+  await put(PACKAGE_FILES.metadata, jsonBytes(contents.metadata), 'application/json');
+  const manifestSha256 = await writeManifest(store, base, written);
+  return { sizeBytes: contents.weights.byteLength + modelBytes.byteLength, manifestSha256 };
+}
+
+/** Writes a complete package under `prefix` (see writePackageFiles), manifest.json last. */
+export async function writeModelPackage(store: ObjectStore, prefix: string, input: WriteModelPackageInput): Promise<WrittenPackage> {
+  const { modelJson, weights } = await serializeModel(input.model);
+  return writePackageFiles(store, prefix, { modelJson, weights, preprocessing: input.preprocessing, metadata: input.metadata, metrics: input.metrics, reportHtml: input.reportHtml });
+}
+
+function parseJson(bytes: Buffer, where: string, file: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new PackageInvalidError(`model package ${where}: ${file} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** A package of another format version (a newer mlstack wrote it) is named as such, before its files are checked. */
+function checkFormatVersion(bytes: Buffer, store: ObjectStore, base: string): void {
+  let version: unknown;
+  try {
+    version = (JSON.parse(bytes.toString('utf8')) as { format_version?: unknown }).format_version;
+  } catch {
+    return;
+  }
+  if (typeof version === 'number' && version !== MODEL_PACKAGE_FORMAT_VERSION) {
+    throw new PackageInvalidError(`${store.uri(base + PACKAGE_FILES.metadata)}: unsupported format_version ${version} (this code reads ${MODEL_PACKAGE_FORMAT_VERSION})`);
+  }
+}
+
+/**
+ * Reads a package written by writeModelPackage and refuses it unless every file matches manifest.json
+ * (and the manifest its registry record, for a version: `trust.registered`) and metadata, preprocessing
+ * and model.json pass their schemas. The bytes checked are the bytes used: each file is read once.
+ * Names the missing file when the package is incomplete.
+ */
+export async function readModelPackage(store: ObjectStore, prefix: string, trust: PackageTrust = {}): Promise<ModelPackage> {
+  const base = withSlash(prefix);
+  const where = packageLabel(store, base);
   if (!(await store.exists(base + PACKAGE_FILES.metadata))) {
-    throw new Error(`no model package at ${store.uri(base || PACKAGE_FILES.metadata)}: ${PACKAGE_FILES.metadata} is missing (was training completed?)`);
+    throw new NotFoundError(`no model package at ${store.uri(base || PACKAGE_FILES.metadata)}: ${PACKAGE_FILES.metadata} is missing (was training completed?)`);
   }
-  const metadata = await getJson<ModelMetadata>(store, base + PACKAGE_FILES.metadata);
-  if (metadata.format_version !== MODEL_PACKAGE_FORMAT_VERSION) {
-    throw new Error(`${store.uri(base + PACKAGE_FILES.metadata)}: unsupported format_version ${String(metadata.format_version)} (this code reads ${MODEL_PACKAGE_FORMAT_VERSION})`);
+  const metadataBytes = await store.get(base + PACKAGE_FILES.metadata);
+  checkFormatVersion(metadataBytes, store, base);
+  const verified = await readManifest(store, base, trust);
+  const listed = verified ? new Set((await checkListing(store, base, verified.manifest)).map((f) => f.key)) : null;
+  const checked = (name: string, bytes: Buffer): Buffer => {
+    if (verified) checkFile(verified.manifest, where, name, digestOf(bytes));
+    return bytes;
+  };
+  const read = async (name: string): Promise<Buffer> => checked(name, await store.get(base + name));
+  checked(PACKAGE_FILES.metadata, metadataBytes);
+  const preprocessingBytes = await read(PACKAGE_FILES.preprocessing);
+  const modelJsonBytes = await read(PACKAGE_FILES.modelJson);
+  const weightBytes = await read(PACKAGE_FILES.weights);
+  const hasMetrics = listed ? listed.has(PACKAGE_FILES.metrics) : await store.exists(base + PACKAGE_FILES.metrics);
+  const metricsBytes = hasMetrics ? await read(PACKAGE_FILES.metrics) : undefined;
+  if (verified && listed) {
+    const parsed = new Set<string>([PACKAGE_FILES.metadata, PACKAGE_FILES.preprocessing, PACKAGE_FILES.modelJson, PACKAGE_FILES.weights, PACKAGE_FILES.metrics]);
+    for (const name of listed) if (!parsed.has(name)) await verifyFileStream(store, base, verified.manifest, name);
   }
-  const preprocessing = assertPreprocessingState(await getJson(store, base + PACKAGE_FILES.preprocessing), store.uri(base + PACKAGE_FILES.preprocessing));
-  const modelJson = await getJson<ModelJson>(store, base + PACKAGE_FILES.modelJson);
-  const buf = await store.get(base + PACKAGE_FILES.weights);
-  const weights = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const metrics = (await store.exists(base + PACKAGE_FILES.metrics)) ? await getJson<Record<string, unknown>>(store, base + PACKAGE_FILES.metrics) : undefined;
+  const { metadata, preprocessing, modelJson } = validatePackageDocs(
+    {
+      metadata: parseJson(metadataBytes, where, PACKAGE_FILES.metadata),
+      preprocessing: parseJson(preprocessingBytes, where, PACKAGE_FILES.preprocessing),
+      modelJson: parseJson(modelJsonBytes, where, PACKAGE_FILES.modelJson),
+      weightBytes: weightBytes.byteLength,
+    },
+    where,
+    PACKAGE_FILES,
+  );
+  const weights = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
+  const metrics = metricsBytes ? (parseJson(metricsBytes, where, PACKAGE_FILES.metrics) as Record<string, unknown>) : undefined;
   return { metadata, preprocessing, modelJson, weights, metrics };
 }
 

@@ -3,6 +3,7 @@
  * split only, saved as JSON beside the model, and applied per request by the
  * serving process with exactly this code. Pure TypeScript, no tf dependency.
  */
+import { ConfigInvalidError, InvalidInputError } from '../common/errors';
 
 export const PREPROCESSING_FORMAT_VERSION = 1;
 
@@ -155,7 +156,7 @@ function fitNumeric(name: string, values: unknown[], imputation: 'median' | 'mea
   const raw = Float64Array.from(present).sort();
   const rawStats = meanStd(raw);
   const fill = imputation === 'median' ? quantileSorted(raw, 0.5) : rawStats.mean;
-  if (log && raw.length > 0 && raw[0] < 0) throw new Error(`feature "${name}" has negative values (${raw[0]}): it cannot be log-transformed`);
+  if (log && raw.length > 0 && raw[0] < 0) throw new InvalidInputError(`feature "${name}" has negative values (${raw[0]}): it cannot be log-transformed`);
   const transform = log ? 'log1p' : 'none';
   const transformed = log ? raw.map(Math.log1p) : raw;
   const { mean, std } = log ? meanStd(transformed) : rawStats;
@@ -223,8 +224,8 @@ function namesOf(f: FeatureState): string[] {
 
 /** Fits the preprocessing on `rows` (pass the TRAIN split only). */
 export function fitPreprocessing(rows: Row[], spec: PreprocessingSpec): PreprocessingState {
-  if (rows.length === 0) throw new Error('cannot fit preprocessing on zero rows: the train split is empty');
-  if (spec.features.length === 0) throw new Error('cannot fit preprocessing without features');
+  if (rows.length === 0) throw new InvalidInputError('cannot fit preprocessing on zero rows: the train split is empty');
+  if (spec.features.length === 0) throw new ConfigInvalidError('cannot fit preprocessing without features');
   const imputation = spec.imputation ?? 'median';
   const categorical = new Set(spec.categorical ?? []);
   const logged = new Set(spec.logTransform ?? []);
@@ -232,7 +233,7 @@ export function fitPreprocessing(rows: Row[], spec: PreprocessingSpec): Preproce
   let offset = 0;
   for (const name of spec.features) {
     if (!rows.some((r) => Object.prototype.hasOwnProperty.call(r, name))) {
-      throw new Error(`feature "${name}" is not a column of the training data (columns: ${Object.keys(rows[0]).join(', ')})`);
+      throw new ConfigInvalidError(`feature "${name}" is not a column of the training data (columns: ${Object.keys(rows[0]).join(', ')})`);
     }
     const values = rows.map((r) => r[name]);
     // Columns not listed as categorical still become categorical when they hold text.

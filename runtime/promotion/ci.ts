@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import { summarizeChanges, githubOutputs, type ChangeSummary } from './changed-envs';
 import { formatDiffComment, type DiffSection } from './diff-comment';
 import { Git } from './git';
+import { reportError, UsageError } from '../common/errors';
 
 export interface CiIo {
   stdout: (text: string) => void;
@@ -21,7 +22,7 @@ function parseFlags(args: string[]): Map<string, string[]> {
   const flags = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
     const name = args[i];
-    if (!name.startsWith('--') || i + 1 >= args.length) throw new Error(`expected "--flag value", found "${name}"`);
+    if (!name.startsWith('--') || i + 1 >= args.length) throw new UsageError(`expected "--flag value", found "${name}"`);
     flags.set(name.slice(2), [...(flags.get(name.slice(2)) ?? []), args[++i]]);
   }
   return flags;
@@ -57,10 +58,10 @@ export async function runChangedEnvs(flags: Map<string, string[]>, io: CiIo): Pr
 
 export function runDiffComment(flags: Map<string, string[]>): void {
   const out = flags.get('out')?.[0];
-  if (!out) throw new Error('diff-comment needs --out <file>');
+  if (!out) throw new UsageError('diff-comment needs --out <file>');
   const sections: DiffSection[] = (flags.get('section') ?? []).map((spec) => {
     const eq = spec.indexOf('=');
-    if (eq <= 0) throw new Error(`--section "${spec}": expected "<title>=<file>"`);
+    if (eq <= 0) throw new UsageError(`--section "${spec}": expected "<title>=<file>"`);
     const file = spec.slice(eq + 1);
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `(${file} was not written: the step before failed)`;
     return { title: spec.slice(0, eq), text };
@@ -68,17 +69,16 @@ export function runDiffComment(flags: Map<string, string[]>): void {
   fs.writeFileSync(out, formatDiffComment(flags.get('heading')?.[0] ?? 'Infrastructure diff', sections));
 }
 
-/** Resolves to the exit code. */
+/** Resolves to the exit code: the catalogue's (2 for a bad invocation or config, 1 for a failed git call). */
 export async function runCi(argv: string[], io: CiIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const flags = parseFlags(rest);
     if (command === 'changed-envs') await runChangedEnvs(flags, io);
     else if (command === 'diff-comment') runDiffComment(flags);
-    else throw new Error(`unknown command "${command ?? ''}": use changed-envs or diff-comment`);
+    else throw new UsageError(`unknown command "${command ?? ''}": use changed-envs or diff-comment`);
     return 0;
   } catch (err) {
-    io.stderr(`ci: ${(err as Error).message}\n`);
-    return 2;
+    return reportError('ci', err, { stderr: { write: (text: string) => (io.stderr(text), true) } });
   }
 }

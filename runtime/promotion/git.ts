@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import { MlstackError } from '../common/errors';
 
-export class GitError extends Error {
+export class GitError extends MlstackError {
   constructor(
     readonly args: string[],
     readonly stderr: string,
   ) {
-    super(`git ${args.join(' ')} failed: ${stderr.trim() || 'no output'}`);
+    super('COMMAND_FAILED', `git ${args.join(' ')} failed: ${stderr.trim() || 'no output'}`);
     this.name = 'GitError';
   }
 }

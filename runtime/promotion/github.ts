@@ -1,4 +1,5 @@
 import { Octokit } from '@octokit/rest';
+import { CloudCallError, UsageError } from '../common/errors';
 
 export interface RepoSlug {
   owner: string;
@@ -20,7 +21,7 @@ export function parseRepoSlug(remoteUrl: string): RepoSlug | null {
 /** Parses `--repo owner/name`. */
 export function parseRepoOption(value: string): RepoSlug {
   const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(value);
-  if (!match) throw new Error(`--repo "${value}" is not owner/name (for example acme/mlstack)`);
+  if (!match) throw new UsageError(`--repo "${value}" is not owner/name (for example acme/mlstack)`);
   return { owner: match[1], repo: match[2] };
 }
 
@@ -72,7 +73,7 @@ export async function openPullRequest(input: PullRequestInput): Promise<OpenedPu
     });
   } catch (err) {
     const status = (err as { status?: number }).status;
-    throw new Error(
+    throw new CloudCallError(
       `GitHub refused to open the pull request ${input.head} -> ${input.base} in ${input.slug.owner}/${input.slug.repo}` +
         `${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message}. The branch is pushed: open the pull request by hand, ` +
         'or check that GITHUB_TOKEN may create pull requests (contents: write, pull-requests: write)',

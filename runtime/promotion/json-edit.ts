@@ -4,6 +4,7 @@
  * (indentation, inline arrays, trailing newline) as the author wrote it.
  */
 import { applyEdits, findNodeAtLocation, modify, parseTree, printParseErrorCode, type JSONPath, type Node, type ParseError } from 'jsonc-parser';
+import { ConfigInvalidError } from '../common/errors';
 
 /** One replacement: the key path of an EXISTING value and its new value. */
 export interface JsonValueEdit {
@@ -40,10 +41,10 @@ function existingPath(root: Node, path: string[]): JSONPath | undefined {
 export function replaceJsonValues(text: string, edits: JsonValueEdit[], fileName = 'document'): string {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, STRICT);
-  if (errors.length > 0 || !root) throw new Error(`${fileName} is not valid JSON: ${errors.length ? describeParseError(errors[0]) : 'it is empty'}`);
+  if (errors.length > 0 || !root) throw new ConfigInvalidError(`${fileName} is not valid JSON: ${errors.length ? describeParseError(errors[0]) : 'it is empty'}`);
   const located = edits.map((edit) => {
     const path = existingPath(root, edit.path);
-    if (!path) throw new Error(`${fileName} has no key "${edit.path.join('.')}" to update: add it (see config/schema.ts)`);
+    if (!path) throw new ConfigInvalidError(`${fileName} has no key "${edit.path.join('.')}" to update: add it (see config/schema.ts)`);
     return { path, value: edit.value };
   });
   // Without formatting options modify() replaces only the value's own text.

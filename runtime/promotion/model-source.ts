@@ -4,6 +4,7 @@ import { ModelRegistry, UnknownVersionError } from '../registry/index';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri, openStoreRoot } from '../storage/open';
 import { DEFAULT_WORKDIR, FIXED_PREFIXES } from '../contract/layout';
+import { UsageError } from '../common/errors';
 
 /** What promotion needs from a registry version record. */
 export const modelVersionRecordSchema = z.object({
@@ -30,6 +31,8 @@ export type ModelVersionRecord = z.infer<typeof modelVersionRecordSchema>;
 export interface RegistryLocation {
   store: ObjectStore;
   prefix: string;
+  /** Whose versions to read instead of the base config's project (`--project`). */
+  project?: string;
 }
 
 /**
@@ -54,22 +57,30 @@ export async function openRegistryLocation(options: { workdir?: string; registry
  * Reads one version record through the model registry (runtime/registry), which
  * stores it at `<prefix><project>/versions/<version>.json`. "latest" means the
  * highest registered version. The record is re-validated here because promotion
- * puts its metrics and lineage in front of reviewers.
+ * puts its metrics and lineage in front of reviewers. A version that is malformed or
+ * not registered is a usage mistake (exit 2, as `mlstack serve --model` exits): the
+ * ModelNotFoundError names --model and the versions that exist.
  */
-export async function loadModelVersion(location: RegistryLocation, project: string, version: string): Promise<ModelVersionRecord> {
+export async function loadModelVersion(location: RegistryLocation, configProject: string, version: string): Promise<ModelVersionRecord> {
+  const project = location.project ?? configProject;
   const registry = new ModelRegistry(location.store, location.prefix, project);
   let record: unknown;
   try {
     if (version === 'latest') {
       record = await registry.latest();
       if (record === null) {
-        throw new ModelNotFoundError(`the registry at ${location.store.uri(location.prefix)} has no versions of ${project}: train and register one first (or pass --workdir / --registry-uri)`);
+        throw new ModelNotFoundError(
+          `--model latest: the registry at ${location.store.uri(location.prefix)} has no versions of ${project}: train and register one first (or pass --workdir / --registry-uri)`,
+        );
       }
     } else {
       record = await registry.get(version);
     }
   } catch (err) {
-    if (err instanceof UnknownVersionError) throw new ModelNotFoundError(`${err.message} (registry ${location.store.uri(location.prefix)})`);
+    if (err instanceof UnknownVersionError) {
+      const why = /^v[1-9]\d*$/.test(version) ? ':' : ' is not a version (versions look like v1, v2, ... or "latest"):';
+      throw new ModelNotFoundError(`--model ${JSON.stringify(version)}${why} ${err.message} (registry ${location.store.uri(location.prefix)})`, err);
+    }
     throw err;
   }
   const result = modelVersionRecordSchema.safeParse(record);
@@ -84,9 +95,10 @@ export async function listModelVersions(location: RegistryLocation, project: str
   return (await new ModelRegistry(location.store, location.prefix, project).list()).map((r) => r.version);
 }
 
-export class ModelNotFoundError extends Error {
-  constructor(message: string) {
-    super(message);
+/** `--model` names no registered version: a usage mistake (exit 2), the same as for `mlstack serve --model`. */
+export class ModelNotFoundError extends UsageError {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ModelNotFoundError';
   }
 }

@@ -2,8 +2,9 @@
  * The model registry: every trained model becomes an immutable version record with lineage,
  * stored as JSON at `<prefix><project>/versions/<version>.json`.
  *
- * Registering a version takes three steps, so a reader never sees half a version and two
- * concurrent registrations never share a number:
+ * The package must first match its manifest.json (materialise.ts verifyForRegistration); the record keeps
+ * the manifest's sha256 (`manifest_sha256`). Registering a version then takes three steps, so a reader never
+ * sees half a version and two concurrent registrations never share a number:
  *   1. claim vN with a create-if-absent object `<prefix><project>/claims/vN` (numbers already
  *      claimed or recorded are skipped);
  *   2. materialise: copy the package into `<models><project>/vN/` with its model.tar.gz;
@@ -13,7 +14,8 @@
  */
 import { FIXED_PREFIXES, registryClaimKey, registryClaimsPrefix, registryVersionKey, registryVersionsPrefix } from '../contract/layout';
 import { getJson, ObjectExistsError, putJson, type ObjectStore } from '../storage/object-store';
-import { materialiseVersion, type MaterialiseInput } from './materialise';
+import { materialiseVersion, verifyForRegistration, type MaterialiseInput } from './materialise';
+import { MlstackError } from '../common/errors';
 
 export type { MaterialiseInput, PackageSource } from './materialise';
 
@@ -48,6 +50,11 @@ export interface ModelVersion {
   lineage: Lineage;
   /** Set when the version was also registered as a SageMaker model package. */
   sagemaker_model_package_arn?: string;
+  /**
+   * The sha256 of the version's manifest.json (runtime/model/manifest.ts): loading and promotion refuse the
+   * version when its manifest differs. Absent only on records written before packages carried a manifest.
+   */
+  manifest_sha256?: string;
 }
 
 /** Fields added to a record after its files exist (and before it is written). */
@@ -65,9 +72,10 @@ export interface RegisterInput {
   beforeRecord?: (draft: ModelVersion) => Promise<VersionAnnotations>;
 }
 
-export class UnknownVersionError extends Error {
+export class UnknownVersionError extends MlstackError {
   constructor(project: string, version: string, known: string[]) {
     super(
+      'NOT_FOUND',
       `model version "${version}" is not registered for project "${project}"; known versions: ${known.length ? known.join(', ') : '(none yet: run `mlstack train` or `mlstack register` first)'}`,
     );
     this.name = 'UnknownVersionError';
@@ -143,9 +151,13 @@ export class ModelRegistry {
   async register(input: RegisterInput): Promise<ModelVersion> {
     if (!PROJECT_PATTERN.test(input.project)) throw new Error(`invalid project name "${input.project}" for the registry`);
     if (!input.materialise && input.packagePrefix === undefined) throw new Error('register() needs the package: materialise (copy it into the version folder) or packagePrefix');
+    // Checked before a number is claimed: a package that does not match its manifest is never registered.
+    const verified = input.materialise
+      ? await verifyForRegistration(input.materialise.source)
+      : await verifyForRegistration({ store: this.store, prefix: withSlash(input.packagePrefix as string) }, { allowUnverified: false });
     const version = await this.claim(input.project);
     const files: { packagePrefix: string; artifactKey?: string; evaluationKey?: string } = input.materialise
-      ? await materialiseVersion(this.store, input.project, version, input.materialise)
+      ? await materialiseVersion(this.store, input.project, version, input.materialise, verified)
       : { packagePrefix: withSlash(input.packagePrefix as string) };
     let record: ModelVersion = {
       version,
@@ -157,6 +169,7 @@ export class ModelRegistry {
       ...(files.evaluationKey ? { evaluation_uri: this.store.uri(files.evaluationKey) } : {}),
       metrics: input.metrics,
       lineage: { parent_run: null, ...input.lineage },
+      manifest_sha256: verified.manifestSha256,
     };
     if (input.beforeRecord) record = { ...record, ...(await input.beforeRecord(record)) };
     await putJson(this.store, this.keyOf(input.project, version), record, { ifNotExists: true });

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { MODEL_ARCHIVE } from '../contract/layout';
 import type { ModelVersion } from './index';
+import { CloudCallError, UsageError } from '../common/errors';
 
 export interface SageMakerPackageInput {
   version: ModelVersion;
@@ -55,7 +56,7 @@ async function ensureGroup(client: SageMakerClient, groupName: string, project: 
 export function modelDataUrlOf(version: ModelVersion): string {
   const url = version.artifact_uri;
   if (!url || !url.startsWith('s3://') || !url.endsWith(`/${MODEL_ARCHIVE}`)) {
-    throw new Error(
+    throw new UsageError(
       `${version.project} ${version.version}: a SageMaker model package needs the version's ${MODEL_ARCHIVE} in S3, but its artifact is ${url ?? '(none: the version was not materialised)'}; register it with --cloud aws`,
     );
   }
@@ -82,6 +83,6 @@ export async function createSageMakerModelPackage(input: SageMakerPackageInput):
       ...(statistics ? { ModelMetrics: { ModelQuality: { Statistics: { ContentType: 'application/json', S3Uri: statistics } } } } : {}),
     }),
   );
-  if (!response.ModelPackageArn) throw new Error(`SageMaker CreateModelPackage returned no ARN for group ${input.groupName}`);
+  if (!response.ModelPackageArn) throw new CloudCallError(`SageMaker CreateModelPackage returned no ARN for group ${input.groupName}`);
   return response.ModelPackageArn;
 }

@@ -2,12 +2,14 @@ import { parse as csvParser } from 'csv-parse';
 import { stringify as csvLine } from 'csv-stringify/sync';
 import * as readline from 'node:readline';
 import { Readable } from 'node:stream';
+import { UsageError } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
 import { openObjectUri } from '../storage/open';
 import { csvCell, validateRows, type Row } from './input';
 import { InputError, type Prediction, type Predictor } from './predictor';
 
-export type BatchFormat = 'csv' | 'jsonl';
+export const BATCH_FORMATS = ['csv', 'jsonl'] as const;
+export type BatchFormat = (typeof BATCH_FORMATS)[number];
 
 export interface BatchOptions {
   predictor: Predictor;
@@ -34,7 +36,7 @@ export function inferFormat(uri: string): BatchFormat {
   const lower = uri.toLowerCase().replace(/\.gz$/, '');
   if (lower.endsWith('.csv')) return 'csv';
   if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson') || lower.endsWith('.json')) return 'jsonl';
-  throw new Error(`cannot tell the format of "${uri}" from its extension: name it .csv or .jsonl, or pass --format`);
+  throw new UsageError(`cannot tell the format of "${uri}" from its extension: name it .csv or .jsonl, or pass --format`);
 }
 
 /**

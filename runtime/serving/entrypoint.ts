@@ -16,6 +16,7 @@
  * MLSTACK_CONFIG_DIR is set, else the server defaults. Routes and ports: see routes.ts.
  */
 import { loadProjectConfig } from '../../config/load';
+import { runMain, UsageError } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { parseWorkers } from './cluster';
 import { loadPredictor } from './load';
@@ -46,7 +47,7 @@ export function resolveModelSource(env: NodeJS.ProcessEnv): ModelSource {
   if (model) return { source: model, registryUri, project };
   if (registryUri) {
     if (!pinned) {
-      throw new Error(`${ENV.registryUri}="${registryUri}" is set but ${ENV.modelVersion} is not: set it to a registered version (v3) or latest`);
+      throw new UsageError(`${ENV.registryUri}="${registryUri}" is set but ${ENV.modelVersion} is not: set it to a registered version (v3) or latest`);
     }
     return { source: pinned, registryUri, project };
   }
@@ -71,14 +72,14 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string): number | undefine
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}="${raw}" must be a positive integer`);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${name}="${raw}" must be a positive integer`);
   return value;
 }
 
 /** Starts serving from the environment; resolves once listening (the model may still be loading). */
 export async function serveFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
-  logger: Logger = createLogger('serving'),
+  logger: Logger = createLogger('serving', 'container'),
   extra: WorkerServerOptions = {},
 ): Promise<RunningServer> {
   const { source, ...where } = resolveModelSource(env);
@@ -95,32 +96,20 @@ export function exitOnSignals(server: RunningServer, logger: Logger, exit: (code
   );
 }
 
-async function main(argv: string[]): Promise<number> {
-  const command = argv[0];
-  if (command !== 'serve') {
-    process.stderr.write(`usage: <image> serve   (got "${argv.join(' ')}"); the serving image only serves\n`);
-    return 2;
-  }
-  const logger = createLogger('serving');
-  const workers = parseWorkers(process.env[ENV.workers]);
-  let serving;
-  try {
-    serving = await runServingProcess(workers, logger, (extra) => serveFromEnvironment(process.env, logger, extra));
-  } catch (err) {
-    logger.error({ err: (err as Error).message }, 'serving could not start');
-    return 1;
-  }
+/**
+ * `<image> serve`: resolves to the exit code once the server has drained. A server that cannot start
+ * rejects, and runMain prints the reason with the catalogue's exit code (2 for a bad variable, 1 for a
+ * missing model or any other failure).
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv[0] !== 'serve') throw new UsageError(`usage: <image> serve (got "${argv.join(' ')}"); the serving image only serves`);
+  const logger = createLogger('serving', 'container');
+  const workers = parseWorkers(env[ENV.workers]);
+  const serving = await runServingProcess(workers, logger, (extra) => serveFromEnvironment(env, logger, extra));
   return serving.done;
 }
 
 if (require.main === module || process.argv[1] === __filename) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exit(code);
-    },
-    (err: Error) => {
-      process.stderr.write(`serving failed to start: ${err.message}\n`);
-      process.exit(1);
-    },
-  );
+  // exit: the drained server's process ends at once, whatever timers its libraries keep.
+  void runMain('mlstack-serve', () => main(process.argv.slice(2)), { exit: true });
 }

@@ -15,7 +15,7 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   const mime = contentType.split(';', 1)[0].trim().toLowerCase();
   if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
   if (mime === 'text/csv' || mime === 'application/csv') return 'csv';
-  throw new InputError(415, `unsupported Content-Type "${truncate(contentType)}": send application/json or text/csv`, {
+  throw new InputError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type "${truncate(contentType)}": send application/json or text/csv`, {
     field: 'Content-Type',
     expected: 'application/json or text/csv',
   });
@@ -31,7 +31,7 @@ export function parseJsonRows(body: string, features: readonly string[]): Row[] 
   try {
     doc = JSON.parse(body);
   } catch (err) {
-    throw new InputError(400, `malformed JSON body: ${(err as Error).message}`, { field: 'body', expected: 'valid JSON' });
+    throw new InputError('INPUT_INVALID', `malformed JSON body: ${(err as Error).message}`, { field: 'body', expected: 'valid JSON' });
   }
   return rowsFromDocument(doc, features);
 }
@@ -43,13 +43,13 @@ function rowsFromDocument(doc: unknown, features: readonly string[]): Row[] {
       if (key in doc && !features.includes(key)) {
         const inner = doc[key];
         if (!Array.isArray(inner)) {
-          throw new InputError(400, `"${key}" must be an array of rows, found ${describeValue(inner)}`, {
+          throw new InputError('INPUT_INVALID', `"${key}" must be an array of rows, found ${describeValue(inner)}`, {
             field: key,
             expected: 'an array of rows',
           });
         }
         if ('parameters' in doc && doc.parameters !== null && !isPlainObject(doc.parameters)) {
-          throw new InputError(400, `"parameters" must be an object, found ${describeValue(doc.parameters)}`, {
+          throw new InputError('INPUT_INVALID', `"parameters" must be an object, found ${describeValue(doc.parameters)}`, {
             field: 'parameters',
             expected: 'an object',
           });
@@ -59,7 +59,7 @@ function rowsFromDocument(doc: unknown, features: readonly string[]): Row[] {
     }
     return [doc];
   }
-  throw new InputError(400, `expected a row object, an array of rows or {"instances": [...]}, found ${describeValue(doc)}`, {
+  throw new InputError('INPUT_INVALID', `expected a row object, an array of rows or {"instances": [...]}, found ${describeValue(doc)}`, {
     field: 'body',
     expected: 'a JSON object or array',
   });
@@ -69,7 +69,7 @@ function toRow(item: unknown, index: number, features: readonly string[]): Row {
   if (isPlainObject(item)) return item;
   if (Array.isArray(item)) {
     if (item.length !== features.length) {
-      throw new InputError(400, `row ${index}: an array row needs ${features.length} values in feature order (${features.join(', ')}), found ${item.length}`, {
+      throw new InputError('INPUT_INVALID', `row ${index}: an array row needs ${features.length} values in feature order (${features.join(', ')}), found ${item.length}`, {
         row: index,
         expected: `${features.length} values`,
       });
@@ -78,7 +78,7 @@ function toRow(item: unknown, index: number, features: readonly string[]): Row {
     for (let i = 0; i < features.length; i++) row[features[i]] = item[i];
     return row;
   }
-  throw new InputError(400, `row ${index}: expected an object of features or an array of values, found ${describeValue(item)}`, {
+  throw new InputError('INPUT_INVALID', `row ${index}: expected an object of features or an array of values, found ${describeValue(item)}`, {
     row: index,
     expected: 'an object or array',
   });
@@ -90,7 +90,7 @@ export function parseCsvRows(body: string, features: readonly string[]): Row[] {
   try {
     records = parseCsv(body, { skip_empty_lines: true, relax_column_count: true, bom: true }) as string[][];
   } catch (err) {
-    throw new InputError(400, `malformed CSV body: ${(err as Error).message}`, { field: 'body', expected: 'RFC 4180 CSV' });
+    throw new InputError('INPUT_INVALID', `malformed CSV body: ${(err as Error).message}`, { field: 'body', expected: 'RFC 4180 CSV' });
   }
   let order: readonly string[] = features;
   let firstDataLine = 0;
@@ -103,7 +103,7 @@ export function parseCsvRows(body: string, features: readonly string[]): Row[] {
     const cells = records[r];
     const index = r - firstDataLine;
     if (cells.length !== order.length) {
-      throw new InputError(400, `CSV row ${index}: expected ${order.length} columns (${order.join(', ')}), found ${cells.length}`, {
+      throw new InputError('INPUT_INVALID', `CSV row ${index}: expected ${order.length} columns (${order.join(', ')}), found ${cells.length}`, {
         row: index,
         expected: `${order.length} columns`,
       });
@@ -132,9 +132,9 @@ export function csvCell(cell: string): unknown {
  * then asks the predictor for its type checks. Throws InputError naming the row and field.
  */
 export function validateRows(rows: Row[], predictor: Pick<Predictor, 'features' | 'validateRow'>, maxBatchSize: number): void {
-  if (rows.length === 0) throw new InputError(400, 'the request holds no rows', { field: 'body', expected: 'at least one row' });
+  if (rows.length === 0) throw new InputError('INPUT_INVALID', 'the request holds no rows', { field: 'body', expected: 'at least one row' });
   if (rows.length > maxBatchSize) {
-    throw new InputError(413, `too many rows: ${rows.length}, at most ${maxBatchSize} per request (split the batch)`, {
+    throw new InputError('PAYLOAD_TOO_LARGE', `too many rows: ${rows.length}, at most ${maxBatchSize} per request (split the batch)`, {
       field: 'body',
       expected: `at most ${maxBatchSize} rows`,
     });
@@ -145,16 +145,16 @@ export function validateRows(rows: Row[], predictor: Pick<Predictor, 'features' 
     let present = 0;
     for (const feature of features) {
       if (!Object.prototype.hasOwnProperty.call(row, feature)) {
-        throw new InputError(400, `row ${i}: missing feature "${feature}"`, { row: i, field: feature, expected: 'a value' });
+        throw new InputError('INPUT_INVALID', `row ${i}: missing feature "${feature}"`, { row: i, field: feature, expected: 'a value' });
       }
       present++;
       const value = row[feature];
       const problem = scalarProblem(value);
-      if (problem) throw new InputError(400, `row ${i}: feature "${feature}": ${problem}`, { row: i, field: feature, expected: 'a finite number, string, boolean or null' });
+      if (problem) throw new InputError('INPUT_INVALID', `row ${i}: feature "${feature}": ${problem}`, { row: i, field: feature, expected: 'a finite number, string, boolean or null' });
     }
     if (Object.keys(row).length !== present) {
       const extra = Object.keys(row).find((k) => !features.includes(k)) as string;
-      throw new InputError(400, `row ${i}: unknown field "${truncate(extra)}"; the model takes exactly: ${features.join(', ')}`, {
+      throw new InputError('INPUT_INVALID', `row ${i}: unknown field "${truncate(extra)}"; the model takes exactly: ${features.join(', ')}`, {
         row: i,
         field: extra,
         expected: `only the features ${features.join(', ')}`,
@@ -163,7 +163,7 @@ export function validateRows(rows: Row[], predictor: Pick<Predictor, 'features' 
     const message = predictor.validateRow?.(row);
     if (message) {
       const field = features.find((f) => message.includes(`"${f}"`) || message.startsWith(f));
-      throw new InputError(400, `row ${i}: ${message}`, { row: i, field });
+      throw new InputError('INPUT_INVALID', `row ${i}: ${message}`, { row: i, field });
     }
   }
 }

@@ -2,6 +2,7 @@ import { requireCloud } from '../../config/load';
 import type { EnvironmentName, ProjectConfig } from '../../config/schema';
 import { endpointName } from '../contract/aws-names';
 import { ENV } from '../contract/env';
+import { CloudCallError, MlstackError } from '../common/errors';
 
 export const INVOKE_CLOUDS = ['aws', 'gcp', 'azure', 'local'] as const;
 export type InvokeCloud = (typeof INVOKE_CLOUDS)[number];
@@ -56,9 +57,9 @@ export interface InvokeResult {
 }
 
 /** A failed call, with what to do about it. */
-export class InvokeError extends Error {
+export class InvokeError extends MlstackError {
   constructor(message: string) {
-    super(message);
+    super('CLOUD_CALL_FAILED', message);
     this.name = 'InvokeError';
   }
 }
@@ -140,7 +141,7 @@ async function invokeCloudRun(opts: InvokeOptions): Promise<unknown> {
 async function idTokenFor(audience: string, source: IdTokenSource): Promise<string> {
   try {
     const token = await source(audience);
-    if (!token) throw new Error('the token source returned no token');
+    if (!token) throw new CloudCallError('the token source returned no token');
     return token;
   } catch (err) {
     throw new InvokeError(
@@ -200,7 +201,7 @@ async function googleAuthorization(client: unknown): Promise<string> {
   const source = (client as HeaderSource | undefined) ?? ((await new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' }).getClient()) as HeaderSource);
   const headers = await source.getRequestHeaders();
   const authorization = headers instanceof Headers ? headers.get('authorization') : (headers.Authorization ?? headers.authorization);
-  if (!authorization) throw new Error('the credentials gave no Authorization header');
+  if (!authorization) throw new CloudCallError('the credentials gave no Authorization header');
   return authorization;
 }
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readModelPackage } from '../model/package';
+import { readModelPackage, type PackageTrust } from '../model/package';
 import { findPackageDir } from '../model/package-dir';
 import { ModelRegistry, type ModelVersion } from '../registry/index';
 import { LocalObjectStore } from '../storage/local-store';
@@ -10,6 +10,7 @@ import { openObjectUri } from '../storage/open';
 import { predictorFromPackage } from './model-predictor';
 import type { Predictor } from './predictor';
 import { DEFAULT_WORKDIR, FIXED_PREFIXES } from '../contract/layout';
+import { NotFoundError, UsageError } from '../common/errors';
 
 export interface LoadPredictorOptions {
   /** Local workdir whose registry resolves versions. @default '.mlstack' */
@@ -47,7 +48,7 @@ export async function loadPredictor(source: string, opts: LoadPredictorOptions =
   }
   const { store, prefix } = await registryLocation(opts);
   const record = await registryRecord(store, prefix, source, opts.project);
-  return fromStore(store, record.package_prefix, opts.version ?? record.version);
+  return fromStore(store, record.package_prefix, opts.version ?? record.version, { registered: { version: record.version, manifestSha256: record.manifest_sha256 } });
 }
 
 /** Registry records sit under `<root>registry/`; their package_prefix is relative to the same store. */
@@ -55,7 +56,7 @@ async function registryLocation(opts: LoadPredictorOptions): Promise<{ store: Ob
   if (opts.store) return { store: opts.store, prefix: REGISTRY_PREFIX };
   if (opts.registryUri) {
     if (!URI.test(opts.registryUri)) {
-      throw new Error(`registry URI "${opts.registryUri}" is not an object URI: use s3://bucket/, gs://bucket/ or az://account/container/`);
+      throw new UsageError(`registry URI "${opts.registryUri}" is not an object URI: use s3://bucket/, gs://bucket/ or az://account/container/`);
     }
     if (opts.registryUri.startsWith('file://')) {
       // A local folder plays the bucket: its root holds registry/ and the packages.
@@ -64,15 +65,16 @@ async function registryLocation(opts: LoadPredictorOptions): Promise<{ store: Ob
     const { store, key } = await openObjectUri(opts.registryUri.endsWith('/') ? opts.registryUri : `${opts.registryUri}/`);
     if (key !== '') {
       // package_prefix in the records is relative to the bucket root, so the registry must sit there too.
-      throw new Error(`registry URI "${opts.registryUri}" must be the bucket root (s3://bucket/, gs://bucket/ or az://account/container/), where registry/ lives; found the key "${key}" after it`);
+      throw new UsageError(`registry URI "${opts.registryUri}" must be the bucket root (s3://bucket/, gs://bucket/ or az://account/container/), where registry/ lives; found the key "${key}" after it`);
     }
     return { store, prefix: REGISTRY_PREFIX };
   }
   return { store: new LocalObjectStore(path.resolve(opts.workdir ?? DEFAULT_WORKDIR)), prefix: REGISTRY_PREFIX };
 }
 
-async function fromStore(store: ObjectStore, prefix: string, version: string | undefined): Promise<Predictor> {
-  const pkg = await readModelPackage(store, prefix);
+/** Every file is checked against the package's manifest (and, for a registry version, the manifest against the record) once, here: never per request. */
+async function fromStore(store: ObjectStore, prefix: string, version: string | undefined, trust?: PackageTrust): Promise<Predictor> {
+  const pkg = await readModelPackage(store, prefix, trust);
   return predictorFromPackage(pkg, version ?? pkg.metadata.run_id);
 }
 
@@ -81,6 +83,6 @@ async function registryRecord(store: ObjectStore, prefix: string, version: strin
   const registry = new ModelRegistry(store, prefix, project);
   if (version !== LATEST) return registry.get(version);
   const latest = await registry.latest();
-  if (!latest) throw new Error(`no model version registered in ${store.uri(prefix)}: train and register one (mlstack train) or pin a version`);
+  if (!latest) throw new NotFoundError(`no model version registered in ${store.uri(prefix)}: train and register one (mlstack train) or pin a version`);
   return latest;
 }

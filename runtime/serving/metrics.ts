@@ -14,7 +14,7 @@ export class ServerMetrics {
   constructor(inFlight: () => number) {
     new Gauge({
       name: 'mlstack_http_requests_in_flight',
-      help: 'Requests being handled (including this scrape)',
+      help: 'Requests being handled, not counting the scrapes of this endpoint',
       registers: [this.registry],
       collect() {
         this.set(inFlight());

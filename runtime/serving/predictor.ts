@@ -1,3 +1,5 @@
+import { httpStatusOf, MlstackError } from '../common/errors';
+
 /** One prediction for one input row. */
 export interface Prediction {
   /** Class label (classification) or value (regression). */
@@ -31,14 +33,21 @@ export interface Predictor {
   warmup?(): void;
 }
 
-/** A client mistake: answered with `status` and a JSON body naming the field and what was expected. */
-export class InputError extends Error {
+/** The catalogue codes a client mistake can have (runtime/common/errors.ts): 400, 413 and 415. */
+export type InputErrorCode = 'INPUT_INVALID' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE';
+
+/** A client mistake: answered with its code's HTTP status and a JSON body naming the field and what was expected. */
+export class InputError extends MlstackError {
+  /** The HTTP status the catalogue gives the code. */
+  readonly status: number;
+
   constructor(
-    readonly status: number,
+    code: InputErrorCode,
     message: string,
     readonly details: { field?: string; row?: number; expected?: string } = {},
   ) {
-    super(message);
+    super(code, message);
     this.name = 'InputError';
+    this.status = httpStatusOf(code);
   }
 }

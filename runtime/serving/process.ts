@@ -66,13 +66,36 @@ async function runOne(logger: Logger, server: RunningServer): Promise<ServingPro
   return { url: server.url, done };
 }
 
+/**
+ * A worker's whole life: serve, announce readiness, drain on the primary's SIGTERM, then end the process.
+ * A worker that cannot start (the model does not load) reports why to the primary and prints nothing:
+ * the primary prints it once. Its promise then never settles; the process ends when the primary says so.
+ */
 async function runWorker(logger: Logger, start: (extra: WorkerServerOptions) => Promise<RunningServer>): Promise<ServingProcess> {
   const hooks = servingWorkerHooks();
-  const server = await start({ renderMetrics: hooks.renderMetrics, readinessGate: hooks.clusterReady });
+  let server: RunningServer;
+  try {
+    server = await start({ renderMetrics: hooks.renderMetrics, readinessGate: hooks.clusterReady });
+  } catch (err) {
+    return hooks.fail(err);
+  }
   hooks.shareMetrics(server.registry);
   // The primary died without a signal reaching us: finish what is in flight and go.
   process.once('disconnect', () => process.emit('SIGTERM', 'SIGTERM'));
-  const serving = await runOne(logger, server);
-  hooks.announceReady(serving.url);
-  return serving;
+  const done = drainOnSignal(server, logger).then(
+    () => 0,
+    () => 1,
+  );
+  // Drained: end the process (the IPC channel to the primary, and whatever timers libraries keep, would hold it).
+  void done.then(hooks.exit);
+  // The primary's SIGTERM came while the server was starting (a sibling failed, or a signal): drain now.
+  if (hooks.stopRequested()) process.emit('SIGTERM', 'SIGTERM');
+  try {
+    await server.whenReady;
+  } catch (err) {
+    // A SIGTERM from the primary drains the server (nothing in flight: readiness never turned green) and ends the process.
+    return hooks.fail(err);
+  }
+  hooks.announceReady(server.url);
+  return { url: server.url, done };
 }

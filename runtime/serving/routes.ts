@@ -3,6 +3,8 @@
  * same image runs on SageMaker, Vertex AI and Azure ML; each path can be moved by an env var.
  */
 import { ENV, PLATFORM_ENV } from '../contract/env';
+import { UsageError } from '../common/errors';
+
 export type RouteKind = 'liveness' | 'readiness' | 'predict' | 'metrics';
 
 export interface RouteTable {
@@ -35,7 +37,7 @@ export function resolvePort(explicit: number | undefined, env: NodeJS.ProcessEnv
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const port = Number(raw);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name}="${raw}" is not a TCP port (0-65535)`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${name}="${raw}" is not a TCP port (0-65535)`);
     return port;
   }
   return DEFAULT_PORT;
@@ -45,11 +47,11 @@ export function buildRouteTable(env: NodeJS.ProcessEnv, port?: number): RouteTab
   const byPath = new Map<string, { kind: RouteKind; name: string }>();
   for (const [name, spec] of Object.entries(ROUTE_ENV)) {
     const path = env[spec.env] || spec.default;
-    if (!path.startsWith('/')) throw new Error(`${spec.env}="${path}" must be an absolute path starting with "/"`);
+    if (!path.startsWith('/')) throw new UsageError(`${spec.env}="${path}" must be an absolute path starting with "/"`);
     const existing = byPath.get(path);
     // Vertex may point health and predict at paths we also use; the first (SageMaker) wins only for equal kinds.
     if (existing && existing.kind !== spec.kind) {
-      throw new Error(`${spec.env}="${path}" clashes with the ${existing.name} route; give each route its own path`);
+      throw new UsageError(`${spec.env}="${path}" clashes with the ${existing.name} route; give each route its own path`);
     }
     if (!existing) byPath.set(path, { kind: spec.kind, name });
   }

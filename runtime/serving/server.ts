@@ -2,18 +2,23 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { httpStatusOf } from '../common/errors';
 import { silentLogger, type Logger } from '../common/logger';
-import { bodyFormat, parseRows, validateRows, type BodyFormat } from './input';
+import { answerClientError, markAnswered, refuseUnanswerable } from './framing';
+import { dispatch, sendError, type ServerContext } from './handlers';
 import { ServerMetrics } from './metrics';
-import { InputError, type Prediction, type Predictor } from './predictor';
-import { predictionsBody } from './response';
-import { buildRouteTable, type RouteKind } from './routes';
+import type { Predictor } from './predictor';
+import { buildRouteTable } from './routes';
 
 export const DEFAULT_MAX_BATCH_SIZE = 1000;
 /** Vertex AI's request limit; SageMaker allows 6 MB, so this default is safe everywhere. */
 export const DEFAULT_MAX_BODY_BYTES = 1_500_000;
 /** SageMaker sends SIGKILL 30 s after SIGTERM: finish draining before that. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+/** A request (headers and body) must arrive in full within this, else 408; as long as node:http gives the headers alone. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 66_000;
+/** requests_total's code for a request whose client went away before its answer was written (nginx's "client closed request"). */
+export const CLIENT_CLOSED_CODE = 499;
 
 export interface ServerOptions {
   /** The model; a promise lets the server listen (answering 503 on readiness) while the model loads. */
@@ -31,6 +36,8 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Longest wait for in-flight requests on close() before connections are cut. @default 25000 */
   drainTimeoutMs?: number;
+  /** Longest a request may take to arrive in full (headers and body); then 408 and the connection closes. @default 66000 */
+  requestTimeoutMs?: number;
   /** Renders /metrics from this server's registry; a cluster worker sums every worker's. @default the registry alone */
   renderMetrics?: (registry: Registry) => Promise<string>;
   /** Readiness also waits for this: a cluster worker's is "every worker's model is loaded". @default always open */
@@ -43,7 +50,7 @@ export interface RunningServer {
   port: number;
   /** True once the model is loaded and warmed, false again while draining. */
   readonly ready: boolean;
-  /** Requests being handled right now. */
+  /** Requests being handled right now (the /metrics gauge leaves out the scrapes themselves). */
   readonly inFlight: number;
   /** This server's Prometheus registry (what /metrics renders, unless renderMetrics says otherwise). */
   readonly registry: Registry;
@@ -53,223 +60,156 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-interface JsonBody {
-  [key: string]: unknown;
+/** The server's context from its options: defaults applied, nothing loaded yet. */
+function serverContext(opts: ServerOptions): ServerContext {
+  const ctx: ServerContext = {
+    logger: opts.logger ?? silentLogger,
+    metrics: new ServerMetrics(() => ctx.inFlight - ctx.scrapes),
+    routes: buildRouteTable(opts.env ?? process.env, opts.port),
+    maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    readinessGate: opts.readinessGate ?? (() => true),
+    renderMetrics: opts.renderMetrics ?? ((registry) => registry.metrics()),
+    predictor: undefined,
+    draining: false,
+    inFlight: 0,
+    scrapes: 0,
+    onIdle: undefined,
+  };
+  return ctx;
 }
 
-/** One node:http server answering the SageMaker, Vertex AI and Azure ML routes (see routes.ts). */
-export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const env = opts.env ?? process.env;
-  const logger = opts.logger ?? silentLogger;
-  const maxBatchSize = opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
-  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-  const routes = buildRouteTable(env, opts.port);
-  let predictor: Predictor | undefined;
-  let draining = false;
-  let inFlight = 0;
-  const metrics = new ServerMetrics(() => inFlight);
-  let onIdle: (() => void) | undefined;
-
-  const whenReady = Promise.resolve(opts.predictor).then((loaded) => {
+/** Waits for the model, warms it, and only then lets the handlers use it. */
+function loadModel(ctx: ServerContext, predictor: Predictor | Promise<Predictor>): Promise<void> {
+  const whenReady = Promise.resolve(predictor).then((loaded) => {
     loaded.warmup?.();
-    predictor = loaded;
-    logger.info({ version: loaded.version, features: loaded.features.length }, 'model loaded and warmed; ready');
+    ctx.predictor = loaded;
+    ctx.logger.info({ version: loaded.version, features: loaded.features.length }, 'model loaded and warmed; ready');
   });
-  whenReady.catch((err: Error) => logger.error({ err: err.message }, 'model failed to load; readiness stays 503'));
+  // Info, not error: whoever awaits whenReady reports the failure (the CLI and the entrypoints print it once and exit).
+  whenReady.catch((err: Error) => ctx.logger.info({ err: err.message }, 'model failed to load; readiness stays 503'));
+  return whenReady;
+}
 
-  const send = (res: http.ServerResponse, status: number, body: string | JsonBody, contentType = 'application/json'): void => {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: http.OutgoingHttpHeaders = { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) };
-    if (draining) headers.Connection = 'close';
-    if (predictor) headers['X-Model-Version'] = predictor.version;
-    res.writeHead(status, headers);
-    res.end(text);
-  };
-
-  const sendError = (res: http.ServerResponse, status: number, reason: string, message: string, details: object = {}): void => {
-    metrics.error(status, reason);
-    send(res, status, { error: reason, message, ...details });
-  };
-
-  const predictBody = (res: http.ServerResponse, model: Predictor, body: Buffer, contentType: string | undefined): void => {
-    const format = bodyFormat(contentType);
-    const predictions = (format === 'json' ? model.predictJson?.(body, maxBatchSize) : undefined) ?? predictParsed(model, body.toString('utf8'), format);
-    metrics.predicted(predictions.length);
-    send(res, 200, predictionsBody(predictions, model.version));
-  };
-
-  /** The general path: parse, validate (naming any problem in an InputError), predict. */
-  const predictParsed = (model: Predictor, body: string, format: BodyFormat): Prediction[] => {
-    const rows = parseRows(body, format, model.features);
-    validateRows(rows, model, maxBatchSize);
-    return model.predict(rows);
-  };
-
-  const handlePredict = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (req.method !== 'POST') {
-      req.resume();
-      res.setHeader('Allow', 'POST');
-      return sendError(res, 405, 'method_not_allowed', `use POST for ${req.url} (got ${req.method})`, { expected: 'POST' });
-    }
-    const contentType = req.headers['content-type'];
-    try {
-      bodyFormat(contentType);
-    } catch (err) {
-      req.resume();
-      const e = err as InputError;
-      return sendError(res, e.status, 'unsupported_media_type', e.message, e.details);
-    }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBodyBytes) {
-      // Answer at once and close: reading a body we will refuse only wastes both sides' time.
-      res.setHeader('Connection', 'close');
-      req.resume();
-      return sendError(res, 413, 'body_too_large', `request body is ${declared} bytes, at most ${maxBodyBytes} allowed`, {
-        field: 'body',
-        expected: `at most ${maxBodyBytes} bytes`,
-      });
-    }
-    const chunks: Buffer[] = [];
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= maxBodyBytes) chunks.push(chunk);
-      else if (received > maxBodyBytes * 4) req.destroy();
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      if (received > maxBodyBytes) {
-        return sendError(res, 413, 'body_too_large', `request body is over ${maxBodyBytes} bytes`, {
-          field: 'body',
-          expected: `at most ${maxBodyBytes} bytes`,
-        });
-      }
-      if (!predictor) return sendError(res, 503, 'not_ready', 'the model is still loading; retry shortly');
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      try {
-        predictBody(res, predictor, body, contentType);
-      } catch (err) {
-        if (err instanceof InputError) {
-          logger.info({ path: req.url, status: err.status, msg: err.message }, 'rejected request');
-          return sendError(res, err.status, err.status === 413 ? 'too_many_rows' : 'bad_request', err.message, err.details);
-        }
-        logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'prediction failed');
-        sendError(res, 500, 'internal_error', 'the model failed on valid input; this is a server fault and has been logged');
-      }
-    });
-  };
-
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse, kind: RouteKind | undefined): void => {
-    switch (kind) {
-      case 'predict':
-        return handlePredict(req, res);
-      case 'liveness':
-        req.resume();
-        return send(res, 200, { status: 'alive' });
-      case 'readiness':
-        req.resume();
-        if (predictor && !draining && (opts.readinessGate?.() ?? true)) return send(res, 200, { status: 'ready', model_version: predictor.version });
-        return send(res, 503, { status: draining ? 'draining' : predictor ? 'waiting for the other workers' : 'loading' });
-      case 'metrics':
-        req.resume();
-        (opts.renderMetrics ? opts.renderMetrics(metrics.registry) : metrics.render()).then(
-          (text) => send(res, 200, text, metrics.registry.contentType),
-          (err: Error) => sendError(res, 500, 'internal_error', `metrics failed: ${err.message}`),
-        );
-        return;
-      default:
-        req.resume();
-        return sendError(res, 404, 'not_found', `no route ${truncatePath(req.url)}; see docs/serving.md for the routes`, {
-          expected: [...routes.byPath.keys()].join(', '),
-        });
-    }
-  };
-
-  const server = http.createServer((req, res) => {
+/**
+ * Routes each request, counts it in flight and in the metrics, and turns a handler's throw into a 500.
+ * A request leaves the in-flight count exactly once: when its response closes, or when its connection
+ * does (node:http never closes a response still queued behind another on a pipelined connection).
+ * A request whose client went away before its answer was written counts under CLIENT_CLOSED_CODE.
+ */
+function requestListener(ctx: ServerContext): http.RequestListener {
+  return (req, res) => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const route = routes.byPath.get(q === -1 ? url : url.slice(0, q));
+    const route = ctx.routes.byPath.get(q === -1 ? url : url.slice(0, q));
     const label = route?.name ?? 'unmatched';
-    inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      metrics.observe(label, res.statusCode, (performance.now() - started) / 1000);
-      if (inFlight === 0 && onIdle) onIdle();
-    });
+    const scrape = route?.kind === 'metrics';
+    ctx.inFlight++;
+    if (scrape) ctx.scrapes++;
+    const socket = req.socket;
+    const queued = res.socket === null;
+    let open = true;
+    const end = (): void => {
+      if (!open) return;
+      open = false;
+      if (queued) socket.off('close', end);
+      ctx.inFlight--;
+      if (scrape) ctx.scrapes--;
+      markAnswered(req);
+      ctx.metrics.observe(label, res.writableFinished ? res.statusCode : CLIENT_CLOSED_CODE, (performance.now() - started) / 1000);
+      if (ctx.inFlight === 0 && ctx.onIdle) ctx.onIdle();
+    };
+    res.once('close', end);
+    if (queued) socket.once('close', end);
     try {
-      handle(req, res, route?.kind);
+      if (!refuseUnanswerable(ctx, req, res)) dispatch(ctx, req, res, route?.kind);
     } catch (err) {
-      logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'request handler failed');
-      if (!res.headersSent) sendError(res, 500, 'internal_error', 'unexpected server fault; it has been logged');
+      ctx.logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'request handler failed');
+      if (!res.headersSent) sendError(ctx, res, httpStatusOf('INTERNAL'), 'internal_error', 'unexpected server fault; it has been logged');
       else res.destroy();
     }
-  });
+  };
+}
+
+/** The server factory: the node:http server for a context, not yet listening. */
+function createServingServer(ctx: ServerContext, requestTimeoutMs: number): http.Server {
+  const server = http.createServer(
+    {
+      // Answered by refuseUnanswerable with the JSON every other 4xx carries (node:http's own 400 has no body).
+      requireHostHeader: false,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(66_000, requestTimeoutMs),
+      // How often node:http looks for requests past their timeout.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeoutMs / 4))),
+    },
+    requestListener(ctx),
+  );
   // Load balancers reuse connections for up to 60 s; outlive them so they never hit a closed socket.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    metrics.error(400, 'malformed_http');
-    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
-      const body = JSON.stringify({ error: 'malformed_http', message: `malformed HTTP request: ${err.code ?? err.message}` });
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    } else {
-      socket.destroy();
-    }
-  });
+  server.on('clientError', answerClientError(ctx, requestTimeoutMs));
+  // An Expect other than 100-continue: the request listener answers 417 (node:http's own has no body).
+  server.on('checkExpectation', requestListener(ctx));
+  return server;
+}
 
-  const host = opts.host ?? '0.0.0.0';
+/** Listens on `port` (0: a free one) and resolves the port bound. */
+async function listen(server: http.Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(routes.port, host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  logger.info({ url, routes: Object.fromEntries([...routes.byPath].map(([p, r]) => [r.name, p])) }, 'serving');
+  return (server.address() as AddressInfo).port;
+}
 
+/** close(): stop accepting, let in-flight requests finish, cut what is left after drainTimeoutMs. Idempotent. */
+function drainer(ctx: ServerContext, server: http.Server, drainTimeoutMs: number): () => Promise<void> {
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
+  return () => {
     closing ??= new Promise<void>((resolve) => {
-      draining = true;
-      logger.info({ inFlight }, 'draining: no new connections; finishing in-flight requests');
+      ctx.draining = true;
+      ctx.logger.info({ inFlight: ctx.inFlight }, 'draining: no new connections; finishing in-flight requests');
       const cutoff = setTimeout(() => {
-        logger.warn({ inFlight }, 'drain timeout: closing remaining connections');
+        ctx.logger.warn({ inFlight: ctx.inFlight }, 'drain timeout: closing remaining connections');
         server.closeAllConnections();
       }, drainTimeoutMs);
       cutoff.unref();
       const idle = (): void => server.closeIdleConnections();
-      onIdle = idle;
+      ctx.onIdle = idle;
       server.close(() => {
         clearTimeout(cutoff);
-        logger.info('drained; server closed');
+        ctx.logger.info('drained; server closed');
         resolve();
       });
       idle();
     });
     return closing;
   };
+}
 
+/** One node:http server answering the SageMaker, Vertex AI and Azure ML routes (see routes.ts). */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const ctx = serverContext(opts);
+  const whenReady = loadModel(ctx, opts.predictor);
+  const server = createServingServer(ctx, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const host = opts.host ?? '0.0.0.0';
+  const port = await listen(server, ctx.routes.port, host);
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  ctx.logger.info({ url, routes: Object.fromEntries([...ctx.routes.byPath].map(([p, r]) => [r.name, p])) }, 'serving');
   return {
     url,
     port,
     get ready() {
-      return predictor !== undefined && !draining;
+      return ctx.predictor !== undefined && !ctx.draining;
     },
     get inFlight() {
-      return inFlight;
+      return ctx.inFlight;
     },
-    registry: metrics.registry,
+    registry: ctx.metrics.registry,
     whenReady,
-    close,
+    close: drainer(ctx, server, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS),
   };
-}
-
-function truncatePath(url: string | undefined): string {
-  const text = url ?? '/';
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

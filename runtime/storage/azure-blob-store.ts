@@ -2,6 +2,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { Readable } from 'node:stream';
 import { assertValidKey, ObjectExistsError, ObjectNotFoundError, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store';
+import { CloudCallError } from '../common/errors';
 
 /** Blocks of 4 MiB, two in flight, for streamed uploads: memory stays flat for any size. */
 const BLOCK_SIZE = 4 * 1024 * 1024;
@@ -24,7 +25,7 @@ export function azureBlobServiceClient(account: string, env: NodeJS.ProcessEnv =
   if (env.AZURE_CLIENT_ID) {
     return new BlobServiceClient(endpoint, new DefaultAzureCredential({ managedIdentityClientId: env.AZURE_CLIENT_ID }));
   }
-  throw new Error(
+  throw new CloudCallError(
     `no credentials for Azure storage account "${account}": set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or AZURE_CLIENT_ID (managed identity)`,
   );
 }
@@ -100,7 +101,7 @@ export class AzureBlobObjectStore implements ObjectStore {
     try {
       const response = await this.blob(key).download();
       const body = response.readableStreamBody;
-      if (!body) throw new Error(`${this.uri(key)}: the download returned no body`);
+      if (!body) throw new CloudCallError(`${this.uri(key)}: the download returned no body`);
       return body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>);
     } catch (err) {
       if (statusOf(err) === 404) throw new ObjectNotFoundError(this.uri(key));

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { MlstackError } from '../common/errors';
 
 /** What a listing returns for one object. */
 export interface ObjectInfo {
@@ -36,16 +37,16 @@ export interface ObjectStore {
   uri(key: string): string;
 }
 
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends MlstackError {
   constructor(readonly uri: string) {
-    super(`object not found: ${uri}`);
+    super('NOT_FOUND', `object not found: ${uri}`);
     this.name = 'ObjectNotFoundError';
   }
 }
 
-export class ObjectExistsError extends Error {
+export class ObjectExistsError extends MlstackError {
   constructor(readonly uri: string) {
-    super(`object already exists: ${uri}`);
+    super('ALREADY_EXISTS', `object already exists: ${uri}`);
     this.name = 'ObjectExistsError';
   }
 }

@@ -7,6 +7,7 @@ import { LocalObjectStore } from './local-store';
 import type { ObjectStore } from './object-store';
 
 import type { StoreCloud } from '../contract/layout';
+import { UsageError } from '../common/errors';
 
 export type { StoreCloud };
 
@@ -29,9 +30,9 @@ export function parseObjectUri(uri: string): { scheme: (typeof SCHEMES)[number];
     return { scheme: 'file', bucket: '', key: fileURLToPath(uri).replace(/^\/+/, '') };
   }
   if (!(SCHEMES as readonly string[]).includes(scheme)) {
-    throw new Error(`unsupported object URI "${uri}": use file://, s3://, gs:// or az://account/container/key`);
+    throw new UsageError(`unsupported object URI "${uri}": use file://, s3://, gs:// or az://account/container/key`);
   }
-  if (!bucket) throw new Error(`object URI "${uri}" has no bucket`);
+  if (!bucket) throw new UsageError(`object URI "${uri}" has no bucket`);
   return { scheme: scheme as (typeof SCHEMES)[number], bucket, key: decodeURIComponent(key) };
 }
 
@@ -64,7 +65,7 @@ export async function openBucket(scheme: 's3' | 'gs' | 'az', bucket: string): Pr
       return new (require('./gcs-store') as typeof import('./gcs-store')).GcsObjectStore(bucket);
     case 'az': {
       const [account, container] = bucket.split('/');
-      if (!account || !container) throw new Error(`Azure location "${bucket}" needs an account and a container: az://<account>/<container>/<key>`);
+      if (!account || !container) throw new UsageError(`Azure location "${bucket}" needs an account and a container: az://<account>/<container>/<key>`);
       return new (require('./azure-blob-store') as typeof import('./azure-blob-store')).AzureBlobObjectStore(account, container);
     }
   }
@@ -78,7 +79,7 @@ export async function openStoreRoot(uri: string): Promise<ObjectStore> {
   if (!/^[a-z0-9]+:\/\//.test(uri)) return new LocalObjectStore(path.resolve(uri));
   if (uri.startsWith('file://')) return new LocalObjectStore(fileURLToPath(uri));
   const { store, key } = await openObjectUri(uri.endsWith('/') ? uri : `${uri}/`);
-  if (key !== '') throw new Error(`"${uri}" must be a store root (s3://bucket, gs://bucket or az://account/container), not a folder inside one`);
+  if (key !== '') throw new UsageError(`"${uri}" must be a store root (s3://bucket, gs://bucket or az://account/container), not a folder inside one`);
   return store;
 }
 

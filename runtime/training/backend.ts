@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../common/logger';
 import { ENV } from '../contract/env';
 import { silentLogger } from '../common/logger';
+import { MlstackError } from '../common/errors';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -24,9 +25,10 @@ export interface BackendInfo {
 /** Loads a module by name (injectable so tests can simulate a missing or broken package). */
 export type ModuleLoader = (name: string) => unknown;
 
-export class GpuRequiredError extends Error {
+export class GpuRequiredError extends MlstackError {
   constructor(info: BackendInfo) {
     super(
+      'BACKEND_UNAVAILABLE',
       `this environment's training config sets require_gpu: true, but no GPU backend loaded (using ${info.name}; ` +
         `${info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}). ` +
         'Run on a GPU instance with the training-gpu image (it installs @tensorflow/tfjs-node-gpu), or set training.require_gpu to false in config/environments/<env>.json.',
@@ -39,8 +41,26 @@ const defaultLoader: ModuleLoader = (name) => require(name);
 
 let selected: BackendInfo | undefined;
 
+/** What a skipped backend's entry says when its package is simply absent (the usual case for the native ones). */
+export const NOT_INSTALLED = 'not installed';
+
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 200);
+}
+
+/**
+ * Why an attempt failed, for the log: NOT_INSTALLED when `require` could not find the package itself (not a
+ * missing library inside an installed one, such as libcudart: that is worth its full message).
+ */
+function skipReason(err: unknown, pkg: string | undefined): string {
+  const line = firstLine(err);
+  return pkg !== undefined && line.startsWith(`Cannot find module '${pkg}'`) ? NOT_INSTALLED : line;
+}
+
+/** The line that names the choice: a machine without the GPU package is the normal case, not a failure. */
+function choiceMessage(info: BackendInfo): string {
+  const gpu = info.skipped.find((s) => s.name === 'tensorflow-gpu');
+  return gpu?.reason === NOT_INSTALLED ? `GPU backend not installed; using ${info.name}` : `tf backend: ${info.name}`;
 }
 
 async function tryNative(pkg: string, loader: ModuleLoader): Promise<void> {
@@ -76,10 +96,10 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     if (options.requireGpu && !selected.gpu) throw new GpuRequiredError(selected);
     return selected;
   }
-  const attempts: { name: BackendName; run: () => Promise<void> }[] = [
-    { name: 'tensorflow-gpu', run: () => tryNative('@tensorflow/tfjs-node-gpu', loader) },
-    { name: 'tensorflow', run: () => tryNative('@tensorflow/tfjs-node', loader) },
-    { name: 'wasm', run: () => tryWasm(loader) },
+  const attempts: { name: BackendName; pkg?: string; run: () => Promise<void> }[] = [
+    { name: 'tensorflow-gpu', pkg: '@tensorflow/tfjs-node-gpu', run: () => tryNative('@tensorflow/tfjs-node-gpu', loader) },
+    { name: 'tensorflow', pkg: '@tensorflow/tfjs-node', run: () => tryNative('@tensorflow/tfjs-node', loader) },
+    { name: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', run: () => tryWasm(loader) },
     {
       name: 'cpu',
       run: async () => {
@@ -94,16 +114,17 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       await attempt.run();
       await tf.ready();
       const info: BackendInfo = { name: attempt.name, gpu: attempt.name === 'tensorflow-gpu', skipped };
-      logger.info({ backend: info.name, gpu: info.gpu, skipped }, `tf backend: ${info.name}`);
+      // info, not warn: the CLI (warn by default) stays quiet about it; containers (info) record it.
+      logger.info({ backend: info.name, gpu: info.gpu, skipped }, choiceMessage(info));
       if (options.requireGpu && !info.gpu) throw new GpuRequiredError(info);
       if (!options.loader) selected = info;
       return info;
     } catch (err) {
       if (err instanceof GpuRequiredError) throw err;
-      skipped.push({ name: attempt.name, reason: firstLine(err) });
+      skipped.push({ name: attempt.name, reason: skipReason(err, attempt.pkg) });
     }
   }
-  throw new Error(`no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+  throw new MlstackError('BACKEND_UNAVAILABLE', `no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
 }
 
 function tfBackendOf(name: BackendName): string {

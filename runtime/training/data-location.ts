@@ -6,6 +6,7 @@ import { LocalObjectStore } from '../storage/local-store';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectUri } from '../storage/open';
 import { resolveCsvKeys } from './data';
+import { NotFoundError } from '../common/errors';
 
 const URI = /^[a-z0-9]+:\/\//;
 
@@ -20,7 +21,7 @@ export async function locate(uriOrPath: string): Promise<{ store: ObjectStore; p
 }
 
 /** CSV keys for a data location: a file, a folder/prefix, or a "*" glob over names (Vertex). Throws `fail(message)` when a glob matches nothing. */
-export async function dataKeysFor(uriOrPath: string, fail: (message: string) => Error = (m) => new Error(m)): Promise<{ store: ObjectStore; keys: string[] }> {
+export async function dataKeysFor(uriOrPath: string, fail: (message: string) => Error = (m) => new NotFoundError(m)): Promise<{ store: ObjectStore; keys: string[] }> {
   const star = uriOrPath.indexOf('*');
   if (star >= 0) {
     const slash = uriOrPath.lastIndexOf('/', star);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { ObjectStore } from '../storage/object-store';
 import { seededRandom } from '../common/random';
+import { InvalidInputError, NotFoundError } from '../common/errors';
 
 export { seededRandom };
 
@@ -17,7 +18,7 @@ export interface LoadedData {
 
 /** Reads and concatenates CSV objects (all must share the header). */
 export async function loadCsvRows(store: ObjectStore, keys: string[]): Promise<LoadedData> {
-  if (keys.length === 0) throw new Error('no training data: pass at least one processed CSV object');
+  if (keys.length === 0) throw new NotFoundError('no training data: pass at least one processed CSV object');
   const hash = createHash('sha256');
   const rows: Row[] = [];
   let columns: string[] | undefined;
@@ -28,16 +29,16 @@ export async function loadCsvRows(store: ObjectStore, keys: string[]): Promise<L
     try {
       parsed = parse(body, { columns: true, skip_empty_lines: true, bom: true, trim: true }) as Row[];
     } catch (err) {
-      throw new Error(`${store.uri(key)} is not a valid CSV file: ${(err as Error).message}`);
+      throw new InvalidInputError(`${store.uri(key)} is not a valid CSV file: ${(err as Error).message}`);
     }
     const header = parsed.length ? Object.keys(parsed[0]) : [];
     if (columns && header.length && header.join(',') !== columns.join(',')) {
-      throw new Error(`${store.uri(key)} has columns [${header.join(', ')}], but earlier files have [${columns.join(', ')}]`);
+      throw new InvalidInputError(`${store.uri(key)} has columns [${header.join(', ')}], but earlier files have [${columns.join(', ')}]`);
     }
     columns = columns ?? (header.length ? header : undefined);
     for (const r of parsed) rows.push(r);
   }
-  if (rows.length === 0) throw new Error(`no rows in ${keys.map((k) => store.uri(k)).join(', ')}`);
+  if (rows.length === 0) throw new InvalidInputError(`no rows in ${keys.map((k) => store.uri(k)).join(', ')}`);
   return { rows, columns: columns ?? [], dataHash: hash.digest('hex') };
 }
 
@@ -46,7 +47,7 @@ export async function resolveCsvKeys(store: ObjectStore, keyOrPrefix: string): P
   if (/\.csv$/i.test(keyOrPrefix) && (await store.exists(keyOrPrefix))) return [keyOrPrefix];
   const prefix = keyOrPrefix === '' || keyOrPrefix.endsWith('/') ? keyOrPrefix : `${keyOrPrefix}/`;
   const keys = (await store.list(prefix)).map((o) => o.key).filter((k) => /\.csv$/i.test(k));
-  if (keys.length === 0) throw new Error(`no .csv objects at ${keyOrPrefix ? store.uri(keyOrPrefix) : store.root}: point --data at a CSV file or a folder of CSV files`);
+  if (keys.length === 0) throw new NotFoundError(`no .csv objects at ${keyOrPrefix ? store.uri(keyOrPrefix) : store.root}: point --data at a CSV file or a folder of CSV files`);
   return keys;
 }
 

@@ -3,6 +3,7 @@ import type { PipelineConfig } from '../../config/schema';
 import type { TaskKind } from '../model/package';
 import { isMissing } from '../model/preprocessing';
 import { splitIndices, type Row } from './data';
+import { ConfigInvalidError, InvalidInputError } from '../common/errors';
 
 export interface LabelledData {
   task: TaskKind;
@@ -29,17 +30,17 @@ export function inferTask(values: string[]): TaskKind {
 export function labelRows(rows: Row[], pipeline: Pick<PipelineConfig, 'target' | 'task' | 'positive_class'>): LabelledData {
   const target = pipeline.target;
   if (rows.length && !(target in rows[0])) {
-    throw new Error(`the target column "${target}" is not in the training data (columns: ${Object.keys(rows[0]).join(', ')}); check pipeline.json "target"`);
+    throw new ConfigInvalidError(`the target column "${target}" is not in the training data (columns: ${Object.keys(rows[0]).join(', ')}); check pipeline.json "target"`);
   }
   const kept = rows.filter((r) => !isMissing(r[target]));
   const values = kept.map((r) => String(r[target]).trim());
-  if (kept.length === 0) throw new Error(`every row has an empty target "${target}"`);
+  if (kept.length === 0) throw new InvalidInputError(`every row has an empty target "${target}"`);
   const task = pipeline.task ?? inferTask(values);
   const y = new Float64Array(kept.length);
   if (task === 'regression') {
     values.forEach((v, i) => {
       const n = Number(v);
-      if (!Number.isFinite(n)) throw new Error(`target "${target}" must be numeric for regression, found ${JSON.stringify(v)} in data row ${i + 1}`);
+      if (!Number.isFinite(n)) throw new InvalidInputError(`target "${target}" must be numeric for regression, found ${JSON.stringify(v)} in data row ${i + 1}`);
       y[i] = n;
     });
     return { task, classes: [], positiveClass: null, rows: kept, y, droppedMissingTarget: rows.length - kept.length };
@@ -50,14 +51,14 @@ export function labelRows(rows: Row[], pipeline: Pick<PipelineConfig, 'target' |
   if (task === 'binary') {
     positiveClass = pipeline.positive_class === undefined ? distinct[distinct.length - 1] : String(pipeline.positive_class).trim();
     if (!distinct.includes(positiveClass)) {
-      throw new Error(`positive_class ${JSON.stringify(positiveClass)} does not occur in target "${target}" (found: ${distinct.slice(0, 10).map((d) => JSON.stringify(d)).join(', ')})`);
+      throw new ConfigInvalidError(`positive_class ${JSON.stringify(positiveClass)} does not occur in target "${target}" (found: ${distinct.slice(0, 10).map((d) => JSON.stringify(d)).join(', ')})`);
     }
     if (distinct.length !== 2) {
-      throw new Error(`task "binary" needs exactly 2 target values in "${target}", found ${distinct.length}: ${distinct.slice(0, 10).map((d) => JSON.stringify(d)).join(', ')}`);
+      throw new InvalidInputError(`task "binary" needs exactly 2 target values in "${target}", found ${distinct.length}: ${distinct.slice(0, 10).map((d) => JSON.stringify(d)).join(', ')}`);
     }
     classes = [distinct.find((d) => d !== positiveClass) as string, positiveClass];
   } else {
-    if (distinct.length > MAX_CLASSES) throw new Error(`target "${target}" has ${distinct.length} classes; at most ${MAX_CLASSES} are supported (is it a regression target?)`);
+    if (distinct.length > MAX_CLASSES) throw new InvalidInputError(`target "${target}" has ${distinct.length} classes; at most ${MAX_CLASSES} are supported (is it a regression target?)`);
     classes = distinct;
   }
   const index = new Map(classes.map((c, i) => [c, i]));

@@ -8,8 +8,9 @@
  *   Azure ML   `--input <folder|uri> --output <folder|uri> [--checkpoints <folder|uri>]`.
  *   Bucket     (Cloud Run job, Azure ML command job; bucketTrainingLaunch in runtime/contract/env.ts) `<image> train`
  *              with ENV.bucket set: trains on ENV.dataUri or the newest complete processed run in that store,
- *              checkpoints under `<checkpoints><run>/`, writes the package to `<models><run>/` and registers the
- *              next version. The run id (ENV.runId, else the platform's execution / run id) makes a retry resume.
+ *              checkpoints under `<checkpoints><project>/<run>/`, writes the package to `<models><project>/runs/<run>/`
+ *              and registers the next version. The run id (ENV.runId, else the platform's execution / run id)
+ *              makes a retry resume.
  * Hyperparameters (epochs, batch_size, learning_rate, dropout, hidden_layers, ...) come from
  * hyperparameters.json (SageMaker) or `--name=value` arguments (all).
  * ENV.configDir (default "config") holds the project config; ENV.env (or the hyperparameter "env") picks the
@@ -19,20 +20,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs as parseArgv } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../config/load';
-import { CLOUDS, ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
-import { UsageError } from '../common/errors';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig, requireCloud } from '../../config/load';
+import { ENVIRONMENTS, type CloudName, type EnvironmentName, type ProjectConfig, type TrainingParams } from '../../config/schema';
+import { exitCodeFor, MlstackError, runMain, type ErrorCode } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { newRunId } from '../common/paths';
 import { ENV, PLATFORM_ENV } from '../contract/env';
-import { MODEL_ARCHIVE, runPackagePrefix, storagePaths, type StoreCloud } from '../contract/layout';
+import { MODEL_ARCHIVE, runPackagePrefix, type StoreCloud } from '../contract/layout';
 import { LocalObjectStore } from '../storage/local-store';
-import { openObjectUri, openStoreRoot } from '../storage/open';
+import { openObjectUri } from '../storage/open';
 import type { ObjectStore } from '../storage/object-store';
 import { resolveCsvKeys } from './data';
 import { dataKeysFor, locate } from './data-location';
 import { runEvaluateCommand } from './evaluate-command';
 import { train, TrainingAbortedError, type TrainResult } from './index';
+import { resolveContext } from '../context';
 import { newestCompleteProcessedRun, type EnvironmentContext } from './locate';
 import { registerPackage, servingImageFor } from './register';
 import { runRegisterCommand } from './register-command';
@@ -86,13 +88,20 @@ export interface BucketRegistration {
   servingImage?: string;
 }
 
-export class EntrypointError extends Error {
-  override name = 'EntrypointError';
+/** The platform gave the job inputs it cannot use (JOB_INPUT_INVALID: exit 1, as the platforms treat every failure alike). */
+export class EntrypointError extends MlstackError {
+  constructor(message: string, code: ErrorCode = 'JOB_INPUT_INVALID') {
+    super(code, message);
+    this.name = 'EntrypointError';
+  }
 }
 
-/** The job was started with a configuration it cannot run (exit 2, not 1). */
+/** The job was started with a configuration it cannot run (USAGE: exit 2, not 1). */
 export class EntrypointUsageError extends EntrypointError {
-  override name = 'EntrypointUsageError';
+  constructor(message: string) {
+    super(message, 'USAGE');
+    this.name = 'EntrypointUsageError';
+  }
 }
 
 function readJsonFile<T>(file: string, what: string): T {
@@ -235,11 +244,10 @@ function requireGpuFor(envName: string | undefined, cloud: StoreCloud, project: 
   return requireCloud(project.environments[envName as EnvironmentName], cloud)[cloud].training.require_gpu;
 }
 
-/** A variable bucket mode needs; an EntrypointUsageError naming it when it is missing or not one of `accepted`. */
-function requiredVariable(env: NodeJS.ProcessEnv, name: string, accepted?: readonly string[]): string {
+/** A variable bucket mode needs; an EntrypointUsageError naming it when it is missing (runtime/context checks its value). */
+function requiredVariable(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new EntrypointUsageError(`${name} is not set: training in bucket mode (${ENV.bucket}=${env[ENV.bucket]}) needs it`);
-  if (accepted && !accepted.includes(value)) throw new EntrypointUsageError(`${name}=${value} is not one of ${accepted.join(', ')}`);
   return value;
 }
 
@@ -249,16 +257,15 @@ function requiredVariable(env: NodeJS.ProcessEnv, name: string, accepted?: reado
  * a task's retries, so a retry resumes from its checkpoint), else a new one.
  */
 export async function resolveBucketLocations(args: Record<string, string>, env: NodeJS.ProcessEnv): Promise<Locations> {
-  const envName = requiredVariable(env, ENV.env, ENVIRONMENTS) as EnvironmentName;
-  const cloud = requiredVariable(env, ENV.cloud, ['local', ...CLOUDS]) as StoreCloud;
-  const project = loadProjectConfig(path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR));
-  const stackProject = env[ENV.project];
-  if (stackProject !== undefined && stackProject !== project.pipeline.project) {
-    throw new EntrypointUsageError(`${ENV.project}=${stackProject}, but the configuration's pipeline.json is project "${project.pipeline.project}": the stack and the image's config disagree`);
-  }
-  const store = await openStoreRoot(env[ENV.bucket] as string);
-  const paths = storagePaths(project.environments[envName], cloud);
-  const ctx: EnvironmentContext = { project, envName, cloud, store, paths };
+  const ctx: EnvironmentContext = await resolveContext({
+    configDir: path.resolve(env[ENV.configDir] ?? DEFAULT_CONFIG_DIR),
+    env: requiredVariable(env, ENV.env),
+    cloud: requiredVariable(env, ENV.cloud),
+    declaredProject: env[ENV.project],
+    bucket: env[ENV.bucket],
+    names: { env: ENV.env, cloud: ENV.cloud, project: ENV.project, bucket: ENV.bucket },
+  });
+  const { store, paths, cloud, envName } = ctx;
   // Resolved before training: a registration that cannot name its serving image must not cost a training run.
   const servingImage = cloud === 'aws' ? servingImageFor(ctx, env[ENV.servingImage]) : undefined;
   const dataUri = env[ENV.dataUri];
@@ -292,10 +299,6 @@ export async function resolveBucketLocations(args: Record<string, string>, env: 
   };
 }
 
-function isUsageError(err: unknown): boolean {
-  return err instanceof EntrypointUsageError || err instanceof ConfigError || err instanceof UsageError;
-}
-
 /** Registers a bucket-mode run's package; the result line then names the version. */
 async function registerRun(registration: BucketRegistration, result: TrainResult, parentRun: string | null, logger: Logger): Promise<Record<string, unknown>> {
   const { version, created } = await registerPackage(registration.ctx, {
@@ -318,7 +321,7 @@ async function registerRun(registration: BucketRegistration, result: TrainResult
 export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<number> {
   if (argv[0] === 'evaluate') return runEvaluateCommand(argv.slice(1), env);
   if (argv[0] === 'register') return runRegisterCommand(argv.slice(1), env);
-  const logger = createLogger('training');
+  const logger = createLogger('training', 'container', env);
   let failureFile: string | undefined;
   let where: Locations | undefined;
   let project: ProjectConfig | undefined;
@@ -349,7 +352,8 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       checkpointsPrefix: where.checkpointsPrefix,
       overrides: overridesFrom(where.hyperparameters),
       requireGpu,
-      progress: 'lines',
+      // SageMaker's metric definitions scrape stdout; the other contracts only get the epoch records.
+      progress: where.contract === 'sagemaker' ? 'sagemaker' : 'lines',
       logger,
       signal,
       parentRun,
@@ -370,6 +374,7 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
           logger.error({ err: recordErr }, 'could not record the stopped trial'),
         );
       }
+      // Stopped by SIGTERM (StopTrainingJob): 128 + 15, where the catalogue's ABORTED (130) is a Ctrl-C.
       return 143;
     }
     let message = err instanceof Error ? err.message : String(err);
@@ -386,7 +391,7 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       // SageMaker shows the first 1024 characters as the job's FailureReason.
       fs.writeFileSync(failureFile, message.slice(0, 1024));
     }
-    return isUsageError(err) ? 2 : 1;
+    return exitCodeFor(err);
   }
 }
 
@@ -475,5 +480,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === __filename) {
   const controller = new AbortController();
   // SageMaker StopTrainingJob sends SIGTERM (SIGKILL 120 s later): stop after the current batch; the last checkpoint stays.
   process.once('SIGTERM', () => controller.abort());
-  void runEntrypoint(process.argv.slice(2), process.env, controller.signal).then((code) => process.exit(code));
+  // exit: TF.js can leave handles open after the result line; the process ends once its output is flushed.
+  void runMain('mlstack-train', () => runEntrypoint(process.argv.slice(2), process.env, controller.signal), { exit: true });
 }

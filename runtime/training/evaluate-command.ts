@@ -21,10 +21,14 @@ import { LocalObjectStore } from '../storage/local-store';
 import { loadCsvRows, resolveCsvKeys, type Row } from './data';
 import { labelRows, makeSplits } from './dataset';
 import { evaluatePackage, type EvaluationResult } from './evaluate';
-import { MissingInputError, packageDirOf } from './model-dir';
+import { packageDirOf } from './model-dir';
+import { MlstackError, reportError } from '../common/errors';
 
-export class EvaluateUsageError extends Error {
-  override name = 'EvaluateUsageError';
+export class EvaluateUsageError extends MlstackError {
+  constructor(message: string) {
+    super('USAGE', message);
+    this.name = 'EvaluateUsageError';
+  }
 }
 
 export interface EvaluateCommandOptions {
@@ -101,7 +105,7 @@ function flagValues(argv: string[]): Record<string, string> {
 
 /** `evaluate --model <dir> --data <dir> --output <dir>`; resolves to the exit code (2 for usage errors). */
 export async function runEvaluateCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const logger = createLogger('evaluate');
+  const logger = createLogger('evaluate', 'container', env);
   try {
     const flags = flagValues(argv);
     const unknown = Object.keys(flags).filter((k) => !['model', 'data', 'output'].includes(k));
@@ -121,7 +125,6 @@ export async function runEvaluateCommand(argv: string[], env: NodeJS.ProcessEnv 
     return 0;
   } catch (err) {
     logger.error({ err }, `evaluation failed: ${(err as Error).message}`);
-    process.stderr.write(`evaluate: ${(err as Error).message}\n`);
-    return err instanceof EvaluateUsageError || err instanceof MissingInputError ? 2 : 1;
+    return reportError('evaluate', err);
   }
 }

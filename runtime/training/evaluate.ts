@@ -8,6 +8,7 @@ import { binaryMetrics, multiclassMetrics, regressionMetrics, rocCurve, type Roc
 import { renderReport } from './report';
 import { round } from './telemetry';
 import type { Row } from './data';
+import { InvalidInputError } from '../common/errors';
 
 export interface EvaluationResult {
   rows: number;
@@ -20,10 +21,10 @@ export interface EvaluationResult {
 export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'evaluation data'): EvaluationResult {
   const { metadata } = pkg;
   const labelled = rows.filter((r) => !isMissing(r[metadata.target]));
-  if (labelled.length === 0) throw new Error(`${dataLabel} has no rows with the target column "${metadata.target}"`);
+  if (labelled.length === 0) throw new InvalidInputError(`${dataLabel} has no rows with the target column "${metadata.target}"`);
   for (let i = 0; i < labelled.length; i++) {
     const problem = validateInputRow(pkg.preprocessing, labelled[i]);
-    if (problem) throw new Error(`${dataLabel} row ${i + 1}: ${problem}`);
+    if (problem) throw new InvalidInputError(`${dataLabel} row ${i + 1}: ${problem}`);
   }
   const x = transformRows(pkg.preprocessing, labelled);
   const out = denseForward(readDenseLayers(pkg), x, labelled.length);
@@ -33,7 +34,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
   if (metadata.task === 'regression') {
     const actual = labelled.map((r, i) => {
       const n = Number(r[metadata.target]);
-      if (!Number.isFinite(n)) throw new Error(`${dataLabel} row ${i + 1}: target "${metadata.target}" must be a number, found ${JSON.stringify(r[metadata.target])}`);
+      if (!Number.isFinite(n)) throw new InvalidInputError(`${dataLabel} row ${i + 1}: target "${metadata.target}" must be a number, found ${JSON.stringify(r[metadata.target])}`);
       return n;
     });
     metrics = { ...regressionMetrics(actual, out) };
@@ -42,7 +43,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
     const labels = labelled.map((r, i) => {
       const label = String(r[metadata.target]).trim();
       const k = index.get(label);
-      if (k === undefined) throw new Error(`${dataLabel} row ${i + 1}: target ${JSON.stringify(label)} is not one of the model's classes (${metadata.classes.join(', ')})`);
+      if (k === undefined) throw new InvalidInputError(`${dataLabel} row ${i + 1}: target ${JSON.stringify(label)} is not one of the model's classes (${metadata.classes.join(', ')})`);
       return k;
     });
     if (metadata.task === 'binary') {

@@ -1,31 +1,15 @@
-/** Where the CLI's training commands read and write: the environment's store, data and packages. */
-import { loadProjectConfig } from '../../config/load';
-import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../config/schema';
-import { processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, type StoragePaths } from '../contract/layout';
+/** Where the CLI's training commands read and write: the project's data, packages and versions in the environment's store. */
+import type { RunContext } from '../context';
+import { processedRunPrefix, runPackagePrefix, SUCCESS_MARKER, type StoragePaths } from '../contract/layout';
 import type { ObjectStore } from '../storage/object-store';
-import { openObjectUri, storeForEnvironment, type StoreCloud } from '../storage/open';
+import { openObjectUri } from '../storage/open';
 import { ModelRegistry } from '../registry';
 import { UsageError } from '../common/errors';
 import { PACKAGE_FILES } from '../model/package';
 import { resolveCsvKeys } from './data';
 
-export interface EnvironmentContext {
-  project: ProjectConfig;
-  envName: EnvironmentName;
-  cloud: StoreCloud;
-  store: ObjectStore;
-  paths: StoragePaths;
-}
-
-export async function openEnvironment(opts: { env: string; cloud: StoreCloud; configDir: string; workdir: string }): Promise<EnvironmentContext> {
-  if (!(ENVIRONMENTS as readonly string[]).includes(opts.env)) {
-    throw new UsageError(`unknown --env "${opts.env}": expected one of ${ENVIRONMENTS.join(', ')}`);
-  }
-  const project = loadProjectConfig(opts.configDir);
-  const env = project.environments[opts.env as EnvironmentName];
-  const store = await storeForEnvironment(env, opts.cloud, opts.workdir);
-  return { project, envName: opts.env as EnvironmentName, cloud: opts.cloud, store, paths: storagePaths(env, opts.cloud) };
-}
+/** The project, environment, cloud, store and the project's prefixes a training command works on (runtime/context resolves it). */
+export type EnvironmentContext = RunContext;
 
 /** One complete ingestion run: its id, folder and CSV objects. */
 export interface ProcessedRun {
@@ -66,10 +50,13 @@ export async function resolveData(ctx: Pick<EnvironmentContext, 'store' | 'paths
 }
 
 /** A package from a registry version (v3), a run id under models/, or a folder / object URI. */
-export async function resolvePackage(ctx: EnvironmentContext | null, model: string): Promise<{ store: ObjectStore; prefix: string; version?: string }> {
+export async function resolvePackage(
+  ctx: EnvironmentContext | null,
+  model: string,
+): Promise<{ store: ObjectStore; prefix: string; version?: string; /** For a version: what readModelPackage checks its manifest against. */ registered?: { version: string; manifestSha256?: string } }> {
   if (ctx && /^v\d+$/.test(model)) {
     const record = await new ModelRegistry(ctx.store, ctx.paths.registry, ctx.project.pipeline.project).get(model);
-    return { store: ctx.store, prefix: record.package_prefix, version: record.version };
+    return { store: ctx.store, prefix: record.package_prefix, version: record.version, registered: { version: record.version, manifestSha256: record.manifest_sha256 } };
   }
   if (ctx && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && (await ctx.store.exists(`${runPackagePrefix(ctx.paths, model)}${PACKAGE_FILES.metadata}`))) {
     return { store: ctx.store, prefix: runPackagePrefix(ctx.paths, model) };

@@ -5,10 +5,14 @@ import * as path from 'node:path';
 import { MODEL_ARCHIVE } from '../contract/layout';
 import { extractTarGz } from '../model/archive';
 import { findPackageDir } from '../model/package-dir';
+import { MlstackError } from '../common/errors';
 
 /** The folder named by a command's option does not exist (a usage error: exit 2). */
-export class MissingInputError extends Error {
-  override name = 'MissingInputError';
+export class MissingInputError extends MlstackError {
+  constructor(message: string) {
+    super('USAGE', message);
+    this.name = 'MissingInputError';
+  }
 }
 
 /** The package folder: model.tar.gz unpacked into a temp folder, or the package found in `modelDir` itself. */

@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
+import { DEFAULT_CONFIG_DIR, loadProjectConfig } from '../../config/load';
 import { CLOUDS, ENVIRONMENTS, type EnvironmentName } from '../../config/schema';
-import { UsageError } from '../common/errors';
+import { reportError, UsageError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { ENV } from '../contract/env';
 import { EVALUATION_FILE, storagePaths, type StoreCloud } from '../contract/layout';
@@ -68,7 +68,7 @@ export function checkProject(packageProject: string, configProject: string, stac
 }
 
 export async function runRegisterCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const logger = createLogger('register');
+  const logger = createLogger('register', 'container', env);
   try {
     const flags = flagsOf(argv);
     const envName = required(env, ENV.env, ENVIRONMENTS) as EnvironmentName;
@@ -84,7 +84,7 @@ export async function runRegisterCommand(argv: string[], env: NodeJS.ProcessEnv 
     if (!fs.existsSync(evaluationFile)) throw new MissingInputError(`--evaluation ${flags.evaluation} holds no ${EVALUATION_FILE}: pass the evaluate step's output folder`);
 
     const store = await openStoreRoot(bucket);
-    const ctx = { project, envName, cloud, store, paths: storagePaths(project.environments[envName], cloud) };
+    const ctx = { project, envName, cloud, store, paths: storagePaths(project.environments[envName], cloud, project.pipeline.project) };
     const { version, created } = await registerPackage(ctx, { source, evaluation: fs.readFileSync(evaluationFile), servingImage: env[ENV.servingImage] });
     const doc: RegistrationDocument = {
       version: version.version,
@@ -98,9 +98,7 @@ export async function runRegisterCommand(argv: string[], env: NodeJS.ProcessEnv 
     process.stdout.write(`mlstack-registration ${JSON.stringify(doc)}\n`);
     return 0;
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof MissingInputError;
     logger.error({ err }, `registration failed: ${(err as Error).message}`);
-    process.stderr.write(`register: ${(err as Error).message}\n`);
-    return usage ? 2 : 1;
+    return reportError('register', err);
   }
 }

@@ -66,7 +66,7 @@ export function servingImageFor(ctx: Pick<EnvironmentContext, 'project' | 'envNa
 export async function registerTrainedModel(ctx: EnvironmentContext, model: string, options: Omit<RegisterPackageOptions, 'source'> = {}): Promise<Registration> {
   const where = await resolvePackage(ctx, model);
   if (where.store !== ctx.store) {
-    throw new Error(`the package ${where.store.uri(where.prefix || PACKAGE_FILES.metadata)} is not in the ${ctx.envName} store (${ctx.store.root}); train it with --env ${ctx.envName} or copy it there first`);
+    throw new UsageError(`the package ${where.store.uri(where.prefix || PACKAGE_FILES.metadata)} is not in the ${ctx.envName} store (${ctx.store.root}); train it with --env ${ctx.envName} or copy it there first`);
   }
   return registerPackage(ctx, { ...options, source: where.prefix });
 }

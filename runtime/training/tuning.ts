@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../common/logger';
 import { getJson, ObjectExistsError, putJson, type ObjectStore } from '../storage/object-store';
 import { seededRandom, stableHash } from './data';
 import { resolveTrainingParams, train, TrainingAbortedError, type TrainResult } from './index';
+import { ConfigInvalidError, UsageError } from '../common/errors';
 
 export interface TrialRecord {
   trial_id: string;
@@ -168,54 +169,142 @@ export async function recordExternalTrial(
   return store.uri(key);
 }
 
-export async function tune(opts: TuneOptions): Promise<Study> {
-  const logger = opts.logger ?? silentLogger;
-  const pipeline = opts.project.pipeline;
-  if (!pipeline.tuning && !opts.tuning?.search_space) throw new Error('pipeline.json has no "tuning" section: add tuning.search_space (see docs/training.md)');
-  const tuning = { strategy: 'random', trials: 8, metric: 'auc', eta: 3, min_epochs: 2, ...pipeline.tuning, ...opts.tuning } as TuningConfig;
-  if (Object.keys(tuning.search_space ?? {}).length === 0) throw new Error('tuning.search_space is empty: give at least one parameter range');
-  const studyPrefix = opts.studyPrefix ?? 'state/studies/';
-  const key = studyKey(studyPrefix, opts.studyId);
-  const direction = directionOf(tuning.metric);
+/** What a study searches: the merged tuning config, its candidate configurations and rungs, and the hash a restart must match. */
+export interface StudyPlan {
+  tuning: TuningConfig;
+  direction: 'max' | 'min';
+  configs: Partial<TrainingParams>[];
+  /** Epochs per rung (one rung for random search). */
+  rungs: number[];
+  spaceHash: string;
+}
+
+/** Plans a study from pipeline.json `tuning` and overrides (pure): every sampled configuration is checked before any trial runs. */
+export function planStudy(pipeline: ProjectConfig['pipeline'], overrides: Partial<TuningConfig> | undefined): StudyPlan {
+  if (!pipeline.tuning && !overrides?.search_space) throw new ConfigInvalidError('pipeline.json has no "tuning" section: add tuning.search_space (see docs/training.md)');
+  const tuning = { strategy: 'random', trials: 8, metric: 'auc', eta: 3, min_epochs: 2, ...pipeline.tuning, ...overrides } as TuningConfig;
+  if (Object.keys(tuning.search_space ?? {}).length === 0) throw new ConfigInvalidError('tuning.search_space is empty: give at least one parameter range');
   const baseParams = pipeline.training_params;
   const configs = sampleConfigurations(tuning, pipeline.seed);
   configs.forEach((c, i) => {
     try {
       resolveTrainingParams(baseParams, c);
     } catch (err) {
-      throw new Error(`tuning.search_space sample ${i + 1} is not valid: ${(err as Error).message}`);
+      throw new ConfigInvalidError(`tuning.search_space sample ${i + 1} is not valid: ${(err as Error).message}`);
     }
   });
-  const spaceHash = stableHash({ tuning, baseParams, seed: pipeline.seed });
+  return {
+    tuning,
+    direction: directionOf(tuning.metric),
+    configs,
+    rungs: rungEpochs(tuning, baseParams.epochs),
+    spaceHash: stableHash({ tuning, baseParams, seed: pipeline.seed }),
+  };
+}
 
-  const now = () => new Date().toISOString();
-  let study: Study = (await readStudy(opts.store, opts.studyId, studyPrefix)) ?? {
+/** Successive halving: the best 1/eta of a rung's candidates (at least one) that produced a metric go on to the next rung. */
+export function survivors(results: { index: number; metric: number | null }[], candidates: number, eta: number, direction: 'max' | 'min'): number[] {
+  const keep = Math.max(1, Math.ceil(candidates / eta));
+  return results
+    .filter((r): r is { index: number; metric: number } => r.metric !== null)
+    .sort((a, b) => (direction === 'max' ? b.metric - a.metric : a.metric - b.metric))
+    .slice(0, keep)
+    .map((r) => r.index);
+}
+
+/** Records a finished trial in the study and moves `best` when it beats it (a trial without a package never does). */
+export function addTrial(study: Study, record: TrialRecord, direction: 'max' | 'min'): void {
+  study.trials.push(record);
+  if (record.metric !== null && record.package_prefix && (study.best === null || better(record.metric, study.best.metric, direction))) {
+    study.best = { trial_id: record.trial_id, run_id: record.run_id, metric: record.metric, params: record.params, package_prefix: record.package_prefix };
+  }
+}
+
+interface Trial {
+  trialId: string;
+  rung: number;
+  index: number;
+  params: Partial<TrainingParams>;
+  epochs: number;
+}
+
+/**
+ * Trains one trial. A trial that fails is recorded as failed; `fatal` is set when the failure would
+ * repeat in every trial (the tuning metric does not exist for this task) and the study must stop.
+ */
+async function runTrial(opts: TuneOptions, plan: StudyPlan, trial: Trial, logger: Logger): Promise<{ record: TrialRecord; fatal?: Error }> {
+  const { trialId, rung, index, params, epochs } = trial;
+  const runId = `${opts.studyId}-${trialId}`;
+  const started = new Date().toISOString();
+  const base = { trial_id: trialId, run_id: runId, rung, config_index: index, params, epochs };
+  try {
+    const result: TrainResult = await train({
+      project: opts.project,
+      store: opts.store,
+      dataStore: opts.dataStore,
+      dataKeys: opts.dataKeys,
+      runId,
+      modelsPrefix: opts.modelsPrefix,
+      checkpointsPrefix: opts.checkpointsPrefix,
+      overrides: params,
+      progress: 'none',
+      logger,
+      signal: opts.signal,
+      parentRun: opts.studyId,
+    });
+    const metric = result.validation[VALIDATION_KEY[plan.tuning.metric]];
+    if (metric === undefined) throw new ConfigInvalidError(`tuning metric "${plan.tuning.metric}" is not available for a ${result.task} task (use ${result.task === 'regression' ? 'rmse or loss' : 'auc, accuracy or loss'})`);
+    return { record: { ...base, status: 'complete', metric, test_metrics: result.metrics, package_prefix: result.packagePrefix, started_at: started, finished_at: new Date().toISOString() } };
+  } catch (err) {
+    if (err instanceof TrainingAbortedError) throw err;
+    const message = (err as Error).message;
+    logger.warn({ trial: trialId, err: message }, `trial ${trialId} failed`);
+    const record: TrialRecord = { ...base, status: 'failed', metric: null, test_metrics: null, package_prefix: null, error: message, started_at: started, finished_at: new Date().toISOString() };
+    return /tuning metric/.test(message) ? { record, fatal: err as Error } : { record };
+  }
+}
+
+/** The stored study to resume, or a new one; refuses one started over another search space. */
+async function openStudy(opts: TuneOptions, plan: StudyPlan, studyPrefix: string): Promise<Study> {
+  const now = new Date().toISOString();
+  const study: Study = (await readStudy(opts.store, opts.studyId, studyPrefix)) ?? {
     study_id: opts.studyId,
-    project: pipeline.project,
-    strategy: tuning.strategy,
-    metric: tuning.metric,
-    direction,
-    space_hash: spaceHash,
+    project: opts.project.pipeline.project,
+    strategy: plan.tuning.strategy,
+    metric: plan.tuning.metric,
+    direction: plan.direction,
+    space_hash: plan.spaceHash,
     status: 'running',
-    created_at: now(),
-    updated_at: now(),
+    created_at: now,
+    updated_at: now,
     trials: [],
     best: null,
   };
-  if (study.space_hash !== spaceHash) {
-    throw new Error(`study "${opts.studyId}" at ${opts.store.uri(key)} was started with a different search space or training params; use a new --study id`);
+  if (study.space_hash !== plan.spaceHash) {
+    throw new UsageError(`study "${opts.studyId}" at ${opts.store.uri(studyKey(studyPrefix, opts.studyId))} was started with a different search space or training params; use a new --study id`);
   }
+  return study;
+}
+
+/**
+ * Runs the study: each rung trains its candidates (skipping trials a previous run finished), the
+ * study object is rewritten after every trial, and successive halving picks the next rung's candidates.
+ */
+export async function tune(opts: TuneOptions): Promise<Study> {
+  const logger = opts.logger ?? silentLogger;
+  const plan = planStudy(opts.project.pipeline, opts.tuning);
+  const studyPrefix = opts.studyPrefix ?? 'state/studies/';
+  const study = await openStudy(opts, plan, studyPrefix);
   const finished = new Map(study.trials.map((t) => [t.trial_id, t]));
   if (finished.size) logger.info({ study: opts.studyId, finished: finished.size }, `resuming study: ${finished.size} trials already finished`);
   const save = async () => {
-    study.updated_at = now();
-    await putJson(opts.store, key, study);
+    study.updated_at = new Date().toISOString();
+    await putJson(opts.store, studyKey(studyPrefix, opts.studyId), study);
   };
 
-  let candidates = configs.map((_, i) => i);
-  const rungs = rungEpochs(tuning, baseParams.epochs);
-  for (let rung = 0; rung < rungs.length; rung++) {
-    const epochs = rungs[rung];
+  let candidates = plan.configs.map((_, i) => i);
+  for (let rung = 0; rung < plan.rungs.length; rung++) {
+    const epochs = plan.rungs[rung];
     const results: { index: number; metric: number | null }[] = [];
     for (const index of candidates) {
       const trialId = `r${rung}-c${index}`;
@@ -226,53 +315,15 @@ export async function tune(opts: TuneOptions): Promise<Study> {
       }
       if (opts.signal?.aborted) throw new TrainingAbortedError(0);
       opts.onTrialStart?.(trialId);
-      const params = { ...configs[index], epochs };
-      const runId = `${opts.studyId}-${trialId}`;
-      const started = now();
-      let record: TrialRecord;
-      try {
-        const result: TrainResult = await train({
-          project: opts.project,
-          store: opts.store,
-          dataStore: opts.dataStore,
-          dataKeys: opts.dataKeys,
-          runId,
-          modelsPrefix: opts.modelsPrefix,
-          checkpointsPrefix: opts.checkpointsPrefix,
-          overrides: params,
-          progress: 'none',
-          logger,
-          signal: opts.signal,
-          parentRun: opts.studyId,
-        });
-        const metric = result.validation[VALIDATION_KEY[tuning.metric]];
-        if (metric === undefined) throw new Error(`tuning metric "${tuning.metric}" is not available for a ${result.task} task (use ${result.task === 'regression' ? 'rmse or loss' : 'auc, accuracy or loss'})`);
-        record = { trial_id: trialId, run_id: runId, rung, config_index: index, params, epochs, status: 'complete', metric, test_metrics: result.metrics, package_prefix: result.packagePrefix, started_at: started, finished_at: now() };
-      } catch (err) {
-        if (err instanceof TrainingAbortedError) throw err;
-        logger.warn({ trial: trialId, err: (err as Error).message }, `trial ${trialId} failed`);
-        record = { trial_id: trialId, run_id: runId, rung, config_index: index, params, epochs, status: 'failed', metric: null, test_metrics: null, package_prefix: null, error: (err as Error).message, started_at: started, finished_at: now() };
-        if (/tuning metric/.test(record.error ?? '')) {
-          study.trials.push(record);
-          await save();
-          throw err;
-        }
-      }
-      study.trials.push(record);
-      if (record.metric !== null && record.package_prefix && (study.best === null || better(record.metric, study.best.metric, direction))) {
-        study.best = { trial_id: trialId, run_id: runId, metric: record.metric, params, package_prefix: record.package_prefix };
-      }
+      const { record, fatal } = await runTrial(opts, plan, { trialId, rung, index, params: { ...plan.configs[index], epochs }, epochs }, logger);
+      addTrial(study, record, plan.direction);
       await save();
+      if (fatal) throw fatal;
       logger.info({ trial: trialId, metric: record.metric, best: study.best?.metric }, `trial ${trialId} finished`);
       await opts.onTrialEnd?.(record);
       results.push({ index, metric: record.metric });
     }
-    const keep = Math.max(1, Math.ceil(candidates.length / tuning.eta));
-    candidates = results
-      .filter((r) => r.metric !== null)
-      .sort((a, b) => (direction === 'max' ? (b.metric as number) - (a.metric as number) : (a.metric as number) - (b.metric as number)))
-      .slice(0, keep)
-      .map((r) => r.index);
+    candidates = survivors(results, candidates.length, plan.tuning.eta, plan.direction);
     if (candidates.length === 0) break;
   }
   study.status = 'complete';

@@ -6,6 +6,7 @@
 import { GoogleAuth } from 'google-auth-library';
 import { ENV } from '../contract/env';
 import { apiErrorMessage, sendJson, TriggerError } from './http';
+import { CloudCallError } from '../common/errors';
 
 export const CLOUD_RUN_API = 'https://run.googleapis.com';
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -17,7 +18,7 @@ export type TokenSource = () => Promise<string>;
 
 export async function googleAccessToken(): Promise<string> {
   const token = await new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] }).getAccessToken();
-  if (!token) throw new Error('Application Default Credentials returned no access token');
+  if (!token) throw new CloudCallError('Application Default Credentials returned no access token');
   return token;
 }
 

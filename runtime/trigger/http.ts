@@ -1,12 +1,13 @@
 import { backoffDelay, sleep } from '../common/retry';
+import { MlstackError } from '../common/errors';
 
 /** A control-plane call that failed for good; the message names the request and what the API said. */
-export class TriggerError extends Error {
+export class TriggerError extends MlstackError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super('TRIGGER_FAILED', message);
     this.name = 'TriggerError';
   }
 }

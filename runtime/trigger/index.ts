@@ -13,12 +13,13 @@ import { processedRunPrefix, storagePaths, SUCCESS_MARKER, type StoreCloud } fro
 import type { ObjectStore } from '../storage/object-store';
 import { armTokenSource, submitAzureMlJob, trainingRunName, WORKSPACE_ID, type TokenSource as ArmTokenSource } from './azureml';
 import { CLOUD_RUN_JOB_NAME, runCloudRunJob, type TokenSource as GoogleTokenSource } from './cloud-run';
+import { MlstackError } from '../common/errors';
 export { TriggerError } from './http';
 
 /** The trigger variables are inconsistent (a usage error: exit 2, before anything is ingested). */
-export class TriggerConfigError extends Error {
+export class TriggerConfigError extends MlstackError {
   constructor(message: string) {
-    super(message);
+    super('CONFIG_INVALID', message);
     this.name = 'TriggerConfigError';
   }
 }
@@ -113,7 +114,7 @@ export async function triggerTraining(ctx: TriggerContext): Promise<TrainingOutc
   if (trigger.kind === 'none') return undefined;
   assertTriggerFits(trigger, ctx.cloud, ctx.bucket);
   const log = ctx.logger.child({ runId: result.runId, trigger: trigger.kind });
-  const processed = processedRunPrefix(storagePaths(ctx.project.environments[ctx.envName], ctx.cloud), result.runId);
+  const processed = processedRunPrefix(storagePaths(ctx.project.environments[ctx.envName], ctx.cloud, ctx.project.pipeline.project), result.runId);
   const success = `${processed}${SUCCESS_MARKER}`;
   if (result.rows.processed === 0) return skipped(log, trigger.kind, `run ${result.runId} has no processed rows`);
   if (!(await ctx.store.exists(success))) return skipped(log, trigger.kind, `run ${result.runId} is not complete (${success} is missing)`);

@@ -75,6 +75,7 @@ describe('the layer check', () => {
     const moved = DOC.replace('  5  runtime/model/ ', '  6  runtime/model/ ').replace('infra/ ──> runtime/contract/ config/', 'infra/ ──> runtime/contract/ runtime/common/ config/');
     expect(pictureProblems(parseArchitecture(moved))).toEqual([
       'runtime/model/ is layer 5 in the table but drawn in row 6',
+      'runtime/context/ is layer 5 in the table but drawn in row 6',
       'row 10: the picture\'s arrow names "config/ runtime/common/ runtime/contract/" but "May import" lists "config/ runtime/contract/"',
     ]);
   });

@@ -32,9 +32,9 @@ describe('mlstack CLI', () => {
     }
   });
 
-  it('exits with commander\'s code for an unknown command and prints help', async () => {
+  it('exits 2 for an unknown command and prints help', async () => {
     const r = await runCli(['frobnicate']);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 

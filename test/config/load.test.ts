@@ -80,7 +80,7 @@ describe('loadProjectConfig', () => {
     editJson(path.join(dir, 'parser.json'), (d) => (d.field_mappings.other_age = 'age'));
     editJson(path.join(dir, 'pipeline.json'), (d) => d.features.push('churned'));
     const message = problemsOf(dir);
-    expect(message).toMatch(/field_mappings: two source fields are mapped to the same name "age"/);
+    expect(message).toMatch(/parser\.json: field_mappings\.other_age: two source fields are mapped to the same name "age": "customer_age" and "other_age"/);
     expect(message).toMatch(/features: the target "churned" must not be a feature/);
   });
 

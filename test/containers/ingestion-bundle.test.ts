@@ -7,7 +7,10 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadProjectConfig } from '../../config/load';
+import type { EnvironmentName } from '../../config/schema';
 import { ENV, ingestionLaunch, PLATFORM_ENV } from '../../runtime/contract/env';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER, type StoragePaths, type StoreCloud } from '../../runtime/contract/layout';
 import { runJobRequest } from '../../runtime/trigger/cloud-run';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
 import { AzureBlobObjectStore } from '../../runtime/storage/azure-blob-store';
@@ -26,6 +29,12 @@ beforeAll(async () => {
   ({ dir } = await buildIsolatedBundle('ingestion'));
 }, 120_000);
 
+/** The project's prefixes where the bundle writes, read from the bundle's own config (what the image ships). */
+function bundlePaths(cloud: StoreCloud, env: EnvironmentName = 'dev'): StoragePaths {
+  const config = loadProjectConfig(path.join(dir, 'config'));
+  return storagePaths(config.environments[env], cloud, config.pipeline.project);
+}
+
 function listFiles(root: string): string[] {
   return fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(root, f)).isFile());
 }
@@ -43,15 +52,18 @@ test('`node main.js ingest` writes raw and processed data and prints the result'
   expect(resultLine).toBeDefined();
   const result = JSON.parse(resultLine as string);
   expect(result.runId ?? result.run_id).toBe('bundle-run');
-  const files = listFiles(workdir);
-  expect(files.some((f) => f.startsWith('data/raw/') && f.includes('bundle-run'))).toBe(true);
-  expect(files.some((f) => f.startsWith('data/processed/') && f.includes('bundle-run') && f.endsWith('.csv'))).toBe(true);
+  const files = listFiles(workdir).map((f) => f.split(path.sep).join('/'));
+  const paths = bundlePaths('local');
+  expect(paths.raw).toBe('data/raw/mlstack/');
+  expect(files).toContain(`${paths.raw}bundle-run/part-00000.jsonl`);
+  expect(files).toContain(`${processedRunPrefix(paths, 'bundle-run')}data.csv`);
+  expect(files).toContain(`${processedRunPrefix(paths, 'bundle-run')}${SUCCESS_MARKER}`);
 });
 
-test('a bad environment exits 2 naming it', async () => {
+test('a bad environment exits 2 naming it and the variable', async () => {
   const proc = startNode(dir, ['ingest'], containerEnv({ MLSTACK_ENV: 'nope', MLSTACK_CONFIG_DIR: path.join(dir, 'config') }));
   expect((await proc.exited).code).toBe(2);
-  expect(proc.output()).toContain('unknown environment "nope"');
+  expect(proc.output()).toContain(`unknown ${ENV.env} "nope": expected one of dev, qa, staging, prod`);
 });
 
 /** Runs the bundle as its image does (`node main.js ingest`) and returns the JSON result it printed. */
@@ -84,7 +96,9 @@ const moto = motoAvailable();
     expect(result.rows.fetched).toBe(400);
     expect(result).not.toHaveProperty('training');
     const keys = (await new S3ObjectStore('mlstack-dev-data').list('data/')).map((o) => o.key);
-    expect(keys).toEqual(expect.arrayContaining(['data/processed/aws-bundle-run/_SUCCESS.json', 'data/processed/aws-bundle-run/data.csv', 'data/raw/aws-bundle-run/part-00000.jsonl']));
+    const paths = bundlePaths('aws');
+    const processed = processedRunPrefix(paths, 'aws-bundle-run');
+    expect(keys).toEqual(expect.arrayContaining([`${processed}${SUCCESS_MARKER}`, `${processed}data.csv`, `${paths.raw}aws-bundle-run/part-00000.jsonl`]));
   } finally {
     if (savedEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
     else process.env.AWS_ENDPOINT_URL_S3 = savedEndpoint;
@@ -109,16 +123,17 @@ test('as the gcp stack starts it: the run lands in GCS, then the Cloud Run train
       METADATA_SERVER_DETECTION: 'assume-present',
     });
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
-    expect(result.training).toEqual({ kind: 'cloud-run-job', status: 'started', id: `${job}/executions/mlstack-dev-training-00001`, dataUri: 'gs://mlstack-dev-data/data/processed/gcp-bundle-run/' });
+    const processed = processedRunPrefix(bundlePaths('gcp'), 'gcp-bundle-run');
+    expect(result.training).toEqual({ kind: 'cloud-run-job', status: 'started', id: `${job}/executions/mlstack-dev-training-00001`, dataUri: `gs://mlstack-dev-data/${processed}` });
     expect(cloudRun.requests.map((r) => [r.path, r.headers.authorization, r.body])).toEqual([
       [
         `/v2/${job}:run`,
         'Bearer ya29.bundle',
-        runJobRequest('gs://mlstack-dev-data/data/processed/gcp-bundle-run/', 'mlstack-dev-gcp-bundle-run'),
+        runJobRequest(`gs://mlstack-dev-data/${processed}`, 'mlstack-dev-gcp-bundle-run'),
       ],
     ]);
     process.env.GCS_API_ENDPOINT = gcs.endpoint;
-    expect(await new GcsObjectStore('mlstack-dev-data').exists('data/processed/gcp-bundle-run/_SUCCESS.json')).toBe(true);
+    expect(await new GcsObjectStore('mlstack-dev-data').exists(`${processed}${SUCCESS_MARKER}`)).toBe(true);
   } finally {
     if (savedEndpoint === undefined) delete process.env.GCS_API_ENDPOINT;
     else process.env.GCS_API_ENDPOINT = savedEndpoint;
@@ -151,7 +166,8 @@ const azurite = azuriteAvailable();
       IDENTITY_HEADER: 'bundle-secret',
     });
     expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
-    expect(result.training).toEqual({ kind: 'azureml', status: 'started', id: `${workspace}/jobs/mlstack-dev-az-bundle-run`, dataUri: 'az://mlstackdevdata/mlstack/data/processed/az-bundle-run/' });
+    const processed = processedRunPrefix(bundlePaths('azure'), 'az-bundle-run');
+    expect(result.training).toEqual({ kind: 'azureml', status: 'started', id: `${workspace}/jobs/mlstack-dev-az-bundle-run`, dataUri: `az://mlstackdevdata/mlstack/${processed}` });
     expect(arm.requests.map((r) => `${r.method} ${r.path.replace(workspace, '<ws>')} ${r.headers.authorization}`)).toEqual([
       'GET <ws>/jobs/mlstack-dev-az-bundle-run Bearer arm-bundle',
       expect.stringMatching(/^PUT <ws>\/environments\/mlstack-training\/versions\/1\.4\.0-[0-9a-f]{10} Bearer arm-bundle$/),
@@ -159,7 +175,7 @@ const azurite = azuriteAvailable();
     ]);
     expect((arm.requests[2].body as any).properties.environmentVariables).toMatchObject({ [ENV.runId]: 'mlstack-dev-az-bundle-run', [PLATFORM_ENV.azureClientId]: 'training-client-id' });
     expect(identity.requests.map((r) => r.query.client_id)).toContain('ingestion-client-id');
-    expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists('data/processed/az-bundle-run/_SUCCESS.json')).toBe(true);
+    expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists(`${processed}${SUCCESS_MARKER}`)).toBe(true);
   } finally {
     if (savedConnection === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
     else process.env.AZURE_STORAGE_CONNECTION_STRING = savedConnection;

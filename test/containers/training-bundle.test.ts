@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadProjectConfig } from '../../config/load';
 import { bucketTrainingLaunch, ENV, PLATFORM_ENV, sageMakerRegisterLaunch } from '../../runtime/contract/env';
-import { bucketUri, SUCCESS_MARKER } from '../../runtime/contract/layout';
+import { bucketUri, processedRunPrefix, storagePaths, SUCCESS_MARKER, versionArchiveKey } from '../../runtime/contract/layout';
 import { packDirectoryToFile } from '../../runtime/model/archive';
 import { motoAvailable, startMoto } from '../helpers/moto';
 import { makeTempDir } from '../helpers/tmp';
@@ -48,7 +48,9 @@ describe('training bundle (self-contained)', () => {
 
   test('bucket mode: `node main.js train` with the launch env trains on the complete run and registers v1', async () => {
     const bucket = makeTempDir('mlstack-bundle-bucket-');
-    const run = path.join(bucket, 'data', 'processed', '20260301T020000Z-aaaaaa');
+    // The project's prefixes in the bucket: data/processed/mlstack/, models/mlstack/, checkpoints/mlstack/.
+    const paths = storagePaths(project.environments.dev, 'gcp', project.pipeline.project);
+    const run = path.join(bucket, processedRunPrefix(paths, '20260301T020000Z-aaaaaa'));
     fs.mkdirSync(run, { recursive: true });
     fs.copyFileSync(path.join(sageMakerRoot(), 'input', 'data', 'train', 'part-0.csv'), path.join(run, 'data.csv'));
     fs.writeFileSync(path.join(run, SUCCESS_MARKER), '{}');
@@ -59,8 +61,9 @@ describe('training bundle (self-contained)', () => {
     expect({ code, output: code === 0 ? '' : proc.output() }).toEqual({ code: 0, output: '' });
     const line = proc.output().split('\n').find((l) => l.startsWith('mlstack-result '));
     expect(JSON.parse((line ?? '').slice('mlstack-result '.length))).toMatchObject({ runId: 'exec-bundle', version: 'v1', already_registered: false });
-    expect(fs.existsSync(path.join(bucket, 'models', project.pipeline.project, 'v1', 'model.tar.gz'))).toBe(true);
-    expect(fs.existsSync(path.join(bucket, 'checkpoints', 'exec-bundle'))).toBe(true);
+    expect(fs.existsSync(path.join(bucket, versionArchiveKey(paths, 'v1')))).toBe(true);
+    expect(fs.existsSync(path.join(bucket, paths.checkpoints, 'exec-bundle'))).toBe(true);
+    expect(fs.existsSync(path.join(bucket, 'checkpoints', project.pipeline.project, 'exec-bundle'))).toBe(true);
   }, 120_000);
 
   (motoAvailable() ? test : test.skip)('evaluate and register steps: `node main.js register` with the launch env writes the version to S3', async () => {

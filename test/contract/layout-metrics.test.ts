@@ -1,26 +1,38 @@
 import * as path from 'node:path';
 import { ConfigError, loadProjectConfig, requireCloud } from '../../config/load';
 import { configuredClouds } from '../../config/schema';
-import { bucketUri, storagePaths, versionArchiveKey, versionPrefix } from '../../runtime/contract/layout';
+import { bucketUri, runPackagePrefix, storagePaths, versionArchiveKey, versionPrefix } from '../../runtime/contract/layout';
 import { metricDirection } from '../../runtime/contract/metrics';
 import { copyConfig, editJson } from '../helpers/tmp';
 
 describe('storage layout', () => {
   const config = loadProjectConfig('config');
 
-  test('each cloud reads its own prefixes; registry, state and data capture are fixed', () => {
+  test('each cloud reads its own prefixes, each project has its own part of them; registry and data capture are fixed', () => {
     const env = config.environments.staging;
     for (const cloud of ['aws', 'gcp', 'azure'] as const) {
-      const paths = storagePaths(env, cloud);
-      expect(paths.processed).toBe(env[cloud]!.storage.processed_path);
-      expect([paths.registry, paths.state, paths.dataCapture]).toEqual(['registry/', 'state/', 'data-capture/']);
+      const paths = storagePaths(env, cloud, 'churn');
+      expect(paths.processed).toBe(`${env[cloud]!.storage.processed_path}churn/`);
+      expect(paths.raw).toBe(`${env[cloud]!.storage.raw_path}churn/`);
+      expect(paths.checkpoints).toBe(`${env[cloud]!.storage.checkpoints_path}churn/`);
+      expect([paths.registry, paths.state, paths.dataCapture]).toEqual(['registry/', 'state/churn/', 'data-capture/']);
     }
   });
 
-  test('a version lives under its project: <models><project>/<version>/model.tar.gz', () => {
-    const paths = storagePaths(config.environments.dev, 'aws');
-    expect(versionPrefix(paths, 'churn', 'v3')).toBe('models/churn/v3/');
-    expect(versionArchiveKey(paths, 'churn', 'v3')).toBe('models/churn/v3/model.tar.gz');
+  test('two projects in one bucket share no prefix of runs, packages, checkpoints or state', () => {
+    const env = config.environments.dev;
+    const a = storagePaths(env, 'aws', 'churn');
+    const b = storagePaths(env, 'aws', 'churn-v2');
+    for (const key of ['raw', 'processed', 'models', 'checkpoints', 'state'] as const) {
+      expect(a[key].startsWith(b[key]) || b[key].startsWith(a[key])).toBe(false);
+    }
+  });
+
+  test('a version lives under its project: <models><project>/<version>/model.tar.gz, runs under <models><project>/runs/', () => {
+    const paths = storagePaths(config.environments.dev, 'aws', 'churn');
+    expect(versionPrefix(paths, 'v3')).toBe('models/churn/v3/');
+    expect(versionArchiveKey(paths, 'v3')).toBe('models/churn/v3/model.tar.gz');
+    expect(runPackagePrefix(paths, '20261204T100000Z-ab12cd')).toBe('models/churn/runs/20261204T100000Z-ab12cd/');
   });
 
   test('bucket URIs per cloud', () => {
@@ -57,7 +69,7 @@ describe('single-cloud environments', () => {
     }
     const project = loadProjectConfig(dir);
     expect(configuredClouds(project.environments.dev)).toEqual(['aws']);
-    expect(storagePaths(project.environments.dev, 'local').processed).toBe(project.environments.dev.aws!.storage.processed_path);
+    expect(storagePaths(project.environments.dev, 'local', 'churn').processed).toBe(`${project.environments.dev.aws!.storage.processed_path}churn/`);
     expect(() => requireCloud(project.environments.dev, 'gcp')).toThrow(/configures no gcp section: add one/);
   });
 

@@ -17,6 +17,8 @@ function keyNames(schema: unknown, out = new Set<string>()): Set<string> {
         out.add(key);
         keyNames(child, out);
       }
+      // An object with a catch-all (parser.json `validation`: per-field rules beside max_quarantine_share).
+      if (def.catchall) keyNames(def.catchall, out);
       break;
     case 'optional':
     case 'nullable':

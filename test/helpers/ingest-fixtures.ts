@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProjectConfig } from '../../config/load';
-import type { IngestionConfig, ProjectConfig } from '../../config/schema';
+import type { EnvironmentName, IngestionConfig, ProjectConfig } from '../../config/schema';
+import { storagePaths, type StoragePaths, type StoreCloud } from '../../runtime/contract/layout';
 import type { IngestionResult } from '../../runtime/ingestion';
 import type { ObjectStore } from '../../runtime/storage/object-store';
 import { copyConfig } from './tmp';
@@ -16,6 +17,11 @@ export function testProject(edit?: (ingestion: IngestionConfig, project: Project
   ingestion.pagination.page_size = 100;
   edit?.(ingestion, project);
   return project;
+}
+
+/** The project's prefixes (with its `<project>/` level) where runIngestion writes for `env` on `cloud`. */
+export function projectPaths(project: ProjectConfig, env: EnvironmentName = 'dev', cloud: StoreCloud = 'local'): StoragePaths {
+  return storagePaths(project.environments[env], cloud, project.pipeline.project);
 }
 
 /** Reads a run's processed CSV ids and quarantined record ids, to check nothing is lost or duplicated. */

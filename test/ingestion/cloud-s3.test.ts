@@ -1,10 +1,12 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { loadProjectConfig } from '../../config/load';
 import { main as cliMain } from '../../runtime/cli/main';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER } from '../../runtime/contract/layout';
 import { runIngestion } from '../../runtime/ingestion';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
 import { getJson } from '../../runtime/storage/object-store';
 import { defaultS3Client, S3ObjectStore } from '../../runtime/storage/s3-store';
-import { expectEachIdOnce, idsOf, testProject } from '../helpers/ingest-fixtures';
+import { expectEachIdOnce, idsOf, projectPaths, testProject } from '../helpers/ingest-fixtures';
 import { motoAvailable, startMoto, type MotoServer } from '../helpers/moto';
 import { copyConfig } from '../helpers/tmp';
 
@@ -28,9 +30,12 @@ if (!moto) console.warn('SKIPPED: ingestion to S3 (moto_server not on PATH)');
     const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let code: number;
     let printedText: string;
+    const configDir = copyConfig();
+    const config = loadProjectConfig(configDir);
+    const paths = storagePaths(config.environments.dev, 'aws', config.pipeline.project);
     try {
       process.env.MLSTACK_LOG_LEVEL = 'silent';
-      code = await cliMain(['node', 'mlstack', 'ingest', '--env', 'dev', '--cloud', 'aws', '--source', api.url, '--config-dir', copyConfig(), '--run-id', 'cli-run', '--json']);
+      code = await cliMain(['node', 'mlstack', 'ingest', '--env', 'dev', '--cloud', 'aws', '--source', api.url, '--config-dir', configDir, '--run-id', 'cli-run', '--json']);
     } finally {
       printedText = out.mock.calls.map((c) => String(c[0])).join('');
       delete process.env.MLSTACK_LOG_LEVEL;
@@ -43,13 +48,16 @@ if (!moto) console.warn('SKIPPED: ingestion to S3 (moto_server not on PATH)');
     expect(printed.rows.quarantined).toBeGreaterThan(5);
     const store = new S3ObjectStore('mlstack-dev-data');
     const keys = (await store.list('data/')).map((o) => o.key);
+    // Both kinds of data sit under the project's level: data/{processed,raw}/<project>/<run>/.
+    expect([paths.processed, paths.raw]).toEqual([`data/processed/${config.pipeline.project}/`, `data/raw/${config.pipeline.project}/`]);
+    const processed = processedRunPrefix(paths, 'cli-run');
     expect(keys).toEqual([
-      'data/processed/cli-run/_SUCCESS.json',
-      'data/processed/cli-run/data.csv',
-      'data/processed/cli-run/quality_report.json',
-      'data/processed/cli-run/quarantine.jsonl',
-      'data/raw/cli-run/_metadata.json',
-      'data/raw/cli-run/part-00000.jsonl',
+      `${processed}${SUCCESS_MARKER}`,
+      `${processed}data.csv`,
+      `${processed}quality_report.json`,
+      `${processed}quarantine.jsonl`,
+      `${paths.raw}cli-run/_metadata.json`,
+      `${paths.raw}cli-run/part-00000.jsonl`,
     ]);
     expectEachIdOnce(await idsOf(store, printed), 1, 3000);
   });
@@ -67,7 +75,8 @@ if (!moto) console.warn('SKIPPED: ingestion to S3 (moto_server not on PATH)');
       const rest = await runIngestion({ project, env: 'dev', cloud: 'aws', store, source: api.url });
       expect(rest.rows.fetched).toBe(400);
       expectEachIdOnce(await idsOf(store, rest), 401, 800);
-      expect((await getJson<{ watermark: number }>(store, (await store.list('state/')).find((o) => o.key.endsWith('watermark.json'))!.key)).watermark).toBe(800);
+      const watermarkKey = (await store.list(projectPaths(project, 'dev', 'aws').state)).find((o) => o.key.endsWith('watermark.json'))!.key;
+      expect((await getJson<{ watermark: number }>(store, watermarkKey)).watermark).toBe(800);
     } finally {
       await api.close();
     }

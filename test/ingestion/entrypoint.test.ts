@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
+import { loadProjectConfig } from '../../config/load';
 import { ENV, SECRET_PLACEHOLDER_PREFIX } from '../../runtime/contract/env';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER } from '../../runtime/contract/layout';
 import { main, USAGE } from '../../runtime/ingestion/entrypoint';
 import { resolveAuthHeader, SecretPlaceholderError } from '../../runtime/ingestion/rest-source';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
@@ -41,10 +43,15 @@ describe('arguments', () => {
 
   it('runs the sample API locally with no argument and no source (npm start, mlstack ingest)', async () => {
     const workdir = makeTempDir();
-    const { code, stdout, stderr } = await run({ [ENV.configDir]: copyConfig(), [ENV.workdir]: workdir, [ENV.runId]: 'local-run' }, []);
+    const configDir = copyConfig();
+    const config = loadProjectConfig(configDir);
+    const { code, stdout, stderr } = await run({ [ENV.configDir]: configDir, [ENV.workdir]: workdir, [ENV.runId]: 'local-run' }, []);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(stdout).rows.fetched).toBeGreaterThan(0);
-    expect(filesUnder(workdir)).toContain(path.join('data', 'processed', 'local-run', '_SUCCESS.json'));
+    // No variables: env dev, cloud local, pipeline.json's project.
+    const success = `${processedRunPrefix(storagePaths(config.environments.dev, 'local', config.pipeline.project), 'local-run')}${SUCCESS_MARKER}`;
+    expect(success).toBe(`data/processed/${config.pipeline.project}/local-run/${SUCCESS_MARKER}`);
+    expect(filesUnder(workdir)).toContain(path.join(...success.split('/')));
   });
 });
 

@@ -5,7 +5,8 @@ import { runIngestion } from '../../runtime/ingestion';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { getJson } from '../../runtime/storage/object-store';
 import { startFaultApi, type Fault, type FaultApi, type FaultRequest } from '../helpers/fault-api';
-import { expectEachIdOnce, idsOf, repoRoot, testProject } from '../helpers/ingest-fixtures';
+import { processedRunPrefix } from '../../runtime/contract/layout';
+import { expectEachIdOnce, idsOf, projectPaths, repoRoot, testProject } from '../helpers/ingest-fixtures';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
 
 const ROWS = 1000;
@@ -122,10 +123,13 @@ describe('ingestion against a fault-injecting API', () => {
         const project = testProject((ing) => {
           ing.raw_part_rows = 200;
         });
+        const paths = projectPaths(project);
         await expect(runIngestion({ project, env: 'dev', cloud: 'local', store, source: api.url, runId: 'resumable' })).rejects.toThrow(/HTTP 400/);
         // Pages 1-6 were fetched; parts of 200 rows were committed after pages 2, 4 and 6. Nothing processed is visible.
-        expect(await store.exists('data/processed/resumable/data.csv')).toBe(false);
-        const checkpoint = await getJson<{ watermark: number; parts: unknown[] }>(store, 'state/ingestion/' + (await store.list('state/ingestion/'))[0].key.split('/')[2] + '/runs/resumable.json');
+        expect(await store.exists(`${processedRunPrefix(paths, 'resumable')}data.csv`)).toBe(false);
+        // The run's checkpoint is kept in the project's state: <state><project>/ingestion/<source>/runs/<run>.json.
+        const checkpointKey = (await store.list(`${paths.state}ingestion/`)).find((o) => o.key.endsWith('/runs/resumable.json'))!.key;
+        const checkpoint = await getJson<{ watermark: number; parts: unknown[] }>(store, checkpointKey);
         expect(checkpoint.watermark).toBe(600);
         expect(checkpoint.parts).toHaveLength(3);
         failPage7 = false;
@@ -166,14 +170,15 @@ describe('ingestion against a fault-injecting API', () => {
         const exit = await new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));
         expect(exit).toBe('SIGKILL');
         const store = new LocalObjectStore(workdir);
-        expect(await store.exists('data/processed/crashy/data.csv')).toBe(false);
+        const project = testProject();
+        project.parser.ingestion.raw_part_rows = PAGE;
+        const paths = projectPaths(project);
+        expect(await store.exists(`${processedRunPrefix(paths, 'crashy')}data.csv`)).toBe(false);
         // The kill lands while page 5 is requested, one page ahead of the run: page 4 may or may not be committed yet.
-        const checkpointKey = (await store.list('state/ingestion/')).find((o) => o.key.endsWith('/runs/crashy.json'))!.key;
+        const checkpointKey = (await store.list(`${paths.state}ingestion/`)).find((o) => o.key.endsWith('/runs/crashy.json'))!.key;
         const committed = await getJson<{ watermark: number }>(store, checkpointKey);
         expect([300, 400]).toContain(committed.watermark);
         const before = api.requests.length;
-        const project = testProject();
-        project.parser.ingestion.raw_part_rows = PAGE;
         const result = await runIngestion({ project, env: 'dev', cloud: 'local', store, source: api.url, runId: 'crashy' });
         expect(api.requests[before]).toMatchObject({ since: committed.watermark, page: 1 });
         expect(result.rows.fetched).toBe(ROWS);

@@ -8,7 +8,8 @@ import { FileSource, fileFormatOf } from '../../runtime/ingestion/file-source';
 import { sampleRow } from '../../runtime/ingestion/sample-data';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { getJson } from '../../runtime/storage/object-store';
-import { expectEachIdOnce, idsOf, repoRoot, testProject } from '../helpers/ingest-fixtures';
+import { processedRunPrefix, SUCCESS_MARKER } from '../../runtime/contract/layout';
+import { expectEachIdOnce, idsOf, projectPaths, repoRoot, testProject } from '../helpers/ingest-fixtures';
 import { makeTempDir } from '../helpers/tmp';
 
 const ADULT = path.resolve(repoRoot, '..', 'shared', 'data', 'adult.csv');
@@ -105,13 +106,16 @@ describe('run-level data quality', () => {
     const file = path.join(dir, 'sparse.jsonl');
     fs.writeFileSync(file, Array.from({ length: 40 }, (_, i) => JSON.stringify({ ...sampleRow(i + 1), monthly_spend: i % 2 ? null : 10 })).join('\n'));
     const store = new LocalObjectStore(path.join(dir, 'store'));
-    await expect(runIngestion({ project: testProject(), env: 'dev', cloud: 'local', store, source: file, runId: 'sparse' })).rejects.toThrow(
+    const project = testProject();
+    const paths = projectPaths(project);
+    const run = processedRunPrefix(paths, 'sparse');
+    await expect(runIngestion({ project, env: 'dev', cloud: 'local', store, source: file, runId: 'sparse' })).rejects.toThrow(
       /spend: null share 0\.5000 is above max_null_share 0\.2/,
     );
-    const report = await getJson<{ status: string; problems: string[] }>(store, 'data/processed/sparse/quality_report.json');
+    const report = await getJson<{ status: string; problems: string[] }>(store, `${run}quality_report.json`);
     expect(report.status).toBe('failed');
-    expect(await store.exists('data/processed/sparse/_SUCCESS.json')).toBe(false);
-    const state = await store.list('state/ingestion/');
+    expect(await store.exists(`${run}${SUCCESS_MARKER}`)).toBe(false);
+    const state = await store.list(`${paths.state}ingestion/`);
     const watermark = await getJson<{ watermark: unknown }>(store, state.find((o) => o.key.endsWith('watermark.json'))!.key);
     expect(watermark.watermark).toBeNull();
   });

@@ -4,7 +4,8 @@ import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { runIngestion, type IngestionResult } from '../../runtime/ingestion';
 import { startSampleApi, type SampleApi } from '../../runtime/ingestion/sample-api';
 import { sampleRow } from '../../runtime/ingestion/sample-data';
-import { expectEachIdOnce, idsOf, testProject } from '../helpers/ingest-fixtures';
+import { processedRunPrefix } from '../../runtime/contract/layout';
+import { expectEachIdOnce, idsOf, projectPaths, testProject } from '../helpers/ingest-fixtures';
 import { makeTempDir } from '../helpers/tmp';
 
 describe('REST ingestion from the sample API', () => {
@@ -25,23 +26,27 @@ describe('REST ingestion from the sample API', () => {
 
   it.each(['page', 'offset', 'cursor', 'link'] as const)('reads every record exactly once with %s pagination', async (style) => {
     const store = new LocalObjectStore(makeTempDir());
-    const result = await runIngestion({ project: withAuth(style), env: 'dev', cloud: 'local', store, source: api.url, runId: `run-${style}` });
+    const project = withAuth(style);
+    const paths = projectPaths(project);
+    const result = await runIngestion({ project, env: 'dev', cloud: 'local', store, source: api.url, runId: `run-${style}` });
     expect(result.rows.fetched).toBe(2000);
     expect(result.rows.processed + result.rows.quarantined).toBe(2000);
     expect(result.rows.quarantined).toBeGreaterThan(0);
     expectEachIdOnce(await idsOf(store, result), 1, 2000);
-    // 2000 rows in parts of >= 700 rows: three parts, keys under <raw>/<runId>/.
-    expect(result.rawKeys).toEqual(['data/raw/run-' + style + '/part-00000.jsonl', 'data/raw/run-' + style + '/part-00001.jsonl', 'data/raw/run-' + style + '/part-00002.jsonl']);
-    expect(result.processedKey).toBe(`data/processed/run-${style}/data.csv`);
+    // 2000 rows in parts of >= 700 rows: three parts, keys under <raw><project>/<runId>/.
+    expect(paths.raw).toBe(`data/raw/${project.pipeline.project}/`);
+    expect(result.rawKeys).toEqual([0, 1, 2].map((i) => `${paths.raw}run-${style}/part-0000${i}.jsonl`));
+    expect(result.processedKey).toBe(`${processedRunPrefix(paths, `run-${style}`)}data.csv`);
     expect(result.watermark).toBe(2000);
   });
 
   it('writes raw JSONL with source metadata, renamed and filtered processed CSV, and a quality report', async () => {
     const store = new LocalObjectStore(makeTempDir());
-    const result = await runIngestion({ project: withAuth('page'), env: 'dev', cloud: 'local', store, source: api.url, runId: 'r1' });
+    const project = withAuth('page');
+    const result = await runIngestion({ project, env: 'dev', cloud: 'local', store, source: api.url, runId: 'r1' });
     const firstRaw = (await store.get(result.rawKeys[0])).toString('utf8').split('\n')[0];
     expect(JSON.parse(firstRaw)).toEqual(sampleRow(1));
-    const meta = await getJson<Record<string, any>>(store, 'data/raw/r1/_metadata.json');
+    const meta = await getJson<Record<string, any>>(store, `${projectPaths(project).raw}r1/_metadata.json`);
     expect(meta).toMatchObject({ source: api.url, run_id: 'r1', pages: 20, row_count: 2000 });
     const partHashes = await Promise.all(result.rawKeys.map(async (k) => createHash('sha256').update(await store.get(k)).digest('hex')));
     expect(meta.parts.map((p: { sha256: string }) => p.sha256)).toEqual(partHashes);

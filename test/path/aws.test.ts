@@ -102,7 +102,7 @@ describeWithMoto('aws: scheduled ingestion -> Step Functions + SageMaker -> regi
     const config = loadProjectConfig(configDir);
     const env = config.environments[ENV_NAME];
     const aws = env.aws!;
-    const paths = storagePaths(env, 'aws');
+    const paths = storagePaths(env, 'aws', config.pipeline.project);
     const project = config.pipeline.project;
     const ctx = synthAws(configDir);
     const sagemaker = new SageMakerClient({ region: ctx.region, endpoint: moto.endpoint });
@@ -157,7 +157,7 @@ describeWithMoto('aws: scheduled ingestion -> Step Functions + SageMaker -> regi
     expect(training.declared).toEqual({ [ENV.env]: ENV_NAME, [ENV.cloud]: 'aws' });
 
     // 4. Registration: v1's archive where the endpoint will look, and the model package pointing at it.
-    const archiveUri = `s3://${aws.storage.bucket}/${versionArchiveKey(paths, project, 'v1')}`;
+    const archiveUri = `s3://${aws.storage.bucket}/${versionArchiveKey(paths, 'v1')}`;
     const packages = await sagemaker.send(new ListModelPackagesCommand({ ModelPackageGroupName: group.properties.ModelPackageGroupName }));
     expect(packages.ModelPackageSummaryList).toHaveLength(1);
     const described = await sagemaker.send(new DescribeModelPackageCommand({ ModelPackageName: packages.ModelPackageSummaryList![0].ModelPackageArn }));

@@ -102,7 +102,7 @@ describeWithAzurite('azure: scheduled ingestion -> Azure ML training -> registry
     const env = config.environments[ENV_NAME];
     const azure = env.azure!;
     const bucket = new AzureBlobObjectStore(azure.storage.bucket, azure.storage.container ?? 'mlstack');
-    const paths = storagePaths(env, 'azure');
+    const paths = storagePaths(env, 'azure', config.pipeline.project);
     const project = config.pipeline.project;
     const tag = azure.image_tag;
 
@@ -150,7 +150,7 @@ describeWithAzurite('azure: scheduled ingestion -> Azure ML training -> registry
       'Azure ML command job',
     );
     expect(unreadExceptCredentials(trainingEnv, trained.reads)).toEqual([]);
-    expect(await bucket.exists(versionArchiveKey(paths, project, 'v1'))).toBe(true);
+    expect(await bucket.exists(versionArchiveKey(paths, 'v1'))).toBe(true);
 
     // 3. Promotion pins v1; the re-synthesized stack declares the Container App for it.
     expect(resourcesOf(tf, 'azurerm_container_app')).toEqual([]);

@@ -94,7 +94,7 @@ describe('gcp: scheduled ingestion -> training -> registry -> promotion -> servi
     const tf = synthGcp(config);
     const env = config.environments[ENV_NAME];
     const bucket = new GcsObjectStore(env.gcp!.storage.bucket);
-    const paths = storagePaths(env, 'gcp');
+    const paths = storagePaths(env, 'gcp', config.pipeline.project);
     const project = config.pipeline.project;
     const tag = env.gcp!.image_tag;
 
@@ -142,8 +142,8 @@ describe('gcp: scheduled ingestion -> training -> registry -> promotion -> servi
       'training job',
     );
     expect(unreadDeclared(trainingEnv, trained.reads)).toEqual([]);
-    expect(await bucket.exists(versionArchiveKey(paths, project, 'v1'))).toBe(true);
-    expect(await bucket.exists(`${versionPrefix(paths, project, 'v1')}metadata.json`)).toBe(true);
+    expect(await bucket.exists(versionArchiveKey(paths, 'v1'))).toBe(true);
+    expect(await bucket.exists(`${versionPrefix(paths, 'v1')}metadata.json`)).toBe(true);
 
     // 3. The GitOps promotion pins v1 in dev; the re-synthesized stack declares the service for it.
     expect(resourcesOf(tf, 'google_cloud_run_v2_service')).toEqual([]);

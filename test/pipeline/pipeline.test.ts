@@ -83,7 +83,7 @@ describe('mlstack pipeline (local)', () => {
   it('fails with exit code 2 and a clear message for an unknown env, cloud or a broken config', async () => {
     const env = await runCli(['pipeline', '--env', 'production', '--workdir', makeTempDir()]);
     expect(env.code).toBe(2);
-    expect(env.stderr).toMatch(/unknown environment "production": expected one of dev, qa, staging, prod/);
+    expect(env.stderr).toMatch(/unknown --env "production": expected one of dev, qa, staging, prod/);
     const cloud = await runCli(['pipeline', '--env', 'dev', '--cloud', 'ibm', '--workdir', makeTempDir()]);
     expect(cloud.code).toBe(2);
     expect(cloud.stderr).toMatch(/unknown --cloud "ibm": expected one of local, aws, gcp, azure/);

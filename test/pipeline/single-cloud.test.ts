@@ -36,7 +36,7 @@ describe('an AWS-only project', () => {
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     const summary = JSON.parse(run.stdout);
     expect(summary.model_version).toBe('v1');
-    expect(summary.artifacts.processed).toContain(`/${storagePaths(config.environments.dev, 'local').processed}`);
+    expect(summary.artifacts.processed).toContain(`/${storagePaths(config.environments.dev, 'local', config.pipeline.project).processed}`);
     expect(fs.existsSync(path.join(workdir, 'tables', 'processed'))).toBe(true);
 
     expect(mlAppStackNames({ configDir })).toEqual(['dev', 'qa', 'staging', 'prod'].flatMap((env) => [`MlStack-${env}-registry`, `MlStack-${env}`]));

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { copyConfig, makeTempDir } from '../helpers/tmp';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { ModelRegistry } from '../../runtime/registry/index';
+import { writeTinyPackage } from '../helpers/tiny-package';
 import type { RegistryLocation } from '../../runtime/promotion/model-source';
 
 const GIT_IDENTITY = {
@@ -99,9 +100,10 @@ export interface VersionRecordInput {
   project?: string;
 }
 
-/** Registers a version through the real ModelRegistry (the layout promotion reads). */
+/** Registers a version through the real ModelRegistry (the layout promotion reads), over a small valid package (promotion verifies it). */
 export async function registerVersion(registry: RegistryLocation, input: VersionRecordInput): Promise<void> {
   const project = input.project ?? 'mlstack';
+  await writeTinyPackage(registry.store, `models/${input.version}/`, { project, runId: `run-${input.version}` });
   const record = await new ModelRegistry(registry.store, registry.prefix).register({
     project,
     packagePrefix: `models/${input.version}/`,

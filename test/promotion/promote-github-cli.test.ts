@@ -95,6 +95,15 @@ describe('mlstack promote (CLI, in process)', () => {
     expect(stderr.join('')).toContain('unknown environment "production"');
   });
 
+  test('an unknown or malformed --model exits 2, as `serve --model` does, naming --model and the versions that exist', async () => {
+    expect(await cli('--model', 'v9', '--to', 'dev', '--dry-run')).toBe(2);
+    expect(stderr.join('')).toMatch(/--model "v9": model version "v9" is not registered for project "mlstack"; known versions: v1, v2, v3/);
+    stderr.length = 0;
+    expect(await cli('--model', '7', '--to', 'dev', '--dry-run')).toBe(2);
+    expect(stderr.join('')).toMatch(/--model "7" is not a version \(versions look like v1, v2, \.\.\. or "latest"\):.*known versions: v1, v2, v3/);
+    expect(fx.remoteBranches()).toEqual(['main']);
+  });
+
   test('--force is reported in the output', async () => {
     expect(await cli('--model', 'v3', '--to', 'dev', '--force', '--reason', 'demo')).toBe(0);
     expect(stdout.join('')).toContain('FORCED past 1 failed gate(s)');

@@ -9,17 +9,23 @@ import { LocalObjectStore } from '../../runtime/storage/local-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';
 import { S3ObjectStore } from '../../runtime/storage/s3-store';
 import { extractTarGz } from '../../runtime/model/archive';
+import { writeManifest } from '../../runtime/model/manifest';
 import { motoAvailable, startMoto, type MotoServer } from '../helpers/moto';
+import { layoutOf, projectLayout, versionArchiveKey, versionPrefix } from '../../runtime/contract/layout';
 import { makeTempDir } from '../helpers/tmp';
+
+/** The project's part of the default layout: versions are materialised under `<models><project>/<version>/`. */
+const CHURN = projectLayout(layoutOf(undefined), 'churn');
 
 const lineage = { data_hash: 'd1', config_hash: 'c1', code_version: '0.1.0+abc', run_id: 'run-1' };
 
-/** A package-shaped folder: what materialisation copies (it never parses the files). */
+/** A package-shaped folder with its manifest: what registration checks and copies (it never parses the files). */
 async function writeFakePackage(store: ObjectStore, prefix: string, tag: string): Promise<void> {
   await store.put(`${prefix}model/model.json`, JSON.stringify({ tag }));
   await store.put(`${prefix}model/weights.bin`, Buffer.from(tag.repeat(64)));
   await store.put(`${prefix}preprocessing.json`, '{}');
   await store.put(`${prefix}metadata.json`, JSON.stringify({ run_id: tag }));
+  await writeManifest(store, prefix);
 }
 
 async function unpack(archive: Buffer): Promise<{ dir: string; files: string[] }> {
@@ -33,6 +39,8 @@ describe('ModelRegistry: records', () => {
     const store = new LocalObjectStore(dir);
     const registry = new ModelRegistry(store);
     expect(await registry.latest()).toBeNull();
+    await writeFakePackage(store, 'models/run-1/', 'one');
+    await writeFakePackage(store, 'models/run-2/', 'two');
     const v1 = await registry.register({ project: 'churn', packagePrefix: 'models/run-1', metrics: { auc: 0.8 }, lineage });
     const v2 = await registry.register({ project: 'churn', packagePrefix: 'models/run-2/', metrics: { auc: 0.85 }, lineage: { ...lineage, run_id: 'run-2', parent_run: 'run-1' } });
     expect([v1.version, v2.version]).toEqual(['v1', 'v2']);
@@ -48,7 +56,9 @@ describe('ModelRegistry: records', () => {
   });
 
   it('never hands out the same version to concurrent registrations', async () => {
-    const registry = new ModelRegistry(new LocalObjectStore(makeTempDir()), 'reg/');
+    const store = new LocalObjectStore(makeTempDir());
+    const registry = new ModelRegistry(store, 'reg/');
+    for (let i = 0; i < 12; i++) await writeFakePackage(store, `models/r${i}/`, `r${i}`);
     const versions = await Promise.all(
       Array.from({ length: 12 }, (_, i) => registry.register({ project: 'churn', packagePrefix: `models/r${i}/`, metrics: {}, lineage: { ...lineage, run_id: `r${i}` } })),
     );
@@ -58,8 +68,10 @@ describe('ModelRegistry: records', () => {
   });
 
   it('names the known versions when asked for an unknown one', async () => {
-    const registry = new ModelRegistry(new LocalObjectStore(makeTempDir()));
+    const store = new LocalObjectStore(makeTempDir());
+    const registry = new ModelRegistry(store);
     await expect(registry.get('v1')).rejects.toThrow(/"v1" is not registered.*\(none yet/);
+    await writeFakePackage(store, 'm/', 'm');
     await registry.register({ project: 'churn', packagePrefix: 'm/', metrics: {}, lineage });
     await expect(registry.get('v7')).rejects.toThrow(UnknownVersionError);
     await expect(registry.get('latest')).rejects.toThrow(/known versions: v1/);
@@ -72,6 +84,7 @@ describe('ModelRegistry: records', () => {
   it('asks for the project when a registry holds several', async () => {
     const store = new LocalObjectStore(makeTempDir());
     const registry = new ModelRegistry(store);
+    await writeFakePackage(store, 'm/', 'm');
     await registry.register({ project: 'alpha', packagePrefix: 'm/', metrics: {}, lineage });
     await registry.register({ project: 'beta', packagePrefix: 'm/', metrics: {}, lineage });
     await expect(registry.list()).rejects.toThrow(/several projects \(alpha, beta\)/);
@@ -93,19 +106,19 @@ describe('ModelRegistry: materialised versions', () => {
       project: 'churn',
       metrics: { auc: 0.9 },
       lineage,
-      materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: 'models/', evaluation: '{"auc":0.9}' },
+      materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: CHURN.models, evaluation: '{"auc":0.9}' },
     });
     expect(v1).toMatchObject({
       version: 'v1',
-      package_prefix: 'models/churn/v1/',
-      package_uri: store.uri('models/churn/v1/'),
-      artifact_uri: store.uri('models/churn/v1/model.tar.gz'),
-      evaluation_uri: store.uri('models/churn/v1/evaluation.json'),
+      package_prefix: versionPrefix(CHURN, 'v1'),
+      package_uri: store.uri(versionPrefix(CHURN, 'v1')),
+      artifact_uri: store.uri(versionArchiveKey(CHURN, 'v1')),
+      evaluation_uri: store.uri(`${versionPrefix(CHURN, 'v1')}evaluation.json`),
     });
-    const copied = (await store.list('models/churn/v1/')).map((o) => o.key.slice('models/churn/v1/'.length));
-    expect(copied.sort()).toEqual(['evaluation.json', 'metadata.json', 'model.tar.gz', 'model/model.json', 'model/weights.bin', 'preprocessing.json']);
-    const { dir: unpacked, files } = await unpack(await store.get('models/churn/v1/model.tar.gz'));
-    expect(files).toEqual(['metadata.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json'].map((f) => path.join(...f.split('/'))));
+    const copied = (await store.list(versionPrefix(CHURN, 'v1'))).map((o) => o.key.slice(versionPrefix(CHURN, 'v1').length));
+    expect(copied.sort()).toEqual(['evaluation.json', 'manifest.json', 'metadata.json', 'model.tar.gz', 'model/model.json', 'model/weights.bin', 'preprocessing.json']);
+    const { dir: unpacked, files } = await unpack(await store.get(versionArchiveKey(CHURN, 'v1')));
+    expect(files).toEqual(['manifest.json', 'metadata.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json'].map((f) => path.join(...f.split('/'))));
     expect(fs.readFileSync(path.join(unpacked, 'model', 'weights.bin'))).toEqual(await store.get('models/run-1/model/weights.bin'));
   });
 
@@ -115,7 +128,7 @@ describe('ModelRegistry: materialised versions', () => {
     await writeFakePackage(store, 'models/run-b/', 'bbb');
     const registry = new ModelRegistry(store, 'registry/', 'churn');
     const register = (run: string) =>
-      registry.register({ project: 'churn', metrics: {}, lineage: { ...lineage, run_id: run }, materialise: { source: { store, prefix: `models/${run}/` }, modelsPrefix: 'models/' } });
+      registry.register({ project: 'churn', metrics: {}, lineage: { ...lineage, run_id: run }, materialise: { source: { store, prefix: `models/${run}/` }, modelsPrefix: CHURN.models } });
     const both = await Promise.all([register('run-a'), register('run-b')]);
     expect(both.map((v) => v.version).sort()).toEqual(['v1', 'v2']);
     for (const record of both) {
@@ -134,7 +147,7 @@ describe('ModelRegistry: materialised versions', () => {
     expect(await registry.claim('churn')).toBe('v1');
     expect(await registry.latest()).toBeNull();
     await expect(registry.get('v1')).rejects.toThrow(UnknownVersionError);
-    const next = await registry.register({ project: 'churn', metrics: {}, lineage, materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: 'models/' } });
+    const next = await registry.register({ project: 'churn', metrics: {}, lineage, materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: CHURN.models } });
     expect(next.version).toBe('v2');
     expect((await registry.list()).map((v) => v.version)).toEqual(['v2']);
   });
@@ -143,7 +156,7 @@ describe('ModelRegistry: materialised versions', () => {
     const store = new LocalObjectStore(makeTempDir());
     const registry = new ModelRegistry(store, 'registry/', 'churn');
     await expect(
-      registry.register({ project: 'churn', metrics: {}, lineage, materialise: { source: { store, prefix: 'models/none/' }, modelsPrefix: 'models/' } }),
+      registry.register({ project: 'churn', metrics: {}, lineage, materialise: { source: { store, prefix: 'models/none/' }, modelsPrefix: CHURN.models } }),
     ).rejects.toThrow(/no model package at .*models\/none\/: metadata\.json is missing/);
     await writeFakePackage(store, 'models/run-1/', 'one');
     await expect(
@@ -151,7 +164,7 @@ describe('ModelRegistry: materialised versions', () => {
         project: 'churn',
         metrics: {},
         lineage,
-        materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: 'models/' },
+        materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: CHURN.models },
         beforeRecord: async () => {
           throw new Error('model package refused');
         },
@@ -162,17 +175,18 @@ describe('ModelRegistry: materialised versions', () => {
       project: 'churn',
       metrics: {},
       lineage,
-      materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: 'models/' },
+      materialise: { source: { store, prefix: 'models/run-1/' }, modelsPrefix: CHURN.models },
       beforeRecord: async (draft) => ({ sagemaker_model_package_arn: `arn:for:${draft.version}:${draft.artifact_uri}` }),
     });
-    expect(annotated.version).toBe('v3');
-    expect((await registry.get('v3')).sagemaker_model_package_arn).toBe(`arn:for:v3:${store.uri('models/churn/v3/model.tar.gz')}`);
+    // A missing package is refused before a number is claimed; the failed hook's v1 stays claimed and unused.
+    expect(annotated.version).toBe('v2');
+    expect((await registry.get('v2')).sagemaker_model_package_arn).toBe(`arn:for:v2:${store.uri(versionArchiveKey(CHURN, 'v2'))}`);
   });
 
   it('reads a package from the store root as well as from a folder', async () => {
     const store = new LocalObjectStore(makeTempDir());
     await writeFakePackage(store, '', 'root');
-    expect((await packageFiles({ store, prefix: '' })).map((f) => f.name).sort()).toEqual(['metadata.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json']);
+    expect((await packageFiles({ store, prefix: '' })).map((f) => f.name).sort()).toEqual(['manifest.json', 'metadata.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json']);
     await expect(packageFiles({ store: new LocalObjectStore(makeTempDir()), prefix: '' })).rejects.toThrow(/no model package at file:.*metadata\.json is missing/);
   });
 });
@@ -212,7 +226,7 @@ describeMoto('materialised versions in S3 with a SageMaker model package (moto_s
         project: 'churn',
         metrics,
         lineage: { ...lineage, run_id: run },
-        materialise: { source: { store, prefix: `models/${run}/` }, modelsPrefix: 'models/', evaluation: JSON.stringify({ auc: metrics.auc }) },
+        materialise: { source: { store, prefix: `models/${run}/` }, modelsPrefix: CHURN.models, evaluation: JSON.stringify({ auc: metrics.auc }) },
         beforeRecord: async (draft) => ({ sagemaker_model_package_arn: await createSageMakerModelPackage({ version: draft, groupName: 'churn-dev', image, region: 'us-east-1' }) }),
       });
     const [a, b] = await Promise.all([register('run-1', { auc: 0.81 }), register('run-2', { auc: 0.83 })]);
@@ -221,8 +235,8 @@ describeMoto('materialised versions in S3 with a SageMaker model package (moto_s
     const client = sagemakerClient('us-east-1');
     expect((await client.send(new ListModelPackagesCommand({ ModelPackageGroupName: 'churn-dev' }))).ModelPackageSummaryList?.length).toBe(2);
     for (const record of [a, b]) {
-      expect(record.artifact_uri).toBe(`s3://mlstack-registry-test/models/churn/${record.version}/model.tar.gz`);
-      expect(await store.exists(`models/churn/${record.version}/model.tar.gz`)).toBe(true);
+      expect(record.artifact_uri).toBe(`s3://mlstack-registry-test/${versionArchiveKey(CHURN, record.version)}`);
+      expect(await store.exists(versionArchiveKey(CHURN, record.version))).toBe(true);
       const described = await client.send(new DescribeModelPackageCommand({ ModelPackageName: record.sagemaker_model_package_arn }));
       expect(described.InferenceSpecification?.Containers?.[0]).toMatchObject({ ModelDataUrl: record.artifact_uri, Image: image });
       expect(described.ModelMetrics?.ModelQuality?.Statistics).toEqual({ ContentType: 'application/json', S3Uri: record.evaluation_uri });

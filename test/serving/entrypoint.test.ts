@@ -73,7 +73,7 @@ describe('serving entrypoint', () => {
       for (;;) {
         const metrics = await (await fetch(`${base}/metrics`)).text();
         const inFlight = Number(/mlstack_http_requests_in_flight (\d+)/.exec(metrics)?.[1] ?? 0);
-        if (inFlight >= 49) break;
+        if (inFlight >= 48) break;
       }
       const draining = sawLog(/draining/);
       child.kill('SIGTERM');

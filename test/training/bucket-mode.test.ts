@@ -10,7 +10,7 @@ import { DescribeModelPackageCommand } from '@aws-sdk/client-sagemaker';
 import { loadProjectConfig } from '../../config/load';
 import type { CloudName } from '../../config/schema';
 import { bucketTrainingLaunch, ENV, PLATFORM_ENV } from '../../runtime/contract/env';
-import { bucketUri, SUCCESS_MARKER } from '../../runtime/contract/layout';
+import { bucketUri, processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, versionPrefix } from '../../runtime/contract/layout';
 import { ModelRegistry } from '../../runtime/registry';
 import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { AzureBlobObjectStore } from '../../runtime/storage/azure-blob-store';
@@ -33,15 +33,20 @@ editJson(path.join(configDir, 'environments', 'dev.json'), (doc) => {
 const project = loadProjectConfig(configDir);
 const COMPLETE_RUN = '20260301T020000Z-aaaaaa';
 const PARTIAL_RUN = '20260302T020000Z-bbbbbb';
+const OLDER_RUN = '20260201T020000Z-oooooo';
+/** The project's prefixes in the dev bucket (the dev config lays out every cloud alike): data/processed/mlstack/, models/mlstack/, ... */
+const paths = storagePaths(project.environments.dev, 'gcp', project.pipeline.project);
+/** `data/processed/mlstack/<run>/`. */
+const processed = (runId: string): string => processedRunPrefix(paths, runId);
 
 /** A complete processed run, an older one, and a newer one still being written (no marker, unreadable data). */
 async function seedProcessedRuns(store: ObjectStore): Promise<void> {
-  await store.put(`data/processed/20260201T020000Z-oooooo/data.csv`, churnCsv(300, 1));
-  await store.put(`data/processed/20260201T020000Z-oooooo/${SUCCESS_MARKER}`, '{}');
-  await store.put(`data/processed/${COMPLETE_RUN}/data.csv`, churnCsv(600, 3));
-  await store.put(`data/processed/${COMPLETE_RUN}/quarantine.jsonl`, '');
-  await store.put(`data/processed/${COMPLETE_RUN}/${SUCCESS_MARKER}`, '{"rows":600}');
-  await store.put(`data/processed/${PARTIAL_RUN}/data.csv`, 'half,a,file\n');
+  await store.put(`${processed(OLDER_RUN)}data.csv`, churnCsv(300, 1));
+  await store.put(`${processed(OLDER_RUN)}${SUCCESS_MARKER}`, '{}');
+  await store.put(`${processed(COMPLETE_RUN)}data.csv`, churnCsv(600, 3));
+  await store.put(`${processed(COMPLETE_RUN)}quarantine.jsonl`, '');
+  await store.put(`${processed(COMPLETE_RUN)}${SUCCESS_MARKER}`, '{"rows":600}');
+  await store.put(`${processed(PARTIAL_RUN)}data.csv`, 'half,a,file\n');
 }
 
 /** The environment the stack gives the job, for `cloud` with its store root at `bucket`. */
@@ -77,19 +82,21 @@ async function expectTrainsAndRegisters(store: ObjectStore, env: NodeJS.ProcessE
   expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
   expect(first.result).toMatchObject({
     runId,
-    packagePrefix: `models/${runId}/`,
+    packagePrefix: runPackagePrefix(paths, runId),
     resumedFromEpoch: null,
     version: 'v1',
-    artifact_uri: store.uri('models/mlstack/v1/model.tar.gz'),
-    package_uri: store.uri('models/mlstack/v1/'),
+    artifact_uri: store.uri(`${versionPrefix(paths, 'v1')}model.tar.gz`),
+    package_uri: store.uri(versionPrefix(paths, 'v1')),
     already_registered: false,
   });
-  expect(await store.exists(`models/${runId}/metadata.json`)).toBe(true);
-  expect(await store.exists(`checkpoints/${runId}/ckpt-000002.json`)).toBe(true);
+  expect(first.result?.packagePrefix).toBe(`models/mlstack/runs/${runId}/`);
+  expect(await store.exists(`${runPackagePrefix(paths, runId)}metadata.json`)).toBe(true);
+  expect(await store.exists(`${paths.checkpoints}${runId}/ckpt-000002.json`)).toBe(true);
+  expect(await store.exists(`checkpoints/mlstack/${runId}/ckpt-000002.json`)).toBe(true);
   expect(await store.exists('models/mlstack/v1/model.tar.gz')).toBe(true);
   expect(await store.exists('models/mlstack/v1/model/weights.bin')).toBe(true);
   const record = await new ModelRegistry(store, 'registry/', 'mlstack').get('v1');
-  expect(record.lineage).toMatchObject({ run_id: runId, data_uri: store.uri(`data/processed/${COMPLETE_RUN}/`), parent_run: null });
+  expect(record.lineage).toMatchObject({ run_id: runId, data_uri: store.uri(processed(COMPLETE_RUN)), parent_run: null });
 
   // The platform retries the task with the same execution id: it resumes from the checkpoint and does not register twice.
   const again = await train(env);
@@ -118,16 +125,20 @@ describe('bucket mode: choosing it and its inputs', () => {
     expect(await runIdOf({ [PLATFORM_ENV.cloudRunExecution]: 'exec-1', [PLATFORM_ENV.azuremlRunId]: 'aml-1' })).toBe('exec-1');
     expect(await runIdOf({ [PLATFORM_ENV.azuremlRunId]: 'aml-1' })).toBe('aml-1');
     expect(await runIdOf({})).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    // Another project's newer complete run in the same bucket is not this project's data.
+    const other = storagePaths(project.environments.dev, 'gcp', 'other');
+    await store.put(`${processedRunPrefix(other, '20260401T020000Z-cccccc')}data.csv`, churnCsv(50, 4));
+    await store.put(`${processedRunPrefix(other, '20260401T020000Z-cccccc')}${SUCCESS_MARKER}`, '{}');
     const where = await resolveBucketLocations({}, env);
-    expect(where.dataKeys).toEqual([`data/processed/${COMPLETE_RUN}/data.csv`]);
-    expect(where.checkpointsPrefix).toBe('checkpoints/');
+    expect(where.dataKeys).toEqual([`data/processed/mlstack/${COMPLETE_RUN}/data.csv`]);
+    expect(where.checkpointsPrefix).toBe('checkpoints/mlstack/');
   });
 
   it('trains on the data URI variable when it is set', async () => {
     const root = makeTempDir('mlstack-bucket-');
     const store = await openStoreRoot(root);
     await seedProcessedRuns(store);
-    const dataUri = store.uri('data/processed/20260201T020000Z-oooooo/data.csv');
+    const dataUri = store.uri(`${processed(OLDER_RUN)}data.csv`);
     const where = await resolveBucketLocations({}, launchEnv('gcp', pathToFileURL(root).href, { [ENV.dataUri]: dataUri }));
     expect(where.dataKeys.map((k) => where.dataStore.uri(k))).toEqual([dataUri]);
     expect(where.registration?.dataUri).toBe(dataUri);
@@ -136,19 +147,19 @@ describe('bucket mode: choosing it and its inputs', () => {
   it('fails with exit 2 and a clear message when there is no complete run, the project or cloud is wrong', async () => {
     const root = makeTempDir('mlstack-bucket-');
     const store = await openStoreRoot(root);
-    await store.put(`data/processed/${PARTIAL_RUN}/data.csv`, churnCsv(50, 1));
+    await store.put(`${processed(PARTIAL_RUN)}data.csv`, churnCsv(50, 1));
     const env = launchEnv('gcp', pathToFileURL(root).href);
     const none = await train(env);
     expect(none.code).toBe(2);
-    await expect(resolveBucketLocations({}, env)).rejects.toThrow(new RegExp(`no complete processed run under file:.*data/processed/ .*set ${ENV.dataUri}`));
+    await expect(resolveBucketLocations({}, env)).rejects.toThrow(new RegExp(`no complete processed run under file:.*data/processed/mlstack/ .*set ${ENV.dataUri}`));
     const project = await train({ ...env, [ENV.project]: 'churn' });
     expect(project.code).toBe(2);
-    await expect(resolveBucketLocations({}, { ...env, [ENV.project]: 'churn' })).rejects.toThrow(new RegExp(`${ENV.project}=churn, but the configuration's pipeline\\.json is project "mlstack"`));
+    await expect(resolveBucketLocations({}, { ...env, [ENV.project]: 'churn' })).rejects.toThrow(new RegExp(`${ENV.project} is "churn" but .*pipeline\\.json has project "mlstack": the stack and the image's config disagree`));
     const cloud = { ...env };
     delete cloud[ENV.cloud];
     expect((await train(cloud)).code).toBe(2);
     await expect(resolveBucketLocations({}, cloud)).rejects.toThrow(new RegExp(`${ENV.cloud} is not set`));
-    await expect(resolveBucketLocations({}, { ...env, [ENV.cloud]: 'ibm' })).rejects.toThrow(new RegExp(`${ENV.cloud}=ibm is not one of local, aws, gcp, azure`));
+    await expect(resolveBucketLocations({}, { ...env, [ENV.cloud]: 'ibm' })).rejects.toThrow(new RegExp(`unknown ${ENV.cloud} "ibm": expected one of local, aws, gcp, azure`));
     await expect(resolveBucketLocations({}, { ...env, [ENV.dataUri]: `${pathToFileURL(root).href}/data/none-*.csv` })).rejects.toThrow(/no training data matches/);
   });
 
@@ -194,7 +205,7 @@ describeMoto('bucket mode on S3 (moto_server)', () => {
     const image = '123456789012.dkr.ecr.us-east-1.amazonaws.com/mlstack-dev/serving:ci-9';
     const noImage = await train(launchEnv('aws', bucket, { [ENV.runId]: 's3-run' }));
     expect(noImage.code).toBe(2);
-    expect(await store.exists('checkpoints/s3-run/ckpt-000001.json')).toBe(false);
+    expect(await store.exists(`${paths.checkpoints}s3-run/ckpt-000001.json`)).toBe(false);
     const result = await expectTrainsAndRegisters(store, launchEnv('aws', bucket, { [ENV.runId]: 's3-run', [ENV.servingImage]: image }), 's3-run');
     const described = await sagemakerClient('us-east-1').send(new DescribeModelPackageCommand({ ModelPackageName: result.model_package_arn }));
     expect(described.InferenceSpecification?.Containers?.[0]).toMatchObject({ ModelDataUrl: 's3://mlstack-dev-data/models/mlstack/v1/model.tar.gz', Image: image });
@@ -244,9 +255,10 @@ describe('bucket mode on GCS (the loopback double)', () => {
 
   it('reads the run the ingestion trigger names in the data URI variable (folder, with or without its slash)', async () => {
     const bucket = bucketUri(project.environments.dev, 'gcp');
-    for (const dataUri of [`${bucket}/data/processed/20260201T020000Z-oooooo/`, `${bucket}/data/processed/20260201T020000Z-oooooo`]) {
+    const run = `${bucket}/${processed(OLDER_RUN)}`;
+    for (const dataUri of [run, run.replace(/\/$/, '')]) {
       const where = await resolveBucketLocations({}, launchEnv('gcp', bucket, { [ENV.dataUri]: dataUri }));
-      expect(where.dataKeys.map((k) => where.dataStore.uri(k))).toEqual([`${bucket}/data/processed/20260201T020000Z-oooooo/data.csv`]);
+      expect(where.dataKeys.map((k) => where.dataStore.uri(k))).toEqual([`${run}data.csv`]);
     }
   });
 });

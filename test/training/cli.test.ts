@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeModelPackageCommand } from '@aws-sdk/client-sagemaker';
+import { loadProjectConfig } from '../../config/load';
 import { main } from '../../runtime/cli/main';
-import { SUCCESS_MARKER } from '../../runtime/contract/layout';
+import { processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, versionPrefix } from '../../runtime/contract/layout';
 import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
@@ -30,6 +31,11 @@ editJson(path.join(configDir, 'pipeline.json'), (doc) => {
   doc.tuning.trials = 2;
   doc.tuning.strategy = 'random';
 });
+const config = loadProjectConfig(configDir);
+/** The project's prefixes in the workdir (`--cloud local` lays out as the dev AWS bucket): data/processed/mlstack/, models/mlstack/, state/mlstack/. */
+const local = storagePaths(config.environments.dev, 'local', config.pipeline.project);
+/** The same in the dev S3 bucket. */
+const s3 = storagePaths(config.environments.dev, 'aws', config.pipeline.project);
 
 beforeAll(() => {
   process.env.MLSTACK_LOG_LEVEL = 'silent';
@@ -40,13 +46,13 @@ describe('mlstack train / evaluate / register / tune (local)', () => {
   const csvFile = path.join(makeTempDir('mlstack-cli-data-'), 'holdout.csv');
   const common = ['--env', 'dev', '--cloud', 'local', '--workdir', workdir, '--config-dir', configDir];
 
-  const complete = path.join(workdir, 'data', 'processed', '20260101T000000Z-aaaaaa');
+  const complete = path.join(workdir, processedRunPrefix(local, '20260101T000000Z-aaaaaa'));
   beforeAll(() => {
     fs.mkdirSync(complete, { recursive: true });
     fs.writeFileSync(path.join(complete, 'part-0.csv'), churnCsv(1200, 21));
     fs.writeFileSync(path.join(complete, SUCCESS_MARKER), '{}');
     // A newer run still being written (no marker): training must not pick it.
-    const partial = path.join(workdir, 'data', 'processed', '20260102T000000Z-bbbbbb');
+    const partial = path.join(workdir, processedRunPrefix(local, '20260102T000000Z-bbbbbb'));
     fs.mkdirSync(partial, { recursive: true });
     fs.writeFileSync(path.join(partial, 'part-0.csv'), 'not,the,data\n');
     fs.writeFileSync(csvFile, churnCsv(400, 22));
@@ -56,14 +62,19 @@ describe('mlstack train / evaluate / register / tune (local)', () => {
     const r = await run(['train', ...common, '--run-id', 'cli-run', '--register', '--json']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ runId: 'cli-run', packagePrefix: 'models/cli-run/', epochs: 2, version: 'v1', already_registered: false });
+    expect(result).toMatchObject({ runId: 'cli-run', packagePrefix: runPackagePrefix(local, 'cli-run'), epochs: 2, version: 'v1', already_registered: false });
+    expect(result.packagePrefix).toBe('models/mlstack/runs/cli-run/');
     const store = new LocalObjectStore(workdir);
     expect(result.artifact_uri).toBe(store.uri('models/mlstack/v1/model.tar.gz'));
     expect(fs.existsSync(path.join(workdir, 'models', 'mlstack', 'v1', 'model.tar.gz'))).toBe(true);
     const record = JSON.parse(fs.readFileSync(path.join(workdir, 'registry', 'mlstack', 'versions', 'v1.json'), 'utf8'));
     expect(record).toMatchObject({
-      package_prefix: 'models/mlstack/v1/',
-      lineage: { run_id: 'cli-run', data_uri: store.uri('data/processed/20260101T000000Z-aaaaaa/part-0.csv'), source_package_uri: store.uri('models/cli-run/') },
+      package_prefix: versionPrefix(local, 'v1'),
+      lineage: {
+        run_id: 'cli-run',
+        data_uri: store.uri(`${processedRunPrefix(local, '20260101T000000Z-aaaaaa')}part-0.csv`),
+        source_package_uri: store.uri(runPackagePrefix(local, 'cli-run')),
+      },
     });
     expect(record.lineage.code_version).toMatch(/^\d+\.\d+\.\d+(\+[0-9a-f]+)?$/);
   });
@@ -83,7 +94,7 @@ describe('mlstack train / evaluate / register / tune (local)', () => {
     expect(result.metrics.auc).toBeGreaterThan(0.6);
     expect(result.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(400);
     expect(fs.readFileSync(report, 'utf8')).toContain('<svg id="roc-curve"');
-    const byDir = await run(['evaluate', '--model', path.join(workdir, 'models', 'cli-run'), '--data', csvFile]);
+    const byDir = await run(['evaluate', '--model', path.join(workdir, runPackagePrefix(local, 'cli-run')), '--data', csvFile]);
     expect(byDir.stdout).toMatch(/evaluated .* on 400 rows/);
     const needsEnv = await run(['evaluate', '--model', 'v1', '--data', csvFile]);
     expect(needsEnv.code).toBe(2);
@@ -111,7 +122,7 @@ describe('mlstack train / evaluate / register / tune (local)', () => {
     expect(r.code).toBe(0);
     const study = JSON.parse(r.stdout);
     expect(study.trials).toHaveLength(2);
-    expect(fs.existsSync(path.join(workdir, 'state', 'studies', 's1', 'study.json'))).toBe(true);
+    expect(fs.existsSync(path.join(workdir, local.state, 'studies', 's1', 'study.json'))).toBe(true);
     const again = await run(['tune', ...common, '--study', 's1']);
     expect(again.stdout).toMatch(/study s1 \(random, 2 trials, complete\)[\s\S]*best: r0-c\d auc/);
   });
@@ -146,7 +157,7 @@ describeMoto('mlstack train --cloud aws --register (moto_server)', () => {
     const r = await run(['train', ...aws, '--data', csv, '--run-id', 'no-image', '--register']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/needs the serving image: pass --image <uri> .*set aws\.account and pin aws\.image_tag \(not "latest"\) in config\/environments\/dev\.json/);
-    const listed = await new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true }).send(new ListObjectsV2Command({ Bucket: 'mlstack-dev-data', Prefix: 'models/no-image/' }));
+    const listed = await new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true }).send(new ListObjectsV2Command({ Bucket: 'mlstack-dev-data', Prefix: runPackagePrefix(s3, 'no-image') }));
     expect(listed.KeyCount ?? 0).toBe(0);
   });
 
@@ -163,7 +174,7 @@ describeMoto('mlstack train --cloud aws --register (moto_server)', () => {
       version: 'v2',
       package_uri: 's3://mlstack-dev-data/models/mlstack/v2/',
       artifact_uri: 's3://mlstack-dev-data/models/mlstack/v2/model.tar.gz',
-      lineage: { source_package_uri: 's3://mlstack-dev-data/models/aws-run/' },
+      lineage: { source_package_uri: `s3://mlstack-dev-data/${runPackagePrefix(s3, 'aws-run')}` },
     });
     const head = await new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true }).send(new HeadObjectCommand({ Bucket: 'mlstack-dev-data', Key: 'models/mlstack/v2/model.tar.gz' }));
     expect(head.ContentLength).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeModelPackageCommand } from '@aws-sdk/client-sagemaker';
 import { loadProjectConfig } from '../../config/load';
-import { storagePaths } from '../../runtime/contract/layout';
+import { processedRunPrefix, storagePaths } from '../../runtime/contract/layout';
 import { UsageError } from '../../runtime/common/errors';
 import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
@@ -20,13 +20,15 @@ editJson(path.join(configDir, 'pipeline.json'), (doc) => (doc.training_params.ep
 const project = loadProjectConfig(configDir);
 
 function contextFor(store: ObjectStore, cloud: EnvironmentContext['cloud']): EnvironmentContext {
-  return { project, envName: 'dev', cloud, store, paths: storagePaths(project.environments.dev, cloud) };
+  return { project, envName: 'dev', cloud, store, paths: storagePaths(project.environments.dev, cloud, project.pipeline.project) };
 }
 
-/** Trains a one-epoch package into `<models><runId>/` of the store. */
+/** Trains a one-epoch package into the project's `<models><project>/runs/<runId>/` of the store. */
 async function trainedPackage(store: ObjectStore, runId: string): Promise<string> {
-  await store.put(`data/processed/${runId}/data.csv`, churnCsv(300, 4));
-  const result = await train({ project, store, dataKeys: [`data/processed/${runId}/data.csv`], runId, modelsPrefix: 'models/', checkpointsPrefix: 'checkpoints/', progress: 'none' });
+  const paths = contextFor(store, 'local').paths;
+  const dataKey = `${processedRunPrefix(paths, runId)}data.csv`;
+  await store.put(dataKey, churnCsv(300, 4));
+  const result = await train({ project, store, dataKeys: [dataKey], runId, modelsPrefix: paths.models, checkpointsPrefix: paths.checkpoints, progress: 'none' });
   return result.packagePrefix;
 }
 

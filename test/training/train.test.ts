@@ -6,6 +6,7 @@ import { readDenseLayers, denseForward, readModelPackage, loadTfModel } from '..
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { resolveTrainingParams, train, SAGEMAKER_METRIC_DEFINITIONS } from '../../runtime/training';
 import { transformRows } from '../../runtime/model/preprocessing';
+import { runPackagePrefix } from '../../runtime/contract/layout';
 import { makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
 import * as tf from '@tensorflow/tfjs';
@@ -46,8 +47,8 @@ describe('train (binary, default config)', () => {
 
   it('trains, evaluates on the test split and writes a complete package with a report', async () => {
     const out = sink();
-    const result = await train({ project, store, dataKeys: ['data/processed/r1/part-0.csv'], runId: 'run-a', modelsPrefix: 'models/', checkpointsPrefix: 'checkpoints/', progress: 'lines', metricsOut: out.stream, overrides: fast });
-    expect(result.packagePrefix).toBe('models/run-a/');
+    const result = await train({ project, store, dataKeys: ['data/processed/r1/part-0.csv'], runId: 'run-a', modelsPrefix: 'models/', checkpointsPrefix: 'checkpoints/', progress: 'sagemaker', metricsOut: out.stream, overrides: fast });
+    expect(result.packagePrefix).toBe(runPackagePrefix({ models: 'models/' }, 'run-a'));
     expect(result.task).toBe('binary');
     expect(result.epochs).toBe(4);
     expect(result.resumedFromEpoch).toBeNull();
@@ -58,7 +59,7 @@ describe('train (binary, default config)', () => {
     expect(result.dataHash).toMatch(/^[0-9a-f]{64}$/);
     expect(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).toContain(result.backend);
 
-    // Epoch lines on stdout match the SageMaker metric regexes.
+    // Epoch lines on stdout (the SageMaker contract's) match the SageMaker metric regexes.
     expect(out.lines.filter((l) => l.startsWith('mlstack-epoch '))).toHaveLength(4);
     const epochLines = out.lines.filter((l) => l.startsWith('metrics epoch='));
     expect(epochLines).toHaveLength(4);
@@ -68,7 +69,7 @@ describe('train (binary, default config)', () => {
     expect(Number(new RegExp(trainLoss.Regex).exec(epochLines[0])?.[1])).toBeGreaterThan(0);
     const testAuc = SAGEMAKER_METRIC_DEFINITIONS.find((d) => d.Name === 'test:auc')!;
     expect(Number(new RegExp(testAuc.Regex).exec(out.lines.find((l) => l.includes('test:auc='))!)?.[1])).toBeCloseTo(result.metrics.auc, 5);
-    const epochLog = (await store.get('models/run-a/epochs.jsonl')).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const epochLog = (await store.get(`${runPackagePrefix({ models: 'models/' }, 'run-a')}epochs.jsonl`)).toString().trim().split('\n').map((l) => JSON.parse(l));
     expect(epochLog.map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
     expect(epochLog[0].rss_mb).toBeGreaterThan(0);
 
@@ -162,6 +163,11 @@ describe('training input errors', () => {
     const base = { store, dataKeys: ['data/processed/r1/part-0.csv'], runId: 'e', modelsPrefix: 'm/', checkpointsPrefix: 'c/', progress: 'none' as const };
     await expect(train({ ...base, project: withPipeline((p) => (p.target = 'nope')) })).rejects.toThrow(/target column "nope" is not in the training data/);
     await expect(train({ ...base, project: withPipeline((p) => (p.positive_class = 'maybe')) })).rejects.toThrow(/positive_class "maybe" does not occur.*"no", "yes"/);
+    // 50 rows leave about 36 in the fit split: a larger batch would silently train full-batch.
+    await expect(train({ ...base, project, overrides: { batch_size: 1000 } })).rejects.toThrow(
+      /training_params\.batch_size is 1000 \(with any override\), but the fit split has only \d+ rows \(50 rows, train_split 0\.8, validation_split 0\.1\): set batch_size to at most \d+/,
+    );
+    await expect(train({ ...base, project, overrides: { batch_size: 1000 } })).rejects.toMatchObject({ code: 'CONFIG_INVALID', exitCode: 2 });
     const tiny = await storeWithData(churnCsv(3, 1));
     await expect(train({ ...base, store: tiny, project })).rejects.toThrow(/too few rows/);
     await expect(train({ ...base, dataKeys: [] , project })).rejects.toThrow(/no training data/);

@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { loadProjectConfig } from '../../config/load';
 import { ENV, ingestionLaunch, PLATFORM_ENV } from '../../runtime/contract/env';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER } from '../../runtime/contract/layout';
 import { main } from '../../runtime/ingestion/entrypoint';
 import { startSampleApi } from '../../runtime/ingestion/sample-api';
 import { AzureBlobObjectStore } from '../../runtime/storage/azure-blob-store';
@@ -21,6 +23,12 @@ const IDENTITY_SECRET = 'identity-header-secret';
 const ARM_TOKEN = 'arm-access-token';
 const BUCKET = 'az://mlstackdevdata/mlstack';
 const ENV_VERSION = `1.4.0-${createHash('sha256').update(IMAGE).digest('hex').slice(0, 10)}`;
+
+/** A run's processed folder in the container: `<processed><project>/<run>/` in the repo config's dev layout on azure. */
+function processedPrefix(runId: string): string {
+  const config = loadProjectConfig(copyConfig());
+  return processedRunPrefix(storagePaths(config.environments.dev, 'azure', config.pipeline.project), runId);
+}
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -96,11 +104,13 @@ if (!azurite) console.warn('SKIPPED: Azure ML training trigger (Azurite not inst
       const jobPath = `${WORKSPACE}/jobs/mlstack-dev-az-run`;
       const envPath = `${WORKSPACE}/environments/mlstack-training/versions/${ENV_VERSION}`;
       const before = arm.requests.length;
+      const processed = processedPrefix('az-run');
+      expect(processed).toBe('data/processed/mlstack/az-run/');
       const first = await runEntrypoint(env);
       expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
       expect(first.result.rows.processed).toBeGreaterThan(0);
-      expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists('data/processed/az-run/_SUCCESS.json')).toBe(true);
-      expect(first.result.training).toEqual({ kind: 'azureml', status: 'started', id: jobPath, dataUri: `${BUCKET}/data/processed/az-run/` });
+      expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists(`${processed}${SUCCESS_MARKER}`)).toBe(true);
+      expect(first.result.training).toEqual({ kind: 'azureml', status: 'started', id: jobPath, dataUri: `${BUCKET}/${processed}` });
 
       const sent = arm.requests.slice(before);
       expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${jobPath}`, `PUT ${envPath}`, `PUT ${jobPath}`]);
@@ -122,7 +132,7 @@ if (!azurite) console.warn('SKIPPED: Azure ML training trigger (Azurite not inst
             [ENV.cloud]: 'azure',
             [ENV.bucket]: BUCKET,
             [ENV.project]: 'mlstack',
-            [ENV.dataUri]: `${BUCKET}/data/processed/az-run/`,
+            [ENV.dataUri]: `${BUCKET}/${processed}`,
             [ENV.runId]: 'mlstack-dev-az-run',
             [PLATFORM_ENV.azureClientId]: TRAINING_IDENTITY,
           },
@@ -140,7 +150,7 @@ if (!azurite) console.warn('SKIPPED: Azure ML training trigger (Azurite not inst
       const rerunFrom = arm.requests.length;
       const rerun = await runEntrypoint(env);
       expect({ code: rerun.code, stderr: rerun.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(rerun.result.training).toEqual({ kind: 'azureml', status: 'existing', id: jobPath, dataUri: `${BUCKET}/data/processed/az-run/` });
+      expect(rerun.result.training).toEqual({ kind: 'azureml', status: 'existing', id: jobPath, dataUri: `${BUCKET}/${processed}` });
       expect(arm.requests.slice(rerunFrom).map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${jobPath}`]);
       expect(arm.jobs.size).toBe(1);
     } finally {
@@ -161,7 +171,7 @@ if (!azurite) console.warn('SKIPPED: Azure ML training trigger (Azurite not inst
       expect(stderr).toContain('e.g. AzureML Data Scientist');
       expect(stderr).toContain(`${ENV.runId}=az-denied`);
       expect(result.training).toMatchObject({ kind: 'azureml', status: 'failed' });
-      expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists('data/processed/az-denied/_SUCCESS.json')).toBe(true);
+      expect(await new AzureBlobObjectStore('mlstackdevdata', 'mlstack').exists(`${processedPrefix('az-denied')}${SUCCESS_MARKER}`)).toBe(true);
       expect(arm.jobs.has(`${WORKSPACE}/jobs/mlstack-dev-az-denied`)).toBe(false);
     } finally {
       await api.close();

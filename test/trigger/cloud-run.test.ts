@@ -4,7 +4,9 @@
  * training job through the Admin API, authenticated by a token from the metadata server (both doubles).
  */
 import { Writable } from 'node:stream';
+import { loadProjectConfig } from '../../config/load';
 import { ENV, ingestionLaunch } from '../../runtime/contract/env';
+import { processedRunPrefix, storagePaths, SUCCESS_MARKER } from '../../runtime/contract/layout';
 import { main } from '../../runtime/ingestion/entrypoint';
 import { startSampleApi, type SampleApi } from '../../runtime/ingestion/sample-api';
 import { GcsObjectStore } from '../../runtime/storage/gcs-store';
@@ -14,6 +16,12 @@ import { METADATA_TOKEN_PATH, startCloudRunDouble, startMetadataDouble, type Ove
 
 const JOB = 'projects/mlstack-dev/locations/us-central1/jobs/mlstack-dev-training';
 const ACCESS_TOKEN = 'ya29.test-access-token';
+
+/** A run's processed folder in the bucket: `<processed><project>/<run>/` in the repo config's dev layout on gcp. */
+function processedPrefix(runId: string): string {
+  const config = loadProjectConfig(copyConfig());
+  return processedRunPrefix(storagePaths(config.environments.dev, 'gcp', config.pipeline.project), runId);
+}
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -80,14 +88,16 @@ test('a complete run with rows runs the training job with the run folder as its 
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.rows.processed).toBeGreaterThan(0);
     const store = new GcsObjectStore('mlstack-dev-data');
-    expect(await store.exists('data/processed/gcp-run/_SUCCESS.json')).toBe(true);
-    expect(await store.exists('data/processed/gcp-run/data.csv')).toBe(true);
+    const processed = processedPrefix('gcp-run');
+    expect(processed).toBe('data/processed/mlstack/gcp-run/');
+    expect(await store.exists(`${processed}${SUCCESS_MARKER}`)).toBe(true);
+    expect(await store.exists(`${processed}data.csv`)).toBe(true);
 
     expect(result.training).toEqual({
       kind: 'cloud-run-job',
       status: 'started',
       id: `${JOB}/executions/mlstack-dev-training-00001`,
-      dataUri: 'gs://mlstack-dev-data/data/processed/gcp-run/',
+      dataUri: `gs://mlstack-dev-data/${processed}`,
     });
     const sent = cloudRun.requests.slice(before);
     expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /v2/${JOB}:run`]);
@@ -96,7 +106,7 @@ test('a complete run with rows runs the training job with the run folder as its 
         containerOverrides: [
           {
             env: [
-              { name: ENV.dataUri, value: 'gs://mlstack-dev-data/data/processed/gcp-run/' },
+              { name: ENV.dataUri, value: `gs://mlstack-dev-data/${processed}` },
               { name: ENV.runId, value: 'mlstack-dev-gcp-run' },
             ],
           },
@@ -129,16 +139,17 @@ test('a refused trigger exits 1 keeping the data; rerunning the same run id runs
     expect(denied.stderr).toContain('needs run.jobs.runWithOverrides on the training job');
     expect(denied.stderr).toContain(`run the job again with ${ENV.runId}=gcp-denied to retry the trigger`);
     expect(denied.result.training).toMatchObject({ kind: 'cloud-run-job', status: 'failed' });
-    expect(await new GcsObjectStore('mlstack-dev-data').exists('data/processed/gcp-denied/_SUCCESS.json')).toBe(true);
+    const processed = processedPrefix('gcp-denied');
+    expect(await new GcsObjectStore('mlstack-dev-data').exists(`${processed}${SUCCESS_MARKER}`)).toBe(true);
 
     override = undefined;
     const before = cloudRun.requests.length;
     const retried = await runEntrypoint(env);
     expect({ code: retried.code, stderr: retried.stderr }).toEqual({ code: 0, stderr: '' });
     expect(retried.result.rows).toEqual(denied.result.rows);
-    expect(retried.result.training).toMatchObject({ kind: 'cloud-run-job', status: 'started', dataUri: 'gs://mlstack-dev-data/data/processed/gcp-denied/' });
+    expect(retried.result.training).toMatchObject({ kind: 'cloud-run-job', status: 'started', dataUri: `gs://mlstack-dev-data/${processed}` });
     expect(cloudRun.requests.slice(before).map((r) => (r.body as any).overrides.containerOverrides[0].env[0].value)).toEqual([
-      'gs://mlstack-dev-data/data/processed/gcp-denied/',
+      `gs://mlstack-dev-data/${processed}`,
     ]);
   } finally {
     await api.close();

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { S3_BUCKET_RULE } from '../../../config/naming';
 import { FIXED_PREFIXES, layoutOf, type StoragePaths } from '../../../runtime/contract/layout';
 import { removalPolicyFor } from '../retention';
 import { PropsValidator } from '../validation';
@@ -61,7 +62,6 @@ const ACCESS_LOG_EXPIRATION_DAYS = 365;
 /** Days after which S3 aborts an unfinished multipart upload. */
 const INCOMPLETE_UPLOAD_DAYS = 7;
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^(?!\/)([A-Za-z0-9._-]+\/)+$/;
 
 /**
@@ -242,10 +242,10 @@ export class DataLake extends Construct {
     const v = new PropsValidator(this, props.configFile);
     v.checkResolved(
       props.bucketName,
-      (name) => BUCKET_NAME.test(name) && !name.includes('..') && !name.startsWith('xn--'),
+      S3_BUCKET_RULE.test,
       'bucketName',
       'aws.storage.bucket',
-      `"${props.bucketName}" is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit`,
+      `"${props.bucketName}" is not a valid S3 bucket name: ${S3_BUCKET_RULE.rule}`,
     );
     this.validatePrefixes(v);
     for (const [prop, days] of [

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { metricDirection, TUNABLE_METRICS, type TunableMetric } from '../../../runtime/contract/metrics';
+import { runsPrefix } from '../../../runtime/contract/layout';
 import { grantPassRoleToSageMaker, grantSageMakerSyncJob } from '../sagemaker-iam';
 import {
   PROCESSED_RUN_FIELD,
@@ -221,7 +222,7 @@ export class HyperparameterTuning extends Construct {
           ...Object.fromEntries(Object.entries(statics).filter(([k]) => !(k in props.searchSpace))),
           'study_uri.$': `States.Format('${props.dataLake.s3Uri('state', 'studies/')}{}/', $.jobName)`,
           // The trial records its model archive under <models_uri><trial job>/output/ (OutputDataConfig).
-          models_uri: props.dataLake.s3Uri('models'),
+          models_uri: props.dataLake.objectUri(runsPrefix(props.dataLake.prefixes)),
         },
       },
     });

@@ -159,7 +159,7 @@ export class ModelEndpoint extends Construct {
       this.warnNoPinnedModel();
       return;
     }
-    this.modelDataKey = versionArchiveKey(props.dataLake.prefixes, props.project, props.modelVersion);
+    this.modelDataKey = versionArchiveKey(props.dataLake.prefixes, props.modelVersion);
     this.model = this.createModel(props, props.modelVersion, this.modelDataKey);
     this.endpointConfig = this.createEndpointConfig(props, this.model);
     this.endpoint = new sagemakerAlpha.Endpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfig: this.endpointConfig });

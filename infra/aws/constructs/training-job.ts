@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { PROCESSING_JOB_SUFFIXES } from '../../../runtime/contract/aws-names';
 import { sageMakerRegisterLaunch, sageMakerTrainingEnvironment, type ContainerLaunch, type LaunchContext } from '../../../runtime/contract/env';
-import { processedRunPrefix, runPackagePrefix, SUCCESS_MARKER } from '../../../runtime/contract/layout';
+import { processedRunPrefix, runPackagePrefix, runsPrefix, SUCCESS_MARKER } from '../../../runtime/contract/layout';
 import { SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS } from '../../../runtime/contract/metrics';
 import { isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../instance-types';
 import { grantPassRoleToSageMaker, grantSageMakerLogging, grantSageMakerSyncJob, grantSageMakerVpcAccess, sageMakerExecutionRole } from '../sagemaker-iam';
@@ -347,7 +347,8 @@ export class TrainingJob extends Construct implements iam.IGrantable {
           DataSource: { S3DataSource: { S3DataType: 'S3Prefix', 'S3Uri.$': this.runDataUri(dataLake), S3DataDistributionType: 'FullyReplicated' } },
         },
       ],
-      OutputDataConfig: { S3OutputPath: dataLake.s3Uri('models'), KmsKeyId: key.keyArn },
+      // SageMaker writes <S3OutputPath><job>/output/model.tar.gz: inside the job's run folder, beside its evaluation.
+      OutputDataConfig: { S3OutputPath: dataLake.objectUri(runsPrefix(dataLake.prefixes)), KmsKeyId: key.keyArn },
       ResourceConfig: {
         InstanceType: props.instanceType,
         InstanceCount: instanceCount,
@@ -425,7 +426,7 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     return { choice, found: [fromInput, fromEvent] };
   }
 
-  /** The training job of the run; spot jobs checkpoint under `<checkpoints><job name>/`. */
+  /** The training job of the run; spot jobs checkpoint under `<checkpoints><project>/<job name>/` (the data lake's prefixes carry the project level). */
   private trainState(props: TrainingJobProps): sfn.CustomState {
     const { StaticHyperParameters, ...job } = this.jobDefinition;
     const checkpoints = `${props.dataLake.prefixes.checkpoints}{}/`;

@@ -8,5 +8,11 @@
 /** config/load.ts DEFAULT_CONFIG_DIR: the configuration folder when --config-dir is not given. */
 export const DEFAULT_CONFIG_DIR = 'config';
 
+/** runtime/serving/batch.ts BATCH_FORMATS: what `batch --format` accepts. */
+export const BATCH_FORMATS = ['csv', 'jsonl'] as const;
+
+/** config/schema.ts's tuning.strategy values: what `tune --strategy` accepts. */
+export const TUNING_STRATEGIES = ['random', 'successive_halving'] as const;
+
 /** runtime/serving/invoke.ts INVOKE_CLOUDS: where `invoke --cloud` finds an endpoint. */
 export const INVOKE_CLOUDS = ['aws', 'gcp', 'azure', 'local'] as const;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { UsageError } from '../errors';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud } from './options';
+import { commandContext, PROJECT_OPTION } from './options';
 
 interface EvaluateCommandOptions {
   model: string;
@@ -14,6 +14,7 @@ interface EvaluateCommandOptions {
   workdir: string;
   report?: string;
   json?: boolean;
+  project?: string;
 }
 
 export function registerEvaluateCommand(program: Command): void {
@@ -26,17 +27,19 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--cloud <cloud>', 'store of that environment: local, aws, gcp or azure', 'local')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
+    .option(...PROJECT_OPTION)
     .option('--report <file>', 'write the HTML report to this file')
     .option('--json', 'print the metrics as JSON')
     .action(async (opts: EvaluateCommandOptions) => {
       const { readModelPackage } = require('../../model/package') as typeof import('../../model/package');
       const { loadCsvRows } = require('../../training/data') as typeof import('../../training/data');
       const { evaluatePackage } = require('../../training/evaluate') as typeof import('../../training/evaluate');
-      const { openEnvironment, resolveData, resolvePackage } = require('../../training/locate') as typeof import('../../training/locate');
-      const ctx = opts.env ? await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir }) : null;
+      const { resolveData, resolvePackage } = require('../../training/locate') as typeof import('../../training/locate');
+      const ctx = opts.env ? await commandContext({ ...opts, env: opts.env }) : null;
+      if (!ctx && opts.project !== undefined) throw new UsageError('--project names whose versions and runs to look up: pass --env (and --cloud) to say in which store');
       if (!ctx && /^v\d+$/.test(opts.model)) throw new UsageError(`--model ${opts.model} is a registry version: pass --env (and --cloud) to say which registry`);
       const where = await resolvePackage(ctx, opts.model);
-      const pkg = await readModelPackage(where.store, where.prefix);
+      const pkg = await readModelPackage(where.store, where.prefix, { registered: where.registered });
       const data = ctx ? await resolveData(ctx, opts.data) : await resolveData({ store: where.store } as never, opts.data);
       const { rows } = await loadCsvRows(data.store, data.keys);
       const result = evaluatePackage(pkg, rows, opts.data);

@@ -6,7 +6,7 @@ import { ecrRepositoryName } from '../../contract/aws-names';
 import type { PushCloud } from '../../contract/image-registries';
 import { IMAGE_NAMES, UNPINNED_IMAGE_TAG, type ImageName } from '../../contract/images';
 import { awsRegistryStackName, awsStackName } from '../../contract/stack-names';
-import { UsageError } from '../errors';
+import { MlstackError, UsageError } from '../errors';
 import { DEFAULT_CONFIG_DIR } from './defaults';
 
 // Loaded on use: config/load (and the registry names, which import it) builds zod schemas that `mlstack --help` need not pay for.
@@ -155,7 +155,7 @@ function failure(argv: readonly string[], result: CommandResult): string {
 export async function runCommands(commands: readonly string[][], cwd: string): Promise<void> {
   for (const command of commands) {
     const result = await runCommand(command, cwd);
-    if (result.code !== 0) throw new Error(failure(command, result));
+    if (result.code !== 0) throw new MlstackError('COMMAND_FAILED', failure(command, result));
   }
 }
 
@@ -171,7 +171,7 @@ export async function existingImages(checks: readonly ExistingImageCheck[], cwd:
     else if (result.stderr.includes('RepositoryNotFoundException')) {
       throw new UsageError(`${check.ref}: its ECR repository does not exist yet: deploy the registry stack first (npx cdk deploy ${check.registryStack})`);
     } else if (!result.stderr.includes('ImageNotFoundException')) {
-      throw new Error(`${failure(check.command, result)}: ${result.stderr.trim() || 'no error output'}`);
+      throw new MlstackError('COMMAND_FAILED', `${failure(check.command, result)}: ${result.stderr.trim() || 'no error output'}`);
     }
   }
   return existing;

@@ -48,17 +48,18 @@ export function registerInvokeCommand(program: Command): void {
     .option('--url <url>', 'local: server URL (default http://127.0.0.1:8080); gcp, azure: serving URL override (a base URL gets the predict route)')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .action(async (opts: InvokeCommandOptions) => {
-      const { assertEnvironmentName, loadProjectConfig } = require('../../../config/load') as typeof import('../../../config/load');
+      const { loadProjectConfig } = require('../../../config/load') as typeof import('../../../config/load');
+      const { parseEnvironmentName, parseStoreCloud } = require('../../context') as typeof import('../../context');
       const { InvokeError, invoke } = require('../../serving/invoke') as typeof import('../../serving/invoke');
-      if (!(INVOKE_CLOUDS as readonly string[]).includes(opts.cloud)) throw new UsageError(`--cloud "${opts.cloud}": expected one of ${INVOKE_CLOUDS.join(', ')}`);
-      const env = assertEnvironmentName(opts.env);
+      const cloud = parseStoreCloud(opts.cloud, '--cloud', INVOKE_CLOUDS) as InvokeCloud;
+      const env = parseEnvironmentName(opts.env);
       const project = loadProjectConfig(opts.configDir);
       const rows = readRowsArgument(opts, project.pipeline.features);
       try {
-        const result = await invoke({ cloud: opts.cloud as InvokeCloud, env, project, rows, url: opts.url });
+        const result = await invoke({ cloud, env, project, rows, url: opts.url });
         process.stdout.write(JSON.stringify({ predictions: result.predictions, latency_ms: Math.round(result.latencyMs * 100) / 100 }, null, 2) + '\n');
       } catch (err) {
-        if (err instanceof InvokeError) throw new UsageError(err.message);
+        if (err instanceof InvokeError) throw new UsageError(err.message, { cause: err });
         throw err;
       }
     });

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { PipelineSummary } from '../../pipeline';
 import type { StoreCloud } from '../../storage/open';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud, parseInteger } from './options';
-import { ENV } from '../../contract/env';
+import { parseCloud, parsePort, PROJECT_OPTION, wholeNumber } from './options';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface PipelineCliOptions {
@@ -12,10 +11,11 @@ interface PipelineCliOptions {
   source?: string;
   configDir: string;
   workdir: string;
+  project?: string;
   json?: boolean;
   keepServing?: boolean;
-  port?: string;
-  sampleRows?: string;
+  port?: number;
+  sampleRows?: number;
 }
 
 export function registerPipelineCommand(program: Command): void {
@@ -27,15 +27,15 @@ export function registerPipelineCommand(program: Command): void {
     .option('--source <url-or-file>', 'REST API URL returning JSON pages, or a CSV/JSONL file or object URI (default: the built-in sample API)')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .option('--workdir <dir>', 'local object store root (cloud local)', DEFAULT_WORKDIR)
-    .option('--port <port>', 'port of the local endpoint (default: a free port)')
-    .option('--sample-rows <n>', 'rows the built-in sample API serves (default 20000)')
+    .option(...PROJECT_OPTION)
+    .option('--port <port>', 'port of the local endpoint (default: a free port)', parsePort)
+    .option('--sample-rows <n>', 'rows the built-in sample API serves (default 20000)', wholeNumber('--sample-rows', { min: 1 }))
     .option('--json', 'print one JSON summary on stdout instead of the table')
     .option('--keep-serving', 'leave the endpoint up after the summary (Ctrl-C stops it)')
     .action(async (opts: PipelineCliOptions) => {
       const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
       const { runPipeline } = require('../../pipeline') as typeof import('../../pipeline');
       const cloud: StoreCloud = parseCloud(opts.cloud, true);
-      const verbose = Boolean(process.env[ENV.logLevel]);
       const say = (line: string) => {
         if (!opts.json) process.stderr.write(`${line}\n`);
       };
@@ -45,10 +45,11 @@ export function registerPipelineCommand(program: Command): void {
         cloud,
         source: opts.source,
         workdir: opts.workdir,
+        project: opts.project,
         keepServing: opts.keepServing,
-        port: opts.port === undefined ? undefined : parseInteger('--port', opts.port),
-        sampleRows: opts.sampleRows === undefined ? undefined : parseInteger('--sample-rows', opts.sampleRows),
-        logger: verbose ? createLogger('pipeline') : undefined,
+        port: opts.port,
+        sampleRows: opts.sampleRows,
+        logger: createLogger('pipeline'),
         progress: opts.json ? 'none' : 'auto',
         onStage: (stage, event, detail) => {
           if (event === 'start') say(`> ${stage} ...`);
@@ -85,6 +86,7 @@ export function formatSummary(s: PipelineSummary): string {
         ? `RMSE ${fmt(m.rmse)}  MAE ${fmt(m.mae)}  R2 ${fmt(m.r2)}`
         : `accuracy ${fmt(m.accuracy)}`;
   const rows: Array<[string, string]> = [
+    ['project', s.project],
     ['environment', `${s.env} (cloud: ${s.cloud})`],
     ['run id', s.run_id],
     ['source', s.source],

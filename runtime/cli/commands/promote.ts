@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { PromotionResult } from '../../promotion/promote';
-import { UsageError } from '../errors';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
+import { PROJECT_OPTION } from './options';
 
 interface PromoteCliOptions {
   model: string;
@@ -18,6 +18,7 @@ interface PromoteCliOptions {
   remote: string;
   base: string;
   repo?: string;
+  project?: string;
 }
 
 export function formatPromotion(result: PromotionResult): string {
@@ -41,6 +42,7 @@ export function registerPromoteCommand(program: Command): void {
     .option('--dry-run', 'print the diff only; create no branch, commit, push or pull request')
     .option('--workdir <dir>', 'local working folder holding registry/', DEFAULT_WORKDIR)
     .option('--registry-uri <uri>', 'registry root (file://, s3://, gs://, az://); overrides --workdir')
+    .option(PROJECT_OPTION[0], "project whose registry holds the version (default: the base branch's pipeline.json project, which must own it)")
     .option('--repo-dir <dir>', 'folder inside the git repository (default: current folder)')
     .option('--config-dir <dir>', 'configuration folder relative to --repo-dir', 'config')
     .option('--remote <name>', 'git remote to fetch the base from and push the branch to', 'origin')
@@ -49,29 +51,27 @@ export function registerPromoteCommand(program: Command): void {
     .action(async (opts: PromoteCliOptions) => {
       const { assertEnvironmentName } = require('../../../config/load') as typeof import('../../../config/load');
       const { openRegistryLocation } = require('../../promotion/model-source') as typeof import('../../promotion/model-source');
-      const { promote, PromotionRefusedError } = require('../../promotion/promote') as typeof import('../../promotion/promote');
+      const { promote } = require('../../promotion/promote') as typeof import('../../promotion/promote');
       const target = assertEnvironmentName(opts.to);
-      const registry = await openRegistryLocation({ workdir: opts.workdir, registryUri: opts.registryUri });
-      try {
-        const result = await promote({
-          version: opts.model,
-          target,
-          registry,
-          repoDir: opts.repoDir,
-          configDir: opts.configDir,
-          imageTag: opts.imageTag,
-          force: opts.force,
-          reason: opts.reason,
-          rollback: opts.rollback,
-          dryRun: opts.dryRun,
-          remote: opts.remote,
-          base: opts.base,
-          repo: opts.repo,
-        });
-        process.stdout.write(formatPromotion(result));
-      } catch (err) {
-        if (err instanceof PromotionRefusedError) throw new UsageError(err.message);
-        throw err;
-      }
+      const { parseProjectName } = require('../../context') as typeof import('../../context');
+      const location = await openRegistryLocation({ workdir: opts.workdir, registryUri: opts.registryUri });
+      const registry = opts.project === undefined ? location : { ...location, project: parseProjectName(opts.project) };
+      // A refusing gate is a PromotionRefusedError: exit 2 (the catalogue's PROMOTION_REFUSED) with its message.
+      const result = await promote({
+        version: opts.model,
+        target,
+        registry,
+        repoDir: opts.repoDir,
+        configDir: opts.configDir,
+        imageTag: opts.imageTag,
+        force: opts.force,
+        reason: opts.reason,
+        rollback: opts.rollback,
+        dryRun: opts.dryRun,
+        remote: opts.remote,
+        base: opts.base,
+        repo: opts.repo,
+      });
+      process.stdout.write(formatPromotion(result));
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import type { Registration } from '../../training/register';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud } from './options';
+import { commandContext, PROJECT_OPTION } from './options';
 
 interface RegisterCommandOptions {
   env: string;
@@ -14,6 +14,7 @@ interface RegisterCommandOptions {
   image?: string;
   force?: boolean;
   json?: boolean;
+  project?: string;
 }
 
 /** What `register` prints: the version, or that the newest version already held this package. */
@@ -38,14 +39,14 @@ export function registerRegisterCommand(program: Command): void {
     .requiredOption('--model <run-id|uri>', 'a run id under the models path, or the package folder / URI')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
+    .option(...PROJECT_OPTION)
     .option('--parent-run <id>', 'the run this model was derived from (tuning study, retraining)')
     .option('--image <uri>', '--cloud aws: the serving image the SageMaker model package records (default: from aws.account and a pinned aws.image_tag)')
     .option('--force', 'register a new version even when the newest one already holds this run, data and config')
     .option('--json', 'print the version record as JSON (with "already_registered")')
     .action(async (opts: RegisterCommandOptions) => {
       const { registerTrainedModel } = require('../../training/register') as typeof import('../../training/register');
-      const { openEnvironment } = require('../../training/locate') as typeof import('../../training/locate');
-      const ctx = await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir });
+      const ctx = await commandContext(opts);
       const registration = await registerTrainedModel(ctx, opts.model, { parentRun: opts.parentRun ?? null, servingImage: opts.image, force: opts.force === true });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ ...registration.version, already_registered: !registration.created }, null, 2) + '\n');

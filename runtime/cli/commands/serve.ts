@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MlstackError } from '../../common/errors';
 import { UsageError } from '../errors';
 import { ENV } from '../../contract/env';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { DEFAULT_CONFIG_DIR } from './defaults';
+import { parsePort, parseWholeNumber, PROJECT_OPTION } from './options';
 
 interface ServeOptions {
   model: string;
@@ -14,12 +16,12 @@ interface ServeOptions {
   registryUri?: string;
   configDir: string;
   workers?: string;
+  project?: string;
 }
 
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${value}" is not a TCP port (0-65535; 0 picks a free one)`);
-  return port;
+/** `--workers`: `auto` or a whole number of at least 1 (MLSTACK_WORKERS, checked by serving/cluster's parseWorkers, takes the same). */
+export function parseWorkersOption(value: string): string {
+  return value === 'auto' ? value : String(parseWholeNumber('--workers', value, { min: 1, hint: 'or "auto": one per usable core' }));
 }
 
 /** Batch and body limits from config/pipeline.json `serving`, when the config folder exists. */
@@ -39,8 +41,9 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'interface to listen on', '0.0.0.0')
     .option('--workdir <dir>', 'local store holding the registry (for versions)', DEFAULT_WORKDIR)
     .option('--registry-uri <uri>', 'bucket root holding registry/ (s3:// gs:// az:// file://); overrides --workdir for versions')
-    .option('--config-dir <dir>', 'configuration folder (serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
-    .option('--workers <n>', `server processes sharing the port: a number, or auto = one per usable core; default $${ENV.workers} or auto`)
+    .option('--config-dir <dir>', 'configuration folder (project, serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
+    .option(...PROJECT_OPTION)
+    .option('--workers <n>', `server processes sharing the port: a number, or auto = one per usable core; default $${ENV.workers} or auto`, parseWorkersOption)
     .action(async (opts: ServeOptions) => {
       const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
       const { isServingWorker, parseWorkers } = require('../../serving/cluster') as typeof import('../../serving/cluster');
@@ -48,18 +51,15 @@ export function registerServeCommand(program: Command): void {
       const { runServingProcess } = require('../../serving/process') as typeof import('../../serving/process');
       const { startServer } = require('../../serving/server') as typeof import('../../serving/server');
       const logger = createLogger('serve');
-      let workers: number;
-      try {
-        workers = parseWorkers(opts.workers ?? process.env[ENV.workers], opts.workers === undefined ? ENV.workers : '--workers');
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
+      const workers = parseWorkers(opts.workers ?? process.env[ENV.workers], opts.workers === undefined ? ENV.workers : '--workers');
+      const { lookupProject } = require('../../context') as typeof import('../../context');
       const limits = servingConfigLimits(opts.configDir);
+      const project = lookupProject(opts.configDir, opts.project);
       let serving;
       try {
         serving = await runServingProcess(workers, logger, (extra) =>
           startServer({
-            predictor: loadPredictor(opts.model, { workdir: opts.workdir, registryUri: opts.registryUri }),
+            predictor: loadPredictor(opts.model, { workdir: opts.workdir, registryUri: opts.registryUri, project }),
             port: opts.port,
             host: opts.host,
             logger,
@@ -68,7 +68,10 @@ export function registerServeCommand(program: Command): void {
           }),
         );
       } catch (err) {
-        throw new UsageError(`cannot load model "${opts.model}": ${(err as Error).message}`);
+        const message = `cannot load model "${opts.model}": ${(err as Error).message}`;
+        // A package that fails its manifest or schema is no usage mistake: it keeps its code (exit 1).
+        if (err instanceof MlstackError && err.code === 'PACKAGE_INVALID') throw new MlstackError(err.code, message, { cause: err });
+        throw new UsageError(message, { cause: err });
       }
       if (serving.url && !isServingWorker()) {
         const count = workers > 1 ? ` with ${workers} workers` : '';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud } from './options';
+import { commandContext, PROJECT_OPTION, wholeNumber } from './options';
 
 interface TrainCommandOptions {
   env: string;
@@ -12,8 +12,9 @@ interface TrainCommandOptions {
   runId?: string;
   json?: boolean;
   register?: boolean;
-  epochs?: string;
+  epochs?: number;
   image?: string;
+  project?: string;
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -25,8 +26,9 @@ export function registerTrainCommand(program: Command): void {
     .option('--data <uri>', 'CSV file, folder or s3:// gs:// az:// URI; default: the newest complete processed run in the store')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
+    .option(...PROJECT_OPTION)
     .option('--run-id <id>', 'run id; repeating one resumes it from its last checkpoint')
-    .option('--epochs <n>', 'override training_params.epochs')
+    .option('--epochs <n>', 'override training_params.epochs', wholeNumber('--epochs', { min: 1 }))
     .option('--register', 'also register the model as a new registry version')
     .option('--image <uri>', 'with --register --cloud aws: the serving image the SageMaker model package records')
     .option('--json', 'print the result as JSON')
@@ -35,11 +37,10 @@ export function registerTrainCommand(program: Command): void {
       const { newRunId } = require('../../common/paths') as typeof import('../../common/paths');
       const { registerPackage, servingImageFor } = require('../../training/register') as typeof import('../../training/register');
       const { train } = require('../../training') as typeof import('../../training');
-      const { openEnvironment, resolveData } = require('../../training/locate') as typeof import('../../training/locate');
-      const cloud = parseCloud(opts.cloud, true);
-      const ctx = await openEnvironment({ env: opts.env, cloud, configDir: opts.configDir, workdir: opts.workdir });
+      const { resolveData } = require('../../training/locate') as typeof import('../../training/locate');
+      const ctx = await commandContext(opts);
       // Checked before training: a registration that cannot name its serving image must not cost a training run.
-      const servingImage = opts.register && cloud === 'aws' ? servingImageFor(ctx, opts.image) : undefined;
+      const servingImage = opts.register && ctx.cloud === 'aws' ? servingImageFor(ctx, opts.image) : undefined;
       const data = await resolveData(ctx, opts.data);
       const runId = opts.runId ?? newRunId();
       const result = await train({
@@ -52,7 +53,7 @@ export function registerTrainCommand(program: Command): void {
         checkpointsPrefix: ctx.paths.checkpoints,
         logger: createLogger('train'),
         progress: opts.json ? 'none' : 'auto',
-        overrides: opts.epochs ? { epochs: Number(opts.epochs) } : undefined,
+        overrides: opts.epochs !== undefined ? { epochs: opts.epochs } : undefined,
       });
       const registration = opts.register ? await registerPackage(ctx, { source: result.packagePrefix, dataUri: result.dataUri, servingImage }) : undefined;
       const version = registration?.version;

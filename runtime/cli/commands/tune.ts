@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { TuningConfig } from '../../../config/schema';
-import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud, parseInteger } from './options';
+import { DEFAULT_CONFIG_DIR, TUNING_STRATEGIES } from './defaults';
+import { commandContext, PROJECT_OPTION, wholeNumber } from './options';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface TuneCommandOptions {
@@ -11,9 +11,10 @@ interface TuneCommandOptions {
   configDir: string;
   workdir: string;
   study?: string;
-  trials?: string;
-  strategy?: string;
+  trials?: number;
+  strategy?: TuningConfig['strategy'];
   json?: boolean;
+  project?: string;
 }
 
 export function registerTuneCommand(program: Command): void {
@@ -25,21 +26,22 @@ export function registerTuneCommand(program: Command): void {
     .option('--data <uri>', 'CSV file, folder or object URI; default: the newest processed run in the store')
     .option('--config-dir <dir>', 'configuration folder', DEFAULT_CONFIG_DIR)
     .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
+    .option(...PROJECT_OPTION)
     .option('--study <id>', 'study id; repeating one resumes it')
-    .option('--trials <n>', 'override tuning.trials')
-    .option('--strategy <name>', 'override tuning.strategy: random or successive_halving')
+    .option('--trials <n>', 'override tuning.trials', wholeNumber('--trials', { min: 1 }))
+    .addOption(new Option('--strategy <name>', 'override tuning.strategy').choices(TUNING_STRATEGIES))
     .option('--json', 'print the study as JSON')
     .action(async (opts: TuneCommandOptions) => {
       const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
       const { newRunId } = require('../../common/paths') as typeof import('../../common/paths');
-      const { openEnvironment, resolveData } = require('../../training/locate') as typeof import('../../training/locate');
+      const { resolveData } = require('../../training/locate') as typeof import('../../training/locate');
       const { tune } = require('../../training/tuning') as typeof import('../../training/tuning');
-      const ctx = await openEnvironment({ env: opts.env, cloud: parseCloud(opts.cloud, true), configDir: opts.configDir, workdir: opts.workdir });
+      const ctx = await commandContext(opts);
       const data = await resolveData(ctx, opts.data);
       const studyId = opts.study ?? `study-${newRunId()}`;
       const overrides: Partial<TuningConfig> = {};
-      if (opts.trials) overrides.trials = Math.max(1, parseInteger('--trials', opts.trials));
-      if (opts.strategy) overrides.strategy = opts.strategy as TuningConfig['strategy'];
+      if (opts.trials !== undefined) overrides.trials = opts.trials;
+      if (opts.strategy) overrides.strategy = opts.strategy;
       const controller = new AbortController();
       process.once('SIGTERM', () => controller.abort());
       const study = await tune({

@@ -77,14 +77,20 @@ test('min_capacity 0 fails: a real-time endpoint needs an instance', () => {
   ).toThrow(/aws\.serving\.autoscaling\.min_capacity \(prop autoscaling\.minCapacity\): a real-time endpoint needs at least 1 instance, found 0/);
 });
 
-test('an invalid bucket name or overlapping prefixes fail in DataLake', () => {
+test('an invalid bucket name fails when the config loads, before any construct (DataLake checks the same rule)', () => {
+  expect(build('qa', (doc) => (doc.aws.storage.bucket = 'Bad_Bucket'))).toThrow(
+    /environments\/qa\.json: aws\.storage\.bucket: "Bad_Bucket" is not a valid S3 bucket name: 3-63 lowercase letters/,
+  );
+});
+
+test('overlapping prefixes fail in DataLake', () => {
   expect(
     build('qa', (doc) => {
-      doc.aws.storage.bucket = 'Bad_Bucket';
-      doc.aws.storage.raw_path = 'data/';
+      // The project's raw and processed folders coincide: data/processed/<project>/ both.
+      doc.aws.storage.raw_path = 'data/processed/';
     }),
   ).toThrow(
-    /MlStack-qa\/DataLake: invalid configuration[\s\S]*aws\.storage\.bucket \(prop bucketName\): "Bad_Bucket" is not a valid S3 bucket name[\s\S]*aws\.storage\.(raw|processed)_path \(prop (raw|processed)\): "data\/(processed\/)?" overlaps aws\.storage\.(raw|processed)_path/,
+    /MlStack-qa\/DataLake: invalid configuration[\s\S]*aws\.storage\.(raw|processed)_path \(prop (raw|processed)\): "data\/processed\/mlstack\/" overlaps aws\.storage\.(raw|processed)_path/,
   );
 });
 

@@ -16,7 +16,7 @@ import { metricDirection, SAGEMAKER_METRIC_DEFINITIONS, TUNABLE_METRICS } from '
 import { hasInstanceStorage, isBurstableInstanceType, isGpuInstanceType, isSageMakerInstanceType, volumeKmsKeyFor } from '../../../infra/aws/instance-types';
 import { awsNames } from '../../../runtime/contract/aws-names';
 import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
-import { FIXED_PREFIXES, MODEL_ARCHIVE, processedRunPrefix, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
+import { FIXED_PREFIXES, layoutOf, MODEL_ARCHIVE, processedRunPrefix, projectLayout, runPackagePrefix, runsPrefix, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
 import { evaluateFormat, evaluateRunIdExpression, resolveCfn } from './helpers';
 import { acknowledgeJustifiedWildcards, wildcardFindings } from '../../../infra/aws/nag';
 import { ConstructPropsError, PropsValidator } from '../../../infra/aws/validation';
@@ -37,6 +37,8 @@ const BUILD_CONTEXT = (() => {
 const BUCKET = 'test-data-bucket';
 const NAMES = awsNames({ project: 'proj', endpoint_name: 'churn' }, 'dev');
 const CTX: LaunchContext = { cloud: 'aws', envName: 'dev', project: 'proj', bucket: `s3://${BUCKET}` };
+/** The project's prefixes in the default layout, as MlStack gives its DataLake. */
+const PROJ = projectLayout(layoutOf(undefined), CTX.project);
 
 /** A construct's value as the deployed template holds it: the data bucket's Ref is its name, other tokens `<LogicalId>`. */
 function deployed(stack: Stack, value: unknown): any {
@@ -53,7 +55,7 @@ function fixture(imageTag?: string, prefixes?: ConstructorParameters<typeof Data
   const app = new App();
   const stack = new Stack(app, 'Test', { env: { region: 'us-east-1' } });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-  const dataLake = new DataLake(stack, 'DataLake', { bucketName: BUCKET, retainOnDelete: false, prefixes });
+  const dataLake = new DataLake(stack, 'DataLake', { bucketName: BUCKET, retainOnDelete: false, prefixes: prefixes ?? PROJ });
   const registry = new Registry(stack, 'Registry', { repositoryNames: NAMES.repositories, modelPackageGroupName: NAMES.modelPackageGroup, imageTag, buildContext: BUILD_CONTEXT });
   return { app, stack, vpc, dataLake, registry };
 }
@@ -129,14 +131,14 @@ describe('DataLake', () => {
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: 's3:ListBucket',
-        Condition: { StringLike: { 's3:prefix': ['data/processed/*'] } },
+        Condition: { StringLike: { 's3:prefix': [`${PROJ.processed}*`] } },
       }),
     );
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [expect.anything(), '/models/*']] } }),
+      expect.objectContaining({ Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: { 'Fn::Join': ['', [expect.anything(), `/${PROJ.models}*`]] } }),
     );
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a: string) => a.includes('*'))).toEqual([]);
-    expect(deployed(f.stack, f.dataLake.s3Uri('models', `v1/${MODEL_ARCHIVE}`))).toBe(`s3://${BUCKET}/models/v1/${MODEL_ARCHIVE}`);
+    expect(deployed(f.stack, f.dataLake.s3Uri('models', `v1/${MODEL_ARCHIVE}`))).toBe(`s3://${BUCKET}/${PROJ.models}v1/${MODEL_ARCHIVE}`);
   });
 
   test('retains bucket and key by default; bad lifecycle days are rejected together', () => {
@@ -310,12 +312,14 @@ describe('TrainingJob', () => {
     expect(policyStatements(f.stack)).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution' }));
   });
 
-  test('spot without max_wait defaults to twice the runtime; checkpoints under <checkpoints><job>/', () => {
+  test('spot without max_wait defaults to twice the runtime; checkpoints under <checkpoints><project>/<job>/', () => {
     const f = fixture();
     const job = trainingJob(f, { spot: true, maxRuntime: Duration.hours(2) });
     expect(job.jobDefinition).toMatchObject({ StoppingCondition: { MaxRuntimeInSeconds: 7200, MaxWaitTimeInSeconds: 14_400 } });
     const checkpoint = definitionOf(job.stateMachine).States.Train.Parameters.CheckpointConfig;
-    expect(evaluateFormat(checkpoint['S3Uri.$'], { jobName: 'proj-dev-train-abc' })).toBe(`s3://${BUCKET}/checkpoints/proj-dev-train-abc/`);
+    // Where the runtime keeps a run's checkpoints in the bucket (bucket mode writes <checkpoints><project>/<run>/ too).
+    expect(evaluateFormat(checkpoint['S3Uri.$'], { jobName: 'proj-dev-train-abc' })).toBe(`s3://${BUCKET}/${PROJ.checkpoints}proj-dev-train-abc/`);
+    expect(evaluateFormat(checkpoint['S3Uri.$'], { jobName: 'proj-dev-train-abc' })).toBe(`s3://${BUCKET}/checkpoints/${CTX.project}/proj-dev-train-abc/`);
   });
 
   test('VolumeKmsKeyId only where SageMaker accepts it: not on ml.g5 training or ml.m5d processing, kept on EBS-only ml.m5', () => {
@@ -354,6 +358,20 @@ describe('TrainingJob', () => {
     });
   });
 
+  test(`GIVEN the project's layout WHEN ${SUCCESS_MARKER} lands in <processed><project>/<run>/ THEN the rule matches it and the run id is the segment after the project`, () => {
+    const f = fixture();
+    const states = definitionOf(trainingJob(f).stateMachine).States;
+    const key = `${processedRunPrefix(PROJ, '20261122T020000Z-cd34')}${SUCCESS_MARKER}`;
+    expect(key).toBe(`data/processed/${CTX.project}/20261122T020000Z-cd34/${SUCCESS_MARKER}`);
+    expect(evaluateRunIdExpression(states.RunFromEvent.Parameters['processedRun.$'], { detail: { object: { key } } })).toBe('20261122T020000Z-cd34');
+    const [rule] = Object.values(Template.fromStack(f.stack).findResources('AWS::Events::Rule'));
+    const pattern: string = rule.Properties.EventPattern.detail.object.key[0].wildcard;
+    // EventBridge's wildcard: `*` stands for any characters.
+    const matches = (objectKey: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*')}$`).test(objectKey);
+    expect(matches(key)).toBe(true);
+    expect(matches(`${processedRunPrefix(projectLayout(layoutOf(undefined), 'other'), 'r1')}${SUCCESS_MARKER}`)).toBe(false);
+  });
+
   test('Train reads only that run, with the contract Environment; Evaluate reads the same run', () => {
     const f = fixture();
     const job = trainingJob(f, { hyperparameters: { epochs: '3' } });
@@ -362,11 +380,11 @@ describe('TrainingJob', () => {
     const channel = states.Train.Parameters.InputDataConfig;
     expect(channel).toHaveLength(1);
     expect(channel[0].ChannelName).toBe('train');
-    expect(evaluateFormat(channel[0].DataSource.S3DataSource['S3Uri.$'], input)).toBe(`s3://${BUCKET}/data/processed/run-7/`);
+    expect(evaluateFormat(channel[0].DataSource.S3DataSource['S3Uri.$'], input)).toBe(`s3://${BUCKET}/${processedRunPrefix(PROJ, 'run-7')}`);
     expect(states.Train.Parameters.Environment).toEqual(sageMakerTrainingEnvironment(CTX));
     expect(states.Train.Parameters.HyperParameters).toEqual({ epochs: '3' });
     const data = states.Evaluate.Parameters.ProcessingInputs.find((i: any) => i.InputName === 'data');
-    expect(evaluateFormat(data.S3Input['S3Uri.$'], input)).toBe(`s3://${BUCKET}/data/processed/run-7/`);
+    expect(evaluateFormat(data.S3Input['S3Uri.$'], input)).toBe(`s3://${BUCKET}/${processedRunPrefix(PROJ, 'run-7')}`);
     expect(states.Evaluate.Next).toBe('Register');
   });
 
@@ -382,16 +400,16 @@ describe('TrainingJob', () => {
     expect(register.Parameters.AppSpecification).toEqual({ ImageUri: deployed(f.stack, f.registry.image('training').imageUri), ContainerArguments: launch.args });
     expect(register.Parameters.Environment).toEqual(launch.env);
     expect(register.Parameters.Environment[ENV.servingImage]).toMatch(/:v9$/);
-    const input = { jobName: 'proj-dev-train-abc', training: { ModelArtifacts: { S3ModelArtifacts: `s3://b/models/proj-dev-train-abc/output/${MODEL_ARCHIVE}` } } };
+    const input = { jobName: 'proj-dev-train-abc', training: { ModelArtifacts: { S3ModelArtifacts: `s3://b/${runPackagePrefix(PROJ, 'proj-dev-train-abc')}output/${MODEL_ARCHIVE}` } } };
     const inputs = Object.fromEntries(register.Parameters.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input]));
     expect(inputs.model).toMatchObject({ 'S3Uri.$': '$.training.ModelArtifacts.S3ModelArtifacts', LocalPath: REGISTER_PATHS.model });
     expect(inputs.evaluation.LocalPath).toBe(REGISTER_PATHS.evaluation);
-    expect(evaluateFormat(inputs.evaluation['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/evaluation/`);
+    expect(evaluateFormat(inputs.evaluation['S3Uri.$'], input)).toBe(`s3://${BUCKET}/${runPackagePrefix(PROJ, 'proj-dev-train-abc')}evaluation/`);
     // The evaluation job writes where registration reads.
-    expect(evaluateFormat(states.Evaluate.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/evaluation`);
+    expect(evaluateFormat(states.Evaluate.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/${runPackagePrefix(PROJ, 'proj-dev-train-abc')}evaluation`);
     const [output] = register.Parameters.ProcessingOutputConfig.Outputs;
     expect(output.S3Output.LocalPath).toBe(REGISTER_PATHS.output);
-    expect(evaluateFormat(output.S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/models/proj-dev-train-abc/registration`);
+    expect(evaluateFormat(output.S3Output['S3Uri.$'], input)).toBe(`s3://${BUCKET}/${runPackagePrefix(PROJ, 'proj-dev-train-abc')}registration`);
     expect(evaluateFormat(register.Parameters['ProcessingJobName.$'], input)).toBe('proj-dev-train-abc-reg');
     expect(Object.keys(states).sort()).toEqual(['Evaluate', 'FindProcessedRun', 'NameJob', 'NoProcessedRun', 'Register', 'RunFromEvent', 'RunFromInput', 'Train', 'TrainingFailed']);
     expect(JSON.stringify(states)).not.toContain(':aws-sdk:');
@@ -406,8 +424,8 @@ describe('TrainingJob', () => {
     const statements = resolveCfn(policy.Properties.PolicyDocument.Statement);
     const resourcesOf = (action: string) => statements.filter((s: any) => [s.Action].flat().includes(action)).flatMap((s: any) => [s.Resource].flat());
     const bucketArn = `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>`;
-    expect(resourcesOf('s3:GetObject').sort()).toEqual([`${bucketArn}/models/*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
-    expect(resourcesOf('s3:PutObject').sort()).toEqual([`${bucketArn}/models/*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
+    expect(resourcesOf('s3:GetObject').sort()).toEqual([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
+    expect(resourcesOf('s3:PutObject').sort()).toEqual([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
     expect(resourcesOf('s3:DeleteObject')).toEqual([]);
     for (const action of ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:DescribeModelPackageGroup', 'sagemaker:AddTags']) {
       expect(resourcesOf(action)).toContainEqual(expect.stringContaining('model-package'));
@@ -468,7 +486,7 @@ describe('TrainingJob', () => {
       expect(states[step].Parameters.ProcessingResources.ClusterConfig.InstanceType).toBe(TRAINING_JOB_DEFAULTS.evaluationInstanceType);
     }
     Template.fromStack(f.stack).hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ detail: Match.objectLike({ object: { key: [{ wildcard: `data/processed/*/${TRAINING_JOB_DEFAULTS.startOnDataMarker}` }] } }) }),
+      EventPattern: Match.objectLike({ detail: Match.objectLike({ object: { key: [{ wildcard: `${PROJ.processed}*/${TRAINING_JOB_DEFAULTS.startOnDataMarker}` }] } }) }),
     });
 
     // WHEN a spot job waits less than the default runtime
@@ -517,7 +535,7 @@ describe('HyperparameterTuning', () => {
     });
     // searched hyperparameters are not also static; every trial learns where its study lives
     const statics = definitionOf(tuning.stateMachine).States.StaticHyperParameters.Parameters.staticHyperParameters;
-    expect(statics).toEqual({ epochs: '10', 'study_uri.$': `States.Format('s3://${BUCKET}/state/studies/{}/', $.jobName)`, models_uri: `s3://${BUCKET}/models/` });
+    expect(statics).toEqual({ epochs: '10', 'study_uri.$': `States.Format('s3://${BUCKET}/${PROJ.state}studies/{}/', $.jobName)`, models_uri: `s3://${BUCKET}/${runsPrefix(PROJ)}` });
   });
 
   test('trials train on the run named in the input, with the contract Environment and no VolumeKmsKeyId on ml.g5', () => {
@@ -531,7 +549,7 @@ describe('HyperparameterTuning', () => {
     const definition = states.Tune.Parameters.TrainingJobDefinition;
     expect(definition.Environment).toEqual(sageMakerTrainingEnvironment(CTX));
     expect(definition.ResourceConfig).toEqual({ InstanceType: 'ml.g5.2xlarge', InstanceCount: 1, VolumeSizeInGB: 50 });
-    expect(evaluateFormat(definition.InputDataConfig[0].DataSource.S3DataSource['S3Uri.$'], { processedRun: 'run-3' })).toBe(`s3://${BUCKET}/data/processed/run-3/`);
+    expect(evaluateFormat(definition.InputDataConfig[0].DataSource.S3DataSource['S3Uri.$'], { processedRun: 'run-3' })).toBe(`s3://${BUCKET}/${processedRunPrefix(PROJ, 'run-3')}`);
   });
 
   test('successive halving becomes Hyperband with epochs as the resource', () => {
@@ -697,7 +715,7 @@ describe('ModelEndpoint', () => {
     endpoint.grantInvoke(client);
     const t = Template.fromStack(f.stack);
     const model = Object.values(t.findResources('AWS::SageMaker::Model'))[0].Properties.PrimaryContainer;
-    expect(deployed(f.stack, model.ModelDataUrl)).toBe(`s3://${BUCKET}/${versionArchiveKey(f.dataLake.prefixes, 'proj', 'v7')}`);
+    expect(deployed(f.stack, model.ModelDataUrl)).toBe(`s3://${BUCKET}/${versionArchiveKey(f.dataLake.prefixes, 'v7')}`);
     expect(deployed(f.stack, model.ModelDataUrl)).toBe(`s3://${BUCKET}/models/proj/v7/${MODEL_ARCHIVE}`);
     expect(model.Environment).toEqual(sageMakerServingEnvironment('v7'));
     const modelRoleReads = policyStatements(f.stack).filter((s) => [s.Action].flat().includes('s3:GetObject'));

@@ -16,7 +16,7 @@ import { awsNames, ecrImageUri } from '../../../runtime/contract/aws-names';
 import { IMAGE_NAMES, type ImageName } from '../../../runtime/contract/images';
 import { awsRegistryStackName, awsStackName } from '../../../runtime/contract/stack-names';
 import { ENV, ingestionLaunch, isSecretPlaceholder, sageMakerRegisterLaunch, sageMakerServingEnvironment, sageMakerTrainingEnvironment, type LaunchContext } from '../../../runtime/contract/env';
-import { bucketUri, MODEL_ARCHIVE, processedRunPrefix, storagePaths, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
+import { bucketUri, MODEL_ARCHIVE, processedRunPrefix, runPackagePrefix, storagePaths, SUCCESS_MARKER, versionArchiveKey } from '../../../runtime/contract/layout';
 import { editJson, requireAllServices } from '../../helpers/tmp';
 import {
   bucketRefs,
@@ -126,6 +126,8 @@ test('declares MlStack-<env>-registry and MlStack-<env> per environment, registr
 
 describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
   const aws = () => project.environments[env].aws!;
+  /** The project's prefixes in the environment's bucket (what every job and grant of the stack uses). */
+  const layout = () => storagePaths(project.environments[env], 'aws', project.pipeline.project);
 
   test('data bucket: name from config, KMS, versioned, TLS-only, private, logged, removal policy from retain_on_delete', () => {
     const retain = project.environments[env].retain_on_delete;
@@ -141,7 +143,7 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'data-bucket/' },
         LifecycleConfiguration: {
-          Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-checkpoints', Prefix: aws().storage.checkpoints_path, Status: 'Enabled' })]),
+          Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-checkpoints', Prefix: layout().checkpoints, Status: 'Enabled' })]),
         },
       },
       DeletionPolicy: retain ? 'Retain' : 'Delete',
@@ -205,7 +207,7 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     if (training.spot) {
       expect(params.StoppingCondition.MaxWaitTimeInSeconds).toBe(training.max_wait_seconds);
       expect(params.CheckpointConfig.LocalPath).toBe('/opt/ml/checkpoints');
-      expect(evaluateFormat(params.CheckpointConfig['S3Uri.$'], { jobName: 'j1' })).toBe(`s3://${aws().storage.bucket}/${aws().storage.checkpoints_path}j1/`);
+      expect(evaluateFormat(params.CheckpointConfig['S3Uri.$'], { jobName: 'j1' })).toBe(`s3://${aws().storage.bucket}/${layout().checkpoints}j1/`);
     } else {
       expect(params.StoppingCondition.MaxWaitTimeInSeconds).toBeUndefined();
       expect(params.CheckpointConfig).toBeUndefined();
@@ -216,7 +218,7 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     expect(params.HyperParameters).not.toHaveProperty('env');
     expect(params.Environment).toEqual(sageMakerTrainingEnvironment({ envName: env }));
     // one channel, on the one processed run the execution names
-    const paths = storagePaths(project.environments[env], 'aws');
+    const paths = storagePaths(project.environments[env], 'aws', project.pipeline.project);
     expect(params.InputDataConfig).toHaveLength(1);
     expect(evaluateFormat(params.InputDataConfig[0].DataSource.S3DataSource['S3Uri.$'], { processedRun: 'run-42' })).toBe(
       `${bucketUri(project.environments[env], 'aws')}/${processedRunPrefix(paths, 'run-42')}`,
@@ -242,14 +244,14 @@ describe.each(ENVIRONMENTS)('MlStack-%s', (env) => {
     expect(register.Resource).toMatch(/:states:::sagemaker:createProcessingJob\.sync$/);
     expect(register.Parameters.AppSpecification).toEqual({ ImageUri: deployed(synth, env, stack.registry.image('training').imageUri), ContainerArguments: launch.args });
     expect(register.Parameters.Environment).toEqual(launch.env);
-    const models = aws().storage.models_path;
+    const run = runPackagePrefix(layout(), 'j1');
     const input = { jobName: 'j1' };
     expect(register.Parameters.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input.LocalPath])).toEqual([
       ['model', REGISTER_PATHS.model],
       ['evaluation', REGISTER_PATHS.evaluation],
     ]);
-    expect(evaluateFormat(register.Parameters.ProcessingInputs[1].S3Input['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${models}j1/evaluation/`);
-    expect(evaluateFormat(register.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${models}j1/registration`);
+    expect(evaluateFormat(register.Parameters.ProcessingInputs[1].S3Input['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${run}evaluation/`);
+    expect(evaluateFormat(register.Parameters.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$'], input)).toBe(`s3://${aws().storage.bucket}/${run}registration`);
   });
 
   test('tuning: a SageMaker hyperparameter tuning job sized by pipeline.json tuning, trials with the contract Environment', () => {
@@ -317,7 +319,7 @@ describe('pinned model version -> endpoint', () => {
       const models = Object.values(template(env).findResources('AWS::SageMaker::Model'));
       expect(models).toHaveLength(1);
       const { PrimaryContainer: container, VpcConfig } = models[0].Properties;
-      const key = versionArchiveKey(storagePaths(project.environments[env], 'aws'), project.pipeline.project, version);
+      const key = versionArchiveKey(storagePaths(project.environments[env], 'aws', project.pipeline.project), version);
       expect(key).toBe(`${aws().storage.models_path}${project.pipeline.project}/${version}/${MODEL_ARCHIVE}`);
       expect(deployed(synth, env, container.ModelDataUrl)).toBe(`s3://${aws().storage.bucket}/${key}`);
       expect(container.Environment).toEqual(sageMakerServingEnvironment(version));

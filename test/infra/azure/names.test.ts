@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { loadProjectConfig, requireCloud } from '../../../config/load';
+import { ConfigError, loadProjectConfig, requireCloud } from '../../../config/load';
 import { azureNames, isGpuVmSize, STORAGE_ACCOUNT_RULE } from '../../../runtime/contract/azure-names';
 import { ENVIRONMENTS } from '../../../config/schema';
 import { azureLimitProblems, retiredVmSize } from '../../../infra/azure/limits';
@@ -17,19 +17,23 @@ function synthAzureWith(env: string, edit: (doc: any) => void): () => void {
   return () => buildCdktfApp({ configDir: dir, clouds: ['azure'], backendEnv: {} });
 }
 
-test('a storage account name with dashes or capitals fails synth naming env, key, rule and value', () => {
+test('a storage account name with dashes or capitals fails when the config loads, before synth, naming file, key, rule and value', () => {
   const build = synthAzureWith('prod', (doc) => {
     doc.azure.storage.bucket = 'mlstack-Prod-data';
   });
-  expect(build).toThrow(InvalidNameError);
-  expect(build).toThrow(/env prod: azure\.storage\.bucket: "mlstack-Prod-data" breaks the rule: 3-24 lowercase letters and digits/);
+  expect(build).toThrow(ConfigError);
+  expect(build).toThrow(/environments\/prod\.json: azure\.storage\.bucket: "mlstack-Prod-data" is not a valid Azure storage account name: 3-24 lowercase letters and digits/);
 });
 
-test('a storage account name longer than 24 characters fails synth', () => {
+test('a storage account name longer than 24 characters fails too; synth checks the same rule', () => {
   const build = synthAzureWith('dev', (doc) => {
     doc.azure.storage.bucket = 'mlstackdevdata0123456789x';
   });
   expect(build).toThrow(/azure\.storage\.bucket: "mlstackdevdata0123456789x"/);
+  const dev = requireCloud(config.environments.dev, 'azure');
+  expect(() => azureNames(config.pipeline, { ...dev, azure: { ...dev.azure, storage: { ...dev.azure.storage, bucket: 'mlstackdevdata0123456789x' } } })).toThrow(
+    /env dev: azure\.storage\.bucket: "mlstackdevdata0123456789x" breaks the rule: 3-24 lowercase letters and digits/,
+  );
 });
 
 test('require_gpu with a vm size that is not N-series fails synth', () => {
@@ -137,12 +141,12 @@ test('bad names in several environments and clouds are reported together', () =>
   });
   try {
     buildCdktfApp({ configDir: dir, backendEnv: {} });
-    throw new Error('expected InvalidNameError');
+    throw new Error('expected ConfigError');
   } catch (err) {
-    expect(err).toBeInstanceOf(InvalidNameError);
-    expect((err as InvalidNameError).problems.map((p) => `${p.env} ${p.key}`).sort()).toEqual([
-      'dev azure.storage.bucket',
-      'prod gcp.storage.bucket',
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => `${path.basename(p.file)} ${p.keyPath}`).sort()).toEqual([
+      'dev.json azure.storage.bucket',
+      'prod.json gcp.storage.bucket',
     ]);
   }
 });

@@ -20,7 +20,7 @@ import { ENVIRONMENTS, type EnvironmentName } from '../../../config/schema';
 import { AZUREML_JOB_SUBMITTER_ROLE, type AzureMlStack } from '../../../infra/azure/stack';
 import { buildCdktfApp } from '../../../infra/cdktf/app';
 import { ENV, PLATFORM_ENV, ingestionLaunch, isSecretPlaceholder, registryServingLaunch, type LaunchContext } from '../../../runtime/contract/env';
-import { FIXED_PREFIXES } from '../../../runtime/contract/layout';
+import { FIXED_PREFIXES, storagePaths } from '../../../runtime/contract/layout';
 import { PINNED_VERSION, TOKEN_ENV, repoConfig, servedConfig } from '../cdktf-configs';
 import { copyConfig, editJson } from '../../helpers/tmp';
 import { all, only, synthAzureStacks, type SynthesizedAzureStack } from './synth';
@@ -48,6 +48,8 @@ const warningsOf = (construct: IConstruct): string[] =>
 describe.each(ENVIRONMENTS)('azure-%s (repository config: ingestion_source set, no model pinned, no API token)', (envName) => {
   const env = config.environments[envName];
   const azure = env.azure!;
+  /** The project's prefixes in the bucket: what the stack grants. */
+  const paths = storagePaths(env, 'azure', config.pipeline.project);
   const synth = () => stacks[envName].synth;
   const json = () => stacks[envName].json;
   const acr = `${config.pipeline.project}${envName}acr`;
@@ -143,10 +145,10 @@ describe.each(ENVIRONMENTS)('azure-%s (repository config: ingestion_source set, 
       expect(r.condition_version).toBe('2.0');
     }
     const trainingWrites = blobRoles.find((r) => r.principal_id.includes('identity-training') && r.role_definition_name === 'Storage Blob Data Contributor');
-    for (const prefix of [azure.storage.models_path, azure.storage.checkpoints_path, FIXED_PREFIXES.state, FIXED_PREFIXES.registry]) {
+    for (const prefix of [paths.models, paths.checkpoints, paths.state, paths.registry]) {
       expect(trainingWrites.condition).toContain(`StringStartsWith '${prefix}'`);
     }
-    expect(trainingWrites.condition).not.toContain(azure.storage.raw_path);
+    expect(trainingWrites.condition).not.toContain(paths.raw);
   });
 
   test('alerts: an action group mailing alarm_email; failed ingestion executions and failed Azure ML runs', () => {
@@ -175,6 +177,8 @@ describe.each(ENVIRONMENTS)('azure-%s (repository config: ingestion_source set, 
 describe.each(ENVIRONMENTS)('azure-%s with a pinned model and an API token (served config)', (envName) => {
   const env = served.environments[envName];
   const azure = env.azure!;
+  /** The project's prefixes in the bucket: what the stack grants. */
+  const paths = storagePaths(env, 'azure', served.pipeline.project);
   const synth = () => servedStacks[envName].synth;
   const json = () => servedStacks[envName].json;
   const acr = `${config.pipeline.project}${envName}acr`;
@@ -212,7 +216,7 @@ describe.each(ENVIRONMENTS)('azure-%s with a pinned model and an API token (serv
 
   test('the serving identity reads models and registry only', () => {
     const reads = roleOf('Storage Blob Data Reader').find((r) => r.principal_id.includes('identity-serving'));
-    expect(reads.condition).toContain(`StringStartsWith '${azure.storage.models_path}'`);
+    expect(reads.condition).toContain(`StringStartsWith '${paths.models}'`);
     expect(reads.condition).toContain(`StringStartsWith '${FIXED_PREFIXES.registry}'`);
     expect(reads.condition).not.toContain(azure.storage.processed_path);
   });

@@ -43,7 +43,7 @@ describe('the cdktf app (cdktf.json "app": infra/cdktf/main.ts)', () => {
     }
   });
 
-  test('the app as cdktf runs it exits 1 with the naming problem and writes no stacks', () => {
+  test('the app as cdktf runs it exits 1 with the naming problem (found when the config loads) and writes no stacks', () => {
     const dir = copyConfig();
     editJson(path.join(dir, 'environments', 'qa.json'), (doc) => {
       doc.azure.storage.bucket = 'ml_stack_qa';
@@ -54,7 +54,7 @@ describe('the cdktf app (cdktf.json "app": infra/cdktf/main.ts)', () => {
       encoding: 'utf8',
     });
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('env qa: azure.storage.bucket: "ml_stack_qa" breaks the rule: 3-24 lowercase letters and digits');
+    expect(run.stderr).toMatch(/environments\/qa\.json: azure\.storage\.bucket: "ml_stack_qa" is not a valid Azure storage account name: 3-24 lowercase letters and digits/);
     expect(fs.existsSync(path.join(outdir, 'stacks'))).toBe(false);
   });
 

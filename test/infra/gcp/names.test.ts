@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Testing, type TerraformStack } from 'cdktf';
-import { loadProjectConfig, requireCloud } from '../../../config/load';
+import { ConfigError, loadProjectConfig, requireCloud } from '../../../config/load';
 import { ENVIRONMENTS } from '../../../config/schema';
 import { PlatformLimitError } from '../../../infra/cdktf/limits';
 import { gcpLimitProblems } from '../../../infra/gcp/limits';
@@ -19,12 +19,12 @@ function synthGcpWith(edit: (doc: any) => void, env = 'staging'): () => void {
   return () => buildCdktfApp({ configDir: dir, clouds: ['gcp'], backendEnv: {} });
 }
 
-test('a bucket name that breaks GCS rules fails synth naming env, key, rule and value', () => {
+test('a bucket name that breaks GCS rules fails when the config loads, before synth, naming file, key, rule and value', () => {
   const build = synthGcpWith((doc) => {
     doc.gcp.storage.bucket = 'Google_Data';
   });
-  expect(build).toThrow(InvalidNameError);
-  expect(build).toThrow(/env staging: gcp\.storage\.bucket: "Google_Data" breaks the rule: 3-63 characters .*config\/environments\/staging\.json/);
+  expect(build).toThrow(ConfigError);
+  expect(build).toThrow(/environments\/staging\.json: gcp\.storage\.bucket: "Google_Data" is not a valid Cloud Storage bucket name: 3-63 characters /);
 });
 
 test('every bad name is reported at once', () => {
@@ -36,6 +36,8 @@ test('every bad name is reported at once', () => {
     expect(err).toBeInstanceOf(InvalidNameError);
     const keys = (err as InvalidNameError).problems.map((p) => p.key);
     expect(keys).toContain('gcp.storage.bucket');
+    // Synth's own check (for a config that did not come through loadProjectConfig) names env, key, rule and value.
+    expect((err as Error).message).toMatch(/env prod: gcp\.storage\.bucket: "goog-x" breaks the rule: 3-63 characters .*config\/environments\/prod\.json/);
     expect(keys.filter((k) => k.startsWith('service account'))).toHaveLength(4);
     expect((err as InvalidNameError).problems.every((p) => p.env === 'prod')).toBe(true);
   }

@@ -25,7 +25,7 @@ import {
   type ContainerLaunch,
   type LaunchContext,
 } from '../../../runtime/contract/env';
-import { FIXED_PREFIXES } from '../../../runtime/contract/layout';
+import { FIXED_PREFIXES, storagePaths } from '../../../runtime/contract/layout';
 import { PINNED_VERSION, TOKEN_ENV, repoConfig, servedConfig } from '../cdktf-configs';
 import { copyConfig, editJson } from '../../helpers/tmp';
 import { all, only, synthGcpStacks, type SynthesizedGcpStack } from './synth';
@@ -54,6 +54,8 @@ const warningsOf = (construct: IConstruct): string[] =>
 describe.each(ENVIRONMENTS)('gcp-%s (repository config: ingestion_source set, no model pinned, no API token)', (envName) => {
   const env = config.environments[envName];
   const gcp = env.gcp!;
+  /** The project's prefixes in the bucket: what the stack grants. */
+  const paths = storagePaths(env, 'gcp', config.pipeline.project);
   const synth = () => stacks[envName].synth;
   const json = () => stacks[envName].json;
   const registry = `${gcp.region}-docker.pkg.dev/${gcp.project_id}/${config.pipeline.project}-${envName}`;
@@ -100,12 +102,12 @@ describe.each(ENVIRONMENTS)('gcp-%s (repository config: ingestion_source set, no
     for (const m of members) expect(m.condition.expression).toContain(`resource.name.startsWith("projects/_/buckets/${gcp.storage.bucket}/objects/`);
     const grantOf = (account: string, role: string) => members.find((m) => m.member.includes(account) && m.role === role)?.condition.expression;
     const writes = grantOf('sa-training', 'roles/storage.objectUser');
-    for (const prefix of [gcp.storage.models_path, gcp.storage.checkpoints_path, FIXED_PREFIXES.state, FIXED_PREFIXES.registry]) {
+    for (const prefix of [paths.models, paths.checkpoints, paths.state, paths.registry]) {
       expect(writes).toContain(`/objects/${prefix}")`);
     }
-    expect(writes).not.toContain(gcp.storage.raw_path);
-    expect(grantOf('sa-training', 'roles/storage.objectViewer')).toContain(`/objects/${gcp.storage.processed_path}")`);
-    expect(grantOf('sa-ingestion', 'roles/storage.objectUser')).toContain(`/objects/${gcp.storage.raw_path}")`);
+    expect(writes).not.toContain(paths.raw);
+    expect(grantOf('sa-training', 'roles/storage.objectViewer')).toContain(`/objects/${paths.processed}")`);
+    expect(grantOf('sa-ingestion', 'roles/storage.objectUser')).toContain(`/objects/${paths.raw}")`);
   });
 
   test('training job: exactly the contract launch (nothing else, no checkpoint variable), one L4 with Cloud Run sizing, timeout within 1 h', () => {
@@ -174,6 +176,8 @@ describe.each(ENVIRONMENTS)('gcp-%s (repository config: ingestion_source set, no
 describe.each(ENVIRONMENTS)('gcp-%s with a pinned model and an API token (served config)', (envName) => {
   const env = served.environments[envName];
   const gcp = env.gcp!;
+  /** The project's prefixes in the bucket: what the stack grants. */
+  const paths = storagePaths(env, 'gcp', served.pipeline.project);
   const json = () => servedStacks[envName].json;
   const synth = () => servedStacks[envName].synth;
 
@@ -199,7 +203,7 @@ describe.each(ENVIRONMENTS)('gcp-%s with a pinned model and an API token (served
   test('the serving account reads models and registry only', () => {
     const reads = all(json(), 'google_storage_bucket_iam_member').find((m) => m.member.includes('sa-serving'));
     expect(reads.role).toBe('roles/storage.objectViewer');
-    expect(reads.condition.expression).toContain(`/objects/${gcp.storage.models_path}")`);
+    expect(reads.condition.expression).toContain(`/objects/${paths.models}")`);
     expect(reads.condition.expression).toContain(`/objects/${FIXED_PREFIXES.registry}")`);
     expect(reads.condition.expression).not.toContain(gcp.storage.processed_path);
   });
