@@ -60,7 +60,8 @@ type WorkerMessage =
   | { type: 'mlstack:ready'; url: string }
   | { type: 'mlstack:failed'; message: string; code?: string; exitCode: number }
   | { type: 'mlstack:metrics-request'; id: number };
-type PrimaryMessage = { type: 'mlstack:metrics'; id: number; text?: string; error?: string } | { type: 'mlstack:all-ready' };
+type MetricsAnswer = { type: 'mlstack:metrics'; id: number; text?: string; error?: string };
+type PrimaryMessage = MetricsAnswer | { type: 'mlstack:all-ready' };
 
 /** A worker that exits this often within a minute after being ready is not restarted again. */
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -241,12 +242,7 @@ export function startServingPrimary(workers: number, logger: Logger): ServingPri
   return { whenReady: supervisor.whenReady, done: supervisor.done, stop: () => supervisor.stop() };
 }
 
-/**
- * Worker side: `renderMetrics` for startServer (asks the primary for the cluster-wide sum),
- * `announceReady` to call once the model is loaded, and signal handling that never lets a second
- * signal (the terminal's SIGINT plus the primary's SIGTERM) kill a worker mid-drain.
- */
-export function servingWorkerHooks(): {
+export interface ServingWorkerHooks {
   renderMetrics: (local: Registry) => Promise<string>;
   /** What this worker reports when the primary collects every worker's metrics; call as soon as the server exists. */
   shareMetrics: (local: Registry) => void;
@@ -263,19 +259,62 @@ export function servingWorkerHooks(): {
   exit: (code: number) => void;
   /** True once SIGTERM or SIGINT reached this worker (possibly before its server existed to drain). */
   stopRequested: () => boolean;
-} {
-  new AggregatorRegistry(); // installs the worker's reply to the primary's metrics requests
+}
+
+/** Requests the cluster-wide metrics from the primary; its answers come back through `settle`. */
+function primaryMetricsRequests(): { request: (local: Registry) => Promise<string>; settle: (message: MetricsAnswer) => void } {
   let nextId = 0;
   const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  return {
+    settle(message) {
+      const waiter = pending.get(message.id);
+      if (!waiter) return;
+      pending.delete(message.id);
+      if (message.error !== undefined) waiter.reject(new Error(message.error));
+      else waiter.resolve(message.text ?? '');
+    },
+    request(local) {
+      // The primary is gone (the worker is draining on its own): this worker's figures are all there is.
+      if (!process.connected || !process.send) return local.metrics();
+      const id = nextId++;
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error('the serving primary did not answer the metrics request within 5 s'));
+        }, METRICS_TIMEOUT_MS);
+        pending.set(id, {
+          resolve: (text) => (clearTimeout(timer), resolve(text)),
+          reject: (err) => (clearTimeout(timer), reject(err)),
+        });
+        process.send?.({ type: 'mlstack:metrics-request', id } satisfies WorkerMessage);
+      });
+    },
+  };
+}
+
+/** Ends the worker once stdout and stderr are flushed; the first call wins, a recorded failure's code over `code`. */
+function flushedExit(failureCode: () => number | undefined): (code: number) => void {
+  let exiting = false;
+  return (code) => {
+    if (exiting) return;
+    exiting = true;
+    const flushed = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => (stream.writable ? stream.write('', () => resolve()) : resolve()));
+    void Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => process.exit(failureCode() ?? code));
+  };
+}
+
+/**
+ * Worker side: `renderMetrics` for startServer (asks the primary for the cluster-wide sum),
+ * `announceReady` to call once the model is loaded, and signal handling that never lets a second
+ * signal (the terminal's SIGINT plus the primary's SIGTERM) kill a worker mid-drain.
+ */
+export function servingWorkerHooks(): ServingWorkerHooks {
+  new AggregatorRegistry(); // installs the worker's reply to the primary's metrics requests
+  const metrics = primaryMetricsRequests();
   let allReady = false;
   process.on('message', (message: PrimaryMessage) => {
     if (message?.type === 'mlstack:all-ready') allReady = true;
-    if (message?.type !== 'mlstack:metrics') return;
-    const waiter = pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id);
-    if (message.error !== undefined) waiter.reject(new Error(message.error));
-    else waiter.resolve(message.text ?? '');
+    if (message?.type === 'mlstack:metrics') metrics.settle(message);
   });
   // Never let a signal kill a worker; remember it, so one that arrives before the server exists still stops it.
   let stopRequested = false;
@@ -285,13 +324,7 @@ export function servingWorkerHooks(): {
   process.on('SIGINT', remember);
   process.on('SIGTERM', remember);
   let failureCode: number | undefined;
-  let exiting = false;
-  const exit = (code: number): void => {
-    if (exiting) return;
-    exiting = true;
-    const flushed = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => (stream.writable ? stream.write('', () => resolve()) : resolve()));
-    void Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => process.exit(failureCode ?? code));
-  };
+  const exit = flushedExit(() => failureCode);
   return {
     exit,
     stopRequested: () => stopRequested,
@@ -315,22 +348,7 @@ export function servingWorkerHooks(): {
     shareMetrics(local) {
       AggregatorRegistry.setRegistries([local]);
     },
-    renderMetrics(local) {
-      // The primary is gone (the worker is draining on its own): this worker's figures are all there is.
-      if (!process.connected || !process.send) return local.metrics();
-      const id = nextId++;
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error('the serving primary did not answer the metrics request within 5 s'));
-        }, METRICS_TIMEOUT_MS);
-        pending.set(id, {
-          resolve: (text) => (clearTimeout(timer), resolve(text)),
-          reject: (err) => (clearTimeout(timer), reject(err)),
-        });
-        process.send?.({ type: 'mlstack:metrics-request', id } satisfies WorkerMessage);
-      });
-    },
+    renderMetrics: metrics.request,
     announceReady(url) {
       process.send?.({ type: 'mlstack:ready', url } satisfies WorkerMessage);
     },
