@@ -14,7 +14,7 @@
  * run so a sawtooth can be told from a climb; --memory-only skips the latency cells. Load comes from wrk when
  * installed, else from a Node keep-alive generator (then every server shares the generator's CPU cost alike).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../runtime/model/tf';
 import { parse } from 'csv-parse/sync';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

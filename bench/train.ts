@@ -5,7 +5,7 @@
  *
  *   node bin/run-ts.js bench/train.ts [--rows 20000] [--epochs 3]
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../runtime/model/tf';
 import { trainingParamsSchema, type TrainingParams } from '../config/schema';
 import { selectBackend, type BackendName } from '../runtime/training/backend';
 import { runEpoch } from '../runtime/training';
@@ -25,7 +25,7 @@ const BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 async function samplesPerSecond(inputDim: number, params: TrainingParams, rows: number, epochs: number): Promise<number> {
   const x = tf.randomNormal([rows, inputDim], 0, 1, 'float32', 1) as tf.Tensor2D;
-  const y = tf.randomUniform([rows, 1], 0, 1, 'float32', 2).round() as tf.Tensor2D;
+  const y = tf.round(tf.randomUniform([rows, 1], 0, 1, 'float32', 2)) as tf.Tensor2D;
   const model = buildModel({ task: 'binary', inputDim, outputUnits: 1 }, params, 42);
   const rates: number[] = [];
   for (let e = 0; e <= epochs; e++) {

@@ -47,11 +47,14 @@ export const ALWAYS_EXTERNAL = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-
 /** The exact versions the GPU image installs next to its bundle (they must match what was bundled against). */
 export function tensorflowVersions(root: string = REPO_ROOT): Record<string, string> {
   const version = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-  const tfjs = version('@tensorflow/tfjs');
+  const core = version('@tensorflow/tfjs-core');
   return {
-    '@tensorflow/tfjs': tfjs,
+    '@tensorflow/tfjs-core': core,
+    '@tensorflow/tfjs-layers': version('@tensorflow/tfjs-layers'),
+    '@tensorflow/tfjs-backend-cpu': version('@tensorflow/tfjs-backend-cpu'),
     '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
-    '@tensorflow/tfjs-node-gpu': tfjs,
+    // tfjs-node-gpu registers its kernels with the tfjs-core it finds: the same release, so npm installs one copy.
+    '@tensorflow/tfjs-node-gpu': core,
   };
 }
 

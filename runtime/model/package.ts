@@ -17,7 +17,7 @@
  * Regression models predict the target in its original units (the target scaling is folded
  * into the last layer when the package is written).
  */
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from './tf';
 import type { ObjectStore } from '../storage/object-store';
 import { checkFile, checkListing, digestOf, MANIFEST_FILE, packageLabel, PackageInvalidError, readManifest, verifyFileStream, writeManifest, type PackageTrust } from './manifest';
 import { validatePackageDocs } from './package-schema';
@@ -95,8 +95,9 @@ function withSlash(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
+/** TF.js on first use only: reading a package's metadata or weights (serving) never needs it. */
 async function loadTf(): Promise<typeof tfTypes> {
-  return import('@tensorflow/tfjs');
+  return require('./tf') as typeof tfTypes;
 }
 
 /** Serialises a LayersModel into model.json + one weights buffer through a custom save handler. */

@@ -6,7 +6,7 @@
  * installs @tensorflow/tfjs-node-gpu at build time and this module loads it by name.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { Logger } from '../common/logger';
 import { ENV } from '../contract/env';
 import { silentLogger } from '../common/logger';

@@ -10,7 +10,7 @@
  * (e.g. a partial sync from /opt/ml/checkpoints), which is then skipped for the previous one.
  */
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { Logger } from '../common/logger';
 import type { ObjectStore } from '../storage/object-store';
 import { stableStringify } from './data';

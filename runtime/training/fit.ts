@@ -3,7 +3,7 @@
  * reduce-on-plateau on the monitored metric, the epoch log and a checkpoint after every epoch
  * (a run with the same id resumes from the newest one).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { TrainingParams } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import type { TaskKind } from '../model/package';
@@ -110,15 +110,15 @@ export async function runEpoch(
       if (signal?.aborted) break;
       const size = Math.min(params.batch_size, n - start);
       tf.tidy(() => {
-        const xb = xs.slice([start, 0], [size, xs.shape[1]]);
-        const yb = ys.slice([start, 0], [size, ys.shape[1]]);
+        const xb = tf.slice(xs, [start, 0], [size, xs.shape[1]]);
+        const yb = tf.slice(ys, [start, 0], [size, ys.shape[1]]);
         const loss = optimizer.minimize(() => {
           const pred = model.apply(xb, { training: true }) as tf.Tensor;
           let l = tf.mean(lossFn(yb as tf.Tensor2D, pred as tf.Tensor2D)) as tf.Scalar;
-          if (params.l2 > 0) for (const k of kernels) l = l.add(tf.sum(tf.square(k.read())).mul(params.l2));
+          if (params.l2 > 0) for (const k of kernels) l = tf.add(l, tf.mul(tf.sum(tf.square(k.read())), params.l2));
           return l;
         }, true) as tf.Scalar;
-        total.assign(total.add(loss.mul(size)));
+        total.assign(tf.add(total, tf.mul(loss, size)));
       });
     }
     return ((await total.data())[0] as number) / n;

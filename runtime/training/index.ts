@@ -4,7 +4,7 @@
  * -> model package + HTML report. train() composes the three steps (prepare.ts, fit.ts,
  * package-run.ts); what a run shows goes through a ProgressReporter (progress.ts), never from the steps.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import { trainingParamsSchema, type ProjectConfig, type TrainingParams } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
 import type { TaskKind } from '../model/package';

@@ -1,5 +1,5 @@
 /** The network from config: a plain Sequential of Dense (+ Dropout) layers, seeded. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { TrainingParams } from '../../config/schema';
 import type { Activation, TaskKind } from '../model/package';
 
@@ -61,5 +61,5 @@ export function layerSummary(params: TrainingParams, task: TaskKind, outputUnits
 export function foldTargetScaling(model: tf.LayersModel, mean: number, std: number): void {
   const last = model.layers[model.layers.length - 1];
   const [kernel, bias] = last.getWeights();
-  tf.tidy(() => last.setWeights([kernel.mul(std), bias.mul(std).add(mean)]));
+  tf.tidy(() => last.setWeights([tf.mul(kernel, std), tf.add(tf.mul(bias, std), mean)]));
 }

@@ -2,7 +2,7 @@
  * Training's last step: the fitted model evaluated on the held-out test split, timed and sized,
  * and written as a model package with its metadata, lineage, metrics and HTML report.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
 import { serializeModel, writeModelPackage, type ModelMetadata, type TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';

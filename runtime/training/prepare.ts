@@ -2,7 +2,7 @@
  * Training's first step: processed CSV -> labelled rows -> train / validation / test splits ->
  * preprocessing fitted on the train split -> the three matrices the fit loop and evaluation use.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../model/tf';
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import type { TaskKind } from '../model/package';
@@ -54,7 +54,7 @@ function matrices(state: PreprocessingState, rows: Row[], indices: number[], y: 
   const labels = Float64Array.from(indices, (i) => y[i]);
   let yt: tf.Tensor2D;
   if (task === 'multiclass') {
-    yt = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), classes).toFloat() as tf.Tensor2D);
+    yt = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), classes), 'float32') as tf.Tensor2D);
   } else {
     const values = scale ? labels.map((v) => (v - scale.mean) / scale.std) : labels;
     yt = tf.tensor2d(Float32Array.from(values), [indices.length, 1]);

@@ -74,7 +74,7 @@ describe('mlstack --help', () => {
   });
 
   it('loads no TF.js, cloud SDK or config schema: only commander and the command definitions', () => {
-    expect(help.packages.has('@tensorflow/tfjs')).toBe(false);
+    expect([...help.packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
     expect(help.packages.has('zod')).toBe(false);
     // esbuild only when bin/ts-require.js has a file to compile (a cold cache).
     expect([...help.packages].filter((p) => p !== 'esbuild')).toEqual(['commander']);
@@ -91,7 +91,7 @@ describe('a command loads its implementation when it runs', () => {
     expect(run.status).toBe(0);
     expect(run.packages.has('zod')).toBe(true);
     expect(run.sources).toContain('config/schema.ts');
-    expect(run.packages.has('@tensorflow/tfjs')).toBe(false);
+    expect([...run.packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([]);
   });
 
   it('a usage error raised in an action still exits 2 with its message', () => {

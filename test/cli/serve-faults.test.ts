@@ -5,7 +5,7 @@
  * - SIGTERM under load drains every in-flight request, then the primary exits 0 promptly.
  * Each run is a child process in its own process group, so "no worker survives" is "the group is empty".
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { usableCores } from '../../runtime/serving/cluster';

@@ -30,7 +30,9 @@ describe('containers/build.ts', () => {
     expect(bundleCodeVersion(REPO_ROOT, { MLSTACK_CODE_VERSION: 'v9' })).toBe('v9');
     expect(bundleCodeVersion(REPO_ROOT, {})).toMatch(/^\d+\.\d+\.\d+(\+[0-9a-f]{12})?$/);
     expect(tensorflowVersions()).toEqual({
-      '@tensorflow/tfjs': expect.stringMatching(/^4\.22\./),
+      '@tensorflow/tfjs-core': expect.stringMatching(/^4\.22\./),
+      '@tensorflow/tfjs-layers': expect.stringMatching(/^4\.22\./),
+      '@tensorflow/tfjs-backend-cpu': expect.stringMatching(/^4\.22\./),
       '@tensorflow/tfjs-backend-wasm': expect.stringMatching(/^4\.22\./),
       '@tensorflow/tfjs-node-gpu': expect.stringMatching(/^4\.22\./),
     });

@@ -5,7 +5,7 @@
  * container contract: GET /ping 200 and POST /invocations on the configured port,
  * the model read from the /opt/ml/model-equivalent folder, drain and exit 0 on SIGTERM.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort } from '../helpers/moto';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import fc from 'fast-check';
 import { seededRandom } from '../../runtime/common/random';
 import { chooseImplementation, createDenseForward, denseSimdModule, FORWARD_ENV } from '../../runtime/model/dense-forward';

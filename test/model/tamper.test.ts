@@ -22,7 +22,7 @@ import { train } from '../../runtime/training';
 import { runCli, startServeCli } from '../helpers/cli';
 import { makeTempDir } from '../helpers/tmp';
 import { churnCsv } from '../training/synthetic';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 
 const project = loadProjectConfig(path.resolve(__dirname, '..', '..', 'config'));
 const PROJECT = project.pipeline.project;

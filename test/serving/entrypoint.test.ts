@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { exitOnSignals, modelSource, serveFromEnvironment, servingLimits } from '../../runtime/serving/entrypoint';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import * as http from 'node:http';
 import { writeModelPackage, type ModelMetadata, type TaskKind } from '../../runtime/model/package';
 import { LocalObjectStore } from '../../runtime/storage/local-store';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import { loadPredictor } from '../../runtime/serving/load';
 import { startServer, type RunningServer } from '../../runtime/serving/server';
 import { makeTempDir } from '../helpers/tmp';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadPredictor } from '../../runtime/serving/load';

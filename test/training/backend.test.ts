@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 import { GpuRequiredError, selectBackend, type ModuleLoader } from '../../runtime/training/backend';
 
 /** Simulates the native packages being absent or broken, as on this machine and any CPU-only host. */

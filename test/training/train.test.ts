@@ -9,7 +9,7 @@ import { transformRows } from '../../runtime/model/preprocessing';
 import { runPackagePrefix } from '../../runtime/contract/layout';
 import { makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../runtime/model/tf';
 
 /** Collects what train() writes as metric lines. */
 function sink(): { stream: Writable; lines: string[] } {
