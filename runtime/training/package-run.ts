@@ -80,7 +80,7 @@ function dataUriOf(store: ObjectStore, keys: string[]): string {
   return keys.length === 1 ? store.uri(keys[0]) : store.uri(commonPrefix(keys) || keys[0]);
 }
 
-function metadataOf(input: PackageInput, codeVersionText: string): ModelMetadata {
+function metadataOf(input: PackageInput, lineage: { code_version: string; data_uri: string }): ModelMetadata {
   const { pipeline, prepared } = input;
   return {
     format_version: 1,
@@ -97,7 +97,8 @@ function metadataOf(input: PackageInput, codeVersionText: string): ModelMetadata
     run_id: input.runId,
     data_hash: prepared.dataHash,
     config_hash: prepared.configHash,
-    code_version: codeVersionText,
+    code_version: lineage.code_version,
+    data_uri: lineage.data_uri,
     backend: input.backend,
   };
 }
@@ -121,7 +122,7 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     data_uri: dataUriOf(input.dataStore, input.dataKeys),
     parent_run: input.parentRun,
   };
-  const metadata = metadataOf(input, lineage.code_version);
+  const metadata = metadataOf(input, lineage);
   const reportHtml = renderReport({
     title: `${pipeline.project}: training run ${input.runId}`,
     runId: input.runId,
