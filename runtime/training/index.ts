@@ -88,6 +88,11 @@ export function resolveTrainingParams(base: TrainingParams, overrides: Partial<T
   return parsed.data;
 }
 
+/** URIs of what a run wrote, for its tracking record. */
+function runArtifacts(store: ObjectStore, packagePrefix: string): Record<string, string> {
+  return { package: packagePrefix ? store.uri(packagePrefix) : store.root, report: store.uri(`${packagePrefix}report.html`), epoch_log: store.uri(`${packagePrefix}epochs.jsonl`) };
+}
+
 /** Trains on `dataKeys`, resuming from this run's checkpoints, and writes the model package to packagePrefix. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const logger = opts.logger ?? silentLogger;
@@ -117,21 +122,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   disposePrepared(prepared);
   tf.dispose(fitted.bestWeights);
   fitted.model.dispose();
-  logger.info({ run: opts.runId, package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, metrics: run.metrics }, 'training finished');
+  logger.info({ run: opts.runId, package: runArtifacts(opts.store, packagePrefix).package, metrics: run.metrics }, 'training finished');
   const { state } = fitted;
   const validation = Object.fromEntries(Object.entries(run.validation).filter(([k]) => k.startsWith('val_')));
   const trackingKey = opts.tracking
     ? await trackRun({
-        target: opts.tracking,
-        pipeline,
-        params,
-        runId: opts.runId,
-        clock,
-        epochs: state.history,
-        metrics: run.metrics,
-        validation,
-        backend: backend.name,
-        artifacts: { package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, report: opts.store.uri(`${packagePrefix}report.html`), epoch_log: opts.store.uri(`${packagePrefix}epochs.jsonl`) },
+        target: opts.tracking, pipeline, params, runId: opts.runId, clock, epochs: state.history, metrics: run.metrics, validation, backend: backend.name,
+        artifacts: runArtifacts(opts.store, packagePrefix),
         lineage: { data_uri: run.dataUri, data_hash: prepared.dataHash, config_hash: prepared.configHash, parent_run: opts.parentRun ?? null },
       })
     : null;
