@@ -7,6 +7,8 @@ import type { RocPoint } from './metrics';
 
 export interface ReportInput {
   title: string;
+  /** A line under the title, e.g. "evaluated on: holdout.csv (overlaps the training data)". */
+  subtitle?: string;
   runId: string;
   task: string;
   metrics: Record<string, number>;
@@ -160,6 +162,7 @@ export function renderReport(input: ReportInput): string {
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
+${input.subtitle ? `<p id="evaluated-on">${escapeHtml(input.subtitle)}</p>` : ''}
 <p>run <code>${escapeHtml(input.runId)}</code>, task ${escapeHtml(input.task)}</p>
 <h2>Metrics (test split)</h2><table id="metrics">${metricRows}</table>
 <h2>Loss curves</h2>${lossCurveSvg(input.history)}

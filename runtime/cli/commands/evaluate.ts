@@ -41,8 +41,8 @@ export function registerEvaluateCommand(program: Command): void {
       const where = await resolvePackage(ctx, opts.model);
       const pkg = await readModelPackage(where.store, where.prefix, { registered: where.registered });
       const data = ctx ? await resolveData(ctx, opts.data) : await resolveData({ store: where.store } as never, opts.data);
-      const { rows } = await loadCsvRows(data.store, data.keys);
-      const result = evaluatePackage(pkg, rows, opts.data);
+      const { rows, dataHash } = await loadCsvRows(data.store, data.keys);
+      const result = evaluatePackage(pkg, rows, opts.data, { model: where.version ?? opts.model, dataHash });
       if (opts.report) fs.writeFileSync(opts.report, result.reportHtml);
       if (opts.json) {
         process.stdout.write(JSON.stringify({ model: where.version ?? opts.model, rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null }, null, 2) + '\n');
