@@ -25,6 +25,8 @@ export interface EvaluationLabels {
   model?: string;
   /** The evaluated data's hash: equal to the package's data hash means the rows overlap the training data. */
   dataHash?: string;
+  /** Another model's metrics on the same rows, shown side by side. */
+  compare?: { label: string; metrics: Record<string, number> };
 }
 
 /** The report's title and "evaluated on" line: the model as asked for, and whether the data is the training data. */
@@ -78,6 +80,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
   metrics = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
   const reportHtml = renderReport({
     ...evaluationHeading(pkg, dataLabel, labels),
+    ...(labels.compare ? { comparison: { labels: [labels.model ?? `run ${metadata.run_id}`, labels.compare.label], metrics: labels.compare.metrics } } : {}),
     ...curves,
     runId: metadata.run_id,
     task: metadata.task,

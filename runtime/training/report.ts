@@ -24,6 +24,8 @@ export interface ReportInput {
   thresholds?: ThresholdRow[];
   /** Rows per class in the training split and in the evaluated split. */
   balance?: { train: Record<string, number>; test: Record<string, number> };
+  /** Another model's metrics on the same rows: labels are [this model, the other]. */
+  comparison?: { labels: [string, string]; metrics: Record<string, number> };
 }
 
 const W = 420;
@@ -121,6 +123,16 @@ function keyValueTable(id: string, record: Record<string, unknown>): string {
     .join('')}</table>`;
 }
 
+/** This model's metrics beside another's on the same rows, with the difference (this minus other). */
+function comparisonSection(input: ReportInput): string {
+  const c = input.comparison;
+  if (!c) return '';
+  const rows = Object.keys(input.metrics)
+    .filter((k) => typeof c.metrics[k] === 'number')
+    .map((k) => ({ metric: k, [c.labels[0]]: input.metrics[k], [c.labels[1]]: c.metrics[k], difference: Number((input.metrics[k] - c.metrics[k]).toFixed(6)) }));
+  return `<h2>Side by side: ${escapeHtml(c.labels[0])} vs ${escapeHtml(c.labels[1])} (same rows)</h2>${recordTable('comparison', rows)}`;
+}
+
 /** The sections only some tasks have: hyperparameters, class balance, PR, calibration and the threshold table. */
 function extraSections(input: ReportInput): string {
   const balance = input.balance
@@ -130,6 +142,7 @@ function extraSections(input: ReportInput): string {
       )}`
     : '';
   return [
+    comparisonSection(input),
     input.params ? `<h2>Hyperparameters</h2>${keyValueTable('hyperparameters', input.params)}` : '',
     balance,
     input.pr ? `<h2>Precision-recall curve (test split)</h2>${prCurveSvg(input.pr)}` : '',

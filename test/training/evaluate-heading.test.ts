@@ -31,4 +31,32 @@ describe('evaluate report heading', () => {
     expect(onHoldout).toContain('<h1>mlstack: evaluation of h1</h1>');
     expect(onHoldout).toContain(`<p id="evaluated-on">evaluated on: ${holdout}</p>`);
   }, 60_000);
+
+  it('sets another version beside the evaluated one: --compare, else the version pinned in --env', async () => {
+    process.env.MLSTACK_LOG_LEVEL = 'silent';
+    const configDir = copyConfig();
+    editJson(path.join(configDir, 'pipeline.json'), (doc) => Object.assign(doc.training_params, { epochs: 1, batch_size: 32 }));
+    editJson(path.join(configDir, 'environments', 'dev.json'), (doc) => (doc.model_version = 'v1'));
+    const dir = makeTempDir('mlstack-eval-compare-');
+    const data = path.join(dir, 'data.csv');
+    fs.writeFileSync(data, churnCsv(300, 12));
+    const args = ['--env', 'dev', '--cloud', 'local', '--workdir', path.join(dir, 'wd'), '--config-dir', configDir];
+    for (const [run, lr] of [['c1', '0.01'], ['c2', '0.002']]) {
+      const trainArgs = ['train', ...args, '--data', data, '--run-id', run, '--register', '--json'];
+      editJson(path.join(configDir, 'pipeline.json'), (doc) => (doc.training_params.learning_rate = Number(lr)));
+      expect((await runCli(trainArgs)).code).toBe(0);
+    }
+    const v1 = JSON.parse((await runCli(['evaluate', ...args, '--model', 'v1', '--data', data, '--json'])).stdout);
+    expect(v1.compare).toBeNull();
+    const file = path.join(dir, 'v2.html');
+    const v2 = JSON.parse((await runCli(['evaluate', ...args, '--model', 'v2', '--data', data, '--report', file, '--json'])).stdout);
+    expect(v2.compare).toEqual({ version: 'v1', metrics: v1.metrics });
+    const html = fs.readFileSync(file, 'utf8');
+    expect(html).toContain('<h2>Side by side: v2 vs v1 (same rows)</h2><table id="comparison"><tr><th>metric</th><th>v2</th><th>v1</th><th>difference</th></tr>');
+    expect(html).toContain(`<tr><td>auc</td><td>${v2.metrics.auc.toFixed(4)}</td><td>${v1.metrics.auc.toFixed(4)}</td>`);
+    const explicit = JSON.parse((await runCli(['evaluate', ...args, '--model', 'v1', '--data', data, '--compare', 'v2', '--json'])).stdout);
+    expect(explicit.compare).toEqual({ version: 'v2', metrics: v2.metrics });
+    const noEnv = await runCli(['evaluate', '--model', path.join(dir, 'wd'), '--data', data, '--compare', 'v2']);
+    expect([noEnv.code, noEnv.stderr]).toEqual([2, expect.stringContaining('--compare v2 names a registry version: pass --env')]);
+  }, 90_000);
 });
