@@ -11,6 +11,7 @@
  *   <checkpoints><project>/<run>/                         training checkpoints (resume after preemption)
  *   registry/<project>/claims/<version>                   registration: the version number, taken first
  *   registry/<project>/versions/<version>.json            the registry record of a version, written last
+ *   tracking/<project>/runs/<run>.json                    tracking: one training run's parameters, metrics and lineage
  *   state/<project>/                                      ingestion watermarks, tuning studies
  *   data-capture/<endpoint>/                              requests and responses captured at the endpoint
  */
@@ -31,6 +32,7 @@ export const EVALUATION_FILE = 'evaluation.json';
 /** Prefixes whose place is fixed (not configurable per environment). */
 export const FIXED_PREFIXES = {
   registry: 'registry/',
+  tracking: 'tracking/',
   state: 'state/',
   dataCapture: 'data-capture/',
 } as const;
@@ -51,6 +53,8 @@ export interface StoragePaths {
   checkpoints: string;
   /** Model registry records. */
   registry: string;
+  /** Tracked runs (experiment = project), beside the registry. */
+  tracking: string;
   /** Ingestion state (watermarks) and tuning studies. */
   state: string;
   /** Captured endpoint traffic. */
@@ -145,6 +149,16 @@ export function registryClaimsPrefix(paths: Pick<StoragePaths, 'registry'>, proj
 /** `registry/<project>/claims/<version>`: taken (create-if-absent) before a version's files are written. */
 export function registryClaimKey(paths: Pick<StoragePaths, 'registry'>, project: string, version: string): string {
   return `${registryClaimsPrefix(paths, project)}${version}`;
+}
+
+/** `tracking/<project>/runs/`: the tracked runs of a project (its experiment). */
+export function trackingRunsPrefix(paths: Pick<StoragePaths, 'tracking'>, project: string): string {
+  return `${paths.tracking}${project}/runs/`;
+}
+
+/** `tracking/<project>/runs/<run>.json`: one run's record, rewritten whole (atomically) when the run ends. */
+export function trackingRunKey(paths: Pick<StoragePaths, 'tracking'>, project: string, runId: string): string {
+  return `${trackingRunsPrefix(paths, project)}${runId}.json`;
 }
 
 /** The root URI of an environment's bucket on a cloud: s3://bucket, gs://bucket or az://account/container. */

@@ -29,6 +29,7 @@ const metadataSchema = z.object({
   data_hash: z.string(),
   config_hash: z.string(),
   code_version: z.string(),
+  data_uri: z.string().optional(),
   backend: z.string(),
 });
 

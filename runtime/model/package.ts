@@ -51,6 +51,8 @@ export interface ModelMetadata {
   data_hash: string;
   config_hash: string;
   code_version: string;
+  /** The processed data trained on (a CSV object's URI or the folder of them); absent in packages from before it was recorded. */
+  data_uri?: string;
   /** The tf backend that trained the model (tensorflow-gpu, tensorflow, wasm, cpu). */
   backend: string;
 }

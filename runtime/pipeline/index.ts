@@ -152,6 +152,7 @@ function trainStage({ ctx, clock, runId, logger, opts }: PipelineState, ingested
         checkpointsPrefix: ctx.paths.checkpoints,
         logger,
         progress: opts.progress ?? 'none',
+        tracking: { store: ctx.store, source: 'pipeline', env: ctx.envName, cloud: ctx.cloud },
       }),
     (r) => `${r.epochs} epochs on ${r.backend}`,
   );

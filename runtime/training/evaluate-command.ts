@@ -82,7 +82,8 @@ export async function evaluateModelDir(opts: EvaluateCommandOptions): Promise<Ev
   const dataStore = new LocalObjectStore(path.resolve(opts.dataDir));
   const loaded = await loadCsvRows(dataStore, await resolveCsvKeys(dataStore, ''));
   const { rows, split } = rowsToScore(pkg, loaded.rows, loaded.dataHash, opts.project);
-  const result = evaluatePackage(pkg, rows, `${opts.dataDir} (${split === 'test' ? 'test split' : 'all rows'})`);
+  // Scoring only the test split of the training data is not an overlap; all rows of it would be.
+  const result = evaluatePackage(pkg, rows, `${opts.dataDir} (${split === 'test' ? 'test split' : 'all rows'})`, split === 'test' ? {} : { dataHash: loaded.dataHash });
   const doc = modelQualityStatistics(pkg, result, split);
   fs.mkdirSync(opts.outputDir, { recursive: true });
   fs.writeFileSync(path.join(opts.outputDir, EVALUATION_FILE), `${JSON.stringify(doc, null, 2)}\n`);

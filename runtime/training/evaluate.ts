@@ -5,7 +5,8 @@
 import { denseForward, readDenseLayers, type ModelPackage } from '../model/package';
 import { isMissing, transformRows, validateInputRow } from '../model/preprocessing';
 import { binaryMetrics, multiclassMetrics, regressionMetrics, rocCurve, type RocPoint } from './metrics';
-import { renderReport } from './report';
+import { calibrationBins, prCurve, thresholdTable } from './curves';
+import { renderReport, type ReportInput } from './report';
 import { round } from './telemetry';
 import type { Row } from './data';
 import { InvalidInputError } from '../common/errors';
@@ -18,7 +19,24 @@ export interface EvaluationResult {
   reportHtml: string;
 }
 
-export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'evaluation data'): EvaluationResult {
+/** What the report's title and "evaluated on" line name. */
+export interface EvaluationLabels {
+  /** The model as it was asked for (a version such as v3, a run id, a folder); default: the package's run. */
+  model?: string;
+  /** The evaluated data's hash: equal to the package's data hash means the rows overlap the training data. */
+  dataHash?: string;
+  /** Another model's metrics on the same rows, shown side by side. */
+  compare?: { label: string; metrics: Record<string, number> };
+}
+
+/** The report's title and "evaluated on" line: the model as asked for, and whether the data is the training data. */
+export function evaluationHeading(pkg: ModelPackage, dataLabel: string, labels: EvaluationLabels): Pick<ReportInput, 'title' | 'subtitle'> {
+  const model = labels.model ?? `run ${pkg.metadata.run_id}`;
+  const overlap = labels.dataHash !== undefined && labels.dataHash === pkg.metadata.data_hash ? ' (overlaps the training data)' : '';
+  return { title: `${pkg.metadata.project}: evaluation of ${model}`, subtitle: `evaluated on: ${dataLabel}${overlap}` };
+}
+
+export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'evaluation data', labels: EvaluationLabels = {}): EvaluationResult {
   const { metadata } = pkg;
   const labelled = rows.filter((r) => !isMissing(r[metadata.target]));
   if (labelled.length === 0) throw new InvalidInputError(`${dataLabel} has no rows with the target column "${metadata.target}"`);
@@ -31,6 +49,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
   let metrics: Record<string, number>;
   let confusion: EvaluationResult['confusion'];
   let roc: RocPoint[] | undefined;
+  let curves: Pick<ReportInput, 'pr' | 'calibration' | 'thresholds'> = {};
   if (metadata.task === 'regression') {
     const actual = labelled.map((r, i) => {
       const n = Number(r[metadata.target]);
@@ -51,6 +70,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
       metrics = m;
       confusion = { labels: metadata.classes, matrix };
       roc = rocCurve(labels, out);
+      curves = { pr: prCurve(labels, out), calibration: calibrationBins(labels, out), thresholds: thresholdTable(labels, out) };
     } else {
       const { confusion: matrix, ...m } = multiclassMetrics(labels, out, metadata.classes.length);
       metrics = m;
@@ -59,7 +79,9 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
   }
   metrics = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)]));
   const reportHtml = renderReport({
-    title: `${metadata.project}: evaluation of run ${metadata.run_id}`,
+    ...evaluationHeading(pkg, dataLabel, labels),
+    ...(labels.compare ? { comparison: { labels: [labels.model ?? `run ${metadata.run_id}`, labels.compare.label], metrics: labels.compare.metrics } } : {}),
+    ...curves,
     runId: metadata.run_id,
     task: metadata.task,
     metrics,

@@ -11,7 +11,7 @@ import type { ObjectStore } from '../storage/object-store';
 import { restoreLatestCheckpoint, saveCheckpoint, type EpochRecord, type LoopState } from './checkpoint';
 import { seededRandom, shuffledIndices } from './data';
 import { binaryMetrics, multiclassMetrics, regressionMetrics } from './metrics';
-import { buildModel, foldTargetScaling } from './model';
+import { buildModel, foldTargetScaling, reseedDropout } from './model';
 import type { Matrices, PreparedData, TargetScale } from './prepare';
 import type { ProgressReporter } from './progress';
 import { round, SystemSampler } from './telemetry';
@@ -97,6 +97,8 @@ export async function runEpoch(
   params: TrainingParams,
   task: TaskKind,
   signal?: AbortSignal,
+  /** Seeds the dropout masks of this epoch (batch b uses dropoutSeed + b); the fit loop passes one per (seed, epoch). */
+  dropoutSeed = 0,
 ): Promise<number> {
   const n = order.length;
   const kernels = model.layers.filter((l) => l.getClassName() === 'Dense').map((l) => l.trainableWeights[0]);
@@ -109,6 +111,7 @@ export async function runEpoch(
     for (let start = 0; start < n; start += params.batch_size) {
       if (signal?.aborted) break;
       const size = Math.min(params.batch_size, n - start);
+      reseedDropout(model, dropoutSeed + start / params.batch_size);
       tf.tidy(() => {
         const xb = tf.slice(xs, [start, 0], [size, xs.shape[1]]);
         const yb = tf.slice(ys, [start, 0], [size, ys.shape[1]]);
@@ -183,7 +186,7 @@ export async function fitModel(input: FitInput): Promise<FittedModel> {
       if (signal?.aborted) throw new TrainingAbortedError(state.epoch);
       const epoch = state.epoch + 1;
       const order = shuffledIndices(prepared.splits.fit.length, seededRandom(input.seed * 7919 + epoch));
-      const loss = await runEpoch(model, optimizer, prepared.fit, order, params, task, signal);
+      const loss = await runEpoch(model, optimizer, prepared.fit, order, params, task, signal, (input.seed * 7919 + epoch) * 100_003);
       if (signal?.aborted) throw new TrainingAbortedError(state.epoch);
       const val = validationMetrics(task, prepared.validation.labels, await predict(model, prepared.validation.x), prepared.outputUnits, prepared.scale);
       const { improved, learningRateChanged, ...verdict } = judgeEpoch(state, epoch, val[monitor.key], monitor, params);

@@ -14,12 +14,14 @@ import { fitModel } from './fit';
 import { packageRun } from './package-run';
 import { disposePrepared, prepareData } from './prepare';
 import { createProgress, type ProgressMode, type ProgressReporter } from './progress';
+import { RunClock, trackRun, type TrackingTarget } from './track';
 import { runPackagePrefix } from '../contract/layout';
 import { ConfigInvalidError } from '../common/errors';
 
 export { SAGEMAKER_METRIC_DEFINITIONS } from './telemetry';
 export { monitorOf, plateauEpochs, runEpoch, TrainingAbortedError } from './fit';
 export type { Matrices } from './prepare';
+export type { TrackingTarget } from './track';
 
 export interface TrainOptions {
   project: ProjectConfig;
@@ -48,6 +50,8 @@ export interface TrainOptions {
   /** Receives the run's progress and summary instead of the progress/metricsOut printer. */
   reporter?: ProgressReporter;
   parentRun?: string | null;
+  /** Record the run in experiment tracking (`tracking/<project>/runs/<run>.json` in this store). */
+  tracking?: TrackingTarget;
 }
 
 export interface TrainResult {
@@ -68,6 +72,8 @@ export interface TrainResult {
   /** Validation metrics of the best epoch (what tuning compares). */
   validation: Record<string, number>;
   bestEpoch: number;
+  /** The run's tracking record key, when tracked. */
+  trackingKey: string | null;
 }
 
 /** Merges overrides into the config's training params and validates the result. */
@@ -82,6 +88,11 @@ export function resolveTrainingParams(base: TrainingParams, overrides: Partial<T
   return parsed.data;
 }
 
+/** URIs of what a run wrote, for its tracking record. */
+function runArtifacts(store: ObjectStore, packagePrefix: string): Record<string, string> {
+  return { package: packagePrefix ? store.uri(packagePrefix) : store.root, report: store.uri(`${packagePrefix}report.html`), epoch_log: store.uri(`${packagePrefix}epochs.jsonl`) };
+}
+
 /** Trains on `dataKeys`, resuming from this run's checkpoints, and writes the model package to packagePrefix. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const logger = opts.logger ?? silentLogger;
@@ -90,6 +101,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const packagePrefix = opts.packagePrefix ?? runPackagePrefix({ models: opts.modelsPrefix }, opts.runId);
   const reporter = opts.reporter ?? createProgress(opts.progress ?? 'auto', opts.metricsOut);
   const params = resolveTrainingParams(pipeline.training_params, opts.overrides);
+  const clock = new RunClock();
   const backend = await selectBackend({ logger, requireGpu: opts.requireGpu });
   const prepared = await prepareData({ pipeline, params, dataStore, dataKeys: opts.dataKeys, runId: opts.runId, logger });
   const fitted = await fitModel({
@@ -110,8 +122,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   disposePrepared(prepared);
   tf.dispose(fitted.bestWeights);
   fitted.model.dispose();
-  logger.info({ run: opts.runId, package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, metrics: run.metrics }, 'training finished');
+  logger.info({ run: opts.runId, package: runArtifacts(opts.store, packagePrefix).package, metrics: run.metrics }, 'training finished');
   const { state } = fitted;
+  const validation = Object.fromEntries(Object.entries(run.validation).filter(([k]) => k.startsWith('val_')));
+  const trackingKey = opts.tracking
+    ? await trackRun({
+        target: opts.tracking, pipeline, params, runId: opts.runId, clock, epochs: state.history, metrics: run.metrics, validation, backend: backend.name,
+        artifacts: runArtifacts(opts.store, packagePrefix),
+        lineage: { data_uri: run.dataUri, data_hash: prepared.dataHash, config_hash: prepared.configHash, parent_run: opts.parentRun ?? null },
+      })
+    : null;
   return {
     runId: opts.runId,
     packagePrefix,
@@ -124,7 +144,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     epochs: state.epoch,
     resumedFromEpoch: fitted.resumedFromEpoch,
     task: prepared.data.task,
-    validation: Object.fromEntries(Object.entries(run.validation).filter(([k]) => k.startsWith('val_'))),
+    validation,
     bestEpoch: state.bestEpoch,
+    trackingKey,
   };
 }

@@ -35,8 +35,8 @@ export function buildModel(shape: ModelShape, params: TrainingParams, seed: numb
         kernelInitializer: tf.initializers.heNormal({ seed: layerSeed++ }),
       }),
     );
-    // Unseeded: a seeded tfjs Dropout draws the same mask on every batch.
-    if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout }));
+    // Seeded per batch by reseedDropout: a fixed seed would draw the same mask on every batch.
+    if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout, seed }));
   });
   model.add(
     tf.layers.dense({
@@ -47,6 +47,17 @@ export function buildModel(shape: ModelShape, params: TrainingParams, seed: numb
   );
   model.compile({ optimizer: tf.train.adam(params.learning_rate), loss: lossOf(shape.task) });
   return model;
+}
+
+/**
+ * Gives every Dropout layer a seed derived from `seed` (a different one per layer): the training loop calls it
+ * before each batch with a seed of (run seed, epoch, batch), so masks differ between batches yet a run with the
+ * same data, config and seed draws the same masks, and its weights come out identical.
+ */
+export function reseedDropout(model: tf.LayersModel, seed: number): void {
+  model.layers.forEach((layer, i) => {
+    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed?: number }).seed = seed * 31 + i;
+  });
 }
 
 /** Dense layer summary for metadata. */

@@ -11,7 +11,9 @@ import { mapValues, predict, type FittedModel } from './fit';
 import { binaryMetrics, multiclassMetrics, percentile, regressionMetrics, rocCurve, type RocPoint } from './metrics';
 import { layerSummary } from './model';
 import type { PreparedData } from './prepare';
-import { renderReport } from './report';
+import { calibrationBins, classBalance, prCurve, thresholdTable } from './curves';
+import { renderReport, type ReportInput } from './report';
+import { resolvedParams } from './track';
 import { round } from './telemetry';
 import { codeVersion } from './version';
 
@@ -80,7 +82,7 @@ function dataUriOf(store: ObjectStore, keys: string[]): string {
   return keys.length === 1 ? store.uri(keys[0]) : store.uri(commonPrefix(keys) || keys[0]);
 }
 
-function metadataOf(input: PackageInput, codeVersionText: string): ModelMetadata {
+function metadataOf(input: PackageInput, lineage: { code_version: string; data_uri: string }): ModelMetadata {
   const { pipeline, prepared } = input;
   return {
     format_version: 1,
@@ -97,9 +99,20 @@ function metadataOf(input: PackageInput, codeVersionText: string): ModelMetadata
     run_id: input.runId,
     data_hash: prepared.dataHash,
     config_hash: prepared.configHash,
-    code_version: codeVersionText,
+    code_version: lineage.code_version,
+    data_uri: lineage.data_uri,
     backend: input.backend,
   };
+}
+
+/** The report's hyperparameters and, for classification, class balance; for binary also PR, calibration and thresholds. */
+function reportExtras(input: PackageInput, testPreds: Float32Array): Pick<ReportInput, 'params' | 'balance' | 'pr' | 'calibration' | 'thresholds'> {
+  const { data, splits, test } = input.prepared;
+  const params = resolvedParams(input.pipeline, input.params);
+  if (data.task === 'regression') return { params };
+  const balance = { train: classBalance(splits.train.map((i) => data.y[i]), data.classes), test: classBalance(test.labels, data.classes) };
+  if (data.task !== 'binary') return { params, balance };
+  return { params, balance, pr: prCurve(test.labels, testPreds), calibration: calibrationBins(test.labels, testPreds), thresholds: thresholdTable(test.labels, testPreds) };
 }
 
 /** Evaluates the fitted model on the test split and writes the package (model, preprocessing, metadata, metrics, report). */
@@ -121,7 +134,7 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     data_uri: dataUriOf(input.dataStore, input.dataKeys),
     parent_run: input.parentRun,
   };
-  const metadata = metadataOf(input, lineage.code_version);
+  const metadata = metadataOf(input, lineage);
   const reportHtml = renderReport({
     title: `${pipeline.project}: training run ${input.runId}`,
     runId: input.runId,
@@ -131,6 +144,7 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     roc,
     confusion,
     lineage: { ...lineage, best_epoch: state.bestEpoch, epochs: state.epoch },
+    ...reportExtras(input, testPreds),
   });
   await writeModelPackage(input.store, input.packagePrefix, {
     model,

@@ -29,7 +29,7 @@ export interface RegistrationDocument {
   version: string;
   artifact_uri: string;
   model_package_arn: string | null;
-  /** True when the newest version already held this package (a retried step): no new version was made. */
+  /** True when a version already held this package (a retried step): no new version was made. */
   already_registered: boolean;
 }
 

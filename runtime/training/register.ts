@@ -23,7 +23,7 @@ export interface RegisterPackageOptions {
   parentRun?: string | null;
   /** The processed data the model was trained on (lineage). */
   dataUri?: string;
-  /** Register a new version even when the newest one already holds this run, data and config. */
+  /** Register a new version even when a version already holds this run, data and config. */
   force?: boolean;
   /** Serving image of the SageMaker model package (else derived from config; see servingImageFor). */
   servingImage?: string;
@@ -35,7 +35,7 @@ export interface RegisterPackageOptions {
 
 export interface Registration {
   version: ModelVersion;
-  /** False when the newest version already held this package (same run, data and config) and was returned as is. */
+  /** False when a version already held this package (same run, data and config) and was returned as is. */
   created: boolean;
 }
 
@@ -83,7 +83,8 @@ function lineageOf(metadata: ModelMetadata, ctx: EnvironmentContext, options: Re
     code_version: metadata.code_version,
     run_id: metadata.run_id,
     parent_run: options.parentRun ?? null,
-    ...(options.dataUri ? { data_uri: options.dataUri } : {}),
+    // The caller's data URI, else the one training recorded in the package: every registration path records it.
+    ...((options.dataUri ?? metadata.data_uri) ? { data_uri: options.dataUri ?? metadata.data_uri } : {}),
     ...(typeof options.source === 'string' && options.source ? { source_package_uri: ctx.store.uri(options.source) } : {}),
   };
 }
@@ -91,8 +92,8 @@ function lineageOf(metadata: ModelMetadata, ctx: EnvironmentContext, options: Re
 /**
  * Registers the package as the next version of its project in the environment's registry: claims vN,
  * copies the package and its model.tar.gz into `<models><project>/vN/`, (AWS) creates the SageMaker
- * model package, then writes the record. Registering the package the newest version already holds
- * returns that version (created: false) unless `force`.
+ * model package, then writes the record. Registering a package some version already holds (same run, data
+ * and config) returns that version (created: false) unless `force`.
  */
 export async function registerPackage(ctx: EnvironmentContext, options: RegisterPackageOptions): Promise<Registration> {
   const source: PackageSource = typeof options.source === 'string' ? { store: ctx.store, prefix: options.source } : options.source;
@@ -110,12 +111,12 @@ export async function registerPackage(ctx: EnvironmentContext, options: Register
   };
   const registry = new ModelRegistry(ctx.store, ctx.paths.registry, project);
 
-  const newest = options.force ? null : await registry.latest();
-  if (newest && sameTraining(newest, pkg.metadata)) {
-    if (image && !newest.sagemaker_model_package_arn) {
-      return { version: await registry.annotate(newest.version, { sagemaker_model_package_arn: await createModelPackage(newest) }), created: false };
+  const existing = options.force ? undefined : (await registry.list()).reverse().find((v) => sameTraining(v, pkg.metadata));
+  if (existing) {
+    if (image && !existing.sagemaker_model_package_arn) {
+      return { version: await registry.annotate(existing.version, { sagemaker_model_package_arn: await createModelPackage(existing) }), created: false };
     }
-    return { version: newest, created: false };
+    return { version: existing, created: false };
   }
 
   const numeric = Object.fromEntries(Object.entries(pkg.metrics ?? {}).filter(([, v]) => typeof v === 'number')) as Record<string, number>;

@@ -1,8 +1,14 @@
-/** The per-run HTML report: metrics table, loss curves and ROC curve as inline SVG, confusion matrix. */
+/**
+ * The per-run HTML report: hyperparameters, metrics table, loss curves, ROC and PR curves and a calibration plot as
+ * inline SVG, a threshold table, class balance, confusion matrix and lineage.
+ */
+import type { CalibrationBin, PrPoint, ThresholdRow } from './curves';
 import type { RocPoint } from './metrics';
 
 export interface ReportInput {
   title: string;
+  /** A line under the title, e.g. "evaluated on: holdout.csv (overlaps the training data)". */
+  subtitle?: string;
   runId: string;
   task: string;
   metrics: Record<string, number>;
@@ -11,6 +17,15 @@ export interface ReportInput {
   roc?: RocPoint[];
   confusion?: { labels: string[]; matrix: number[][] };
   lineage: Record<string, string | number | null>;
+  /** The resolved training parameters. */
+  params?: Record<string, unknown>;
+  pr?: PrPoint[];
+  calibration?: CalibrationBin[];
+  thresholds?: ThresholdRow[];
+  /** Rows per class in the training split and in the evaluated split. */
+  balance?: { train: Record<string, number>; test: Record<string, number> };
+  /** Another model's metrics on the same rows: labels are [this model, the other]. */
+  comparison?: { labels: [string, string]; metrics: Record<string, number> };
 }
 
 const W = 420;
@@ -72,6 +87,70 @@ export function rocCurveSvg(roc: RocPoint[], auc?: number): string {
   )}${label}</svg>`;
 }
 
+/** A unit-square plot (both axes 0..1) with a dashed diagonal, one series of points. */
+function unitPlot(id: string, xLabel: string, yLabel: string, points: [number, number][], color: string, markers: boolean): string {
+  const sx = (x: number) => PAD + x * (W - PAD - 10);
+  const sy = (y: number) => H - PAD - y * (H - PAD - 10);
+  const diagonal = `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#aaa" stroke-dasharray="4"/>`;
+  const dots = markers ? points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"/>`).join('') : '';
+  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${axes(xLabel, yLabel, 0, 1)}${diagonal}${polyline(
+    points.map(([x, y]) => [sx(x), sy(y)]),
+    color,
+    id,
+  )}${dots}</svg>`;
+}
+
+export function prCurveSvg(pr: PrPoint[]): string {
+  return unitPlot('pr-curve', 'recall', 'precision', pr.map((p) => [p.recall, p.precision]), '#d62728', false);
+}
+
+export function calibrationSvg(bins: CalibrationBin[]): string {
+  return unitPlot('calibration-plot', 'mean predicted probability', 'observed positive rate', bins.map((b) => [b.predicted, b.observed]), '#9467bd', true);
+}
+
+/** An HTML table with a header row from `rows`' keys. */
+function recordTable(id: string, rows: Record<string, number | string>[]): string {
+  if (rows.length === 0) return '';
+  const keys = Object.keys(rows[0]);
+  const cell = (v: number | string) => `<td>${typeof v === 'number' ? formatMetric(v) : escapeHtml(v)}</td>`;
+  return `<table id="${id}"><tr>${keys.map((k) => `<th>${escapeHtml(k)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${keys.map((k) => cell(r[k])).join('')}</tr>`).join('')}</table>`;
+}
+
+function keyValueTable(id: string, record: Record<string, unknown>): string {
+  const text = (v: unknown) => (Array.isArray(v) ? v.join(', ') : typeof v === 'number' ? formatMetric(v) : String(v ?? ''));
+  return `<table id="${id}">${Object.entries(record)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(text(v))}</td></tr>`)
+    .join('')}</table>`;
+}
+
+/** This model's metrics beside another's on the same rows, with the difference (this minus other). */
+function comparisonSection(input: ReportInput): string {
+  const c = input.comparison;
+  if (!c) return '';
+  const rows = Object.keys(input.metrics)
+    .filter((k) => typeof c.metrics[k] === 'number')
+    .map((k) => ({ metric: k, [c.labels[0]]: input.metrics[k], [c.labels[1]]: c.metrics[k], difference: Number((input.metrics[k] - c.metrics[k]).toFixed(6)) }));
+  return `<h2>Side by side: ${escapeHtml(c.labels[0])} vs ${escapeHtml(c.labels[1])} (same rows)</h2>${recordTable('comparison', rows)}`;
+}
+
+/** The sections only some tasks have: hyperparameters, class balance, PR, calibration and the threshold table. */
+function extraSections(input: ReportInput): string {
+  const balance = input.balance
+    ? `<h2>Class balance</h2>${recordTable(
+        'class-balance',
+        Object.keys(input.balance.train).map((c) => ({ class: c, train: input.balance!.train[c], test: input.balance!.test[c] ?? 0 })),
+      )}`
+    : '';
+  return [
+    comparisonSection(input),
+    input.params ? `<h2>Hyperparameters</h2>${keyValueTable('hyperparameters', input.params)}` : '',
+    balance,
+    input.pr ? `<h2>Precision-recall curve (test split)</h2>${prCurveSvg(input.pr)}` : '',
+    input.calibration ? `<h2>Calibration (test split)</h2>${calibrationSvg(input.calibration)}` : '',
+    input.thresholds ? `<h2>Thresholds (test split)</h2>${recordTable('thresholds', input.thresholds as unknown as Record<string, number>[])}` : '',
+  ].join('\n');
+}
+
 function formatMetric(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(4);
 }
@@ -96,10 +175,12 @@ export function renderReport(input: ReportInput): string {
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
 </head><body>
 <h1>${escapeHtml(input.title)}</h1>
+${input.subtitle ? `<p id="evaluated-on">${escapeHtml(input.subtitle)}</p>` : ''}
 <p>run <code>${escapeHtml(input.runId)}</code>, task ${escapeHtml(input.task)}</p>
 <h2>Metrics (test split)</h2><table id="metrics">${metricRows}</table>
 <h2>Loss curves</h2>${lossCurveSvg(input.history)}
 ${roc}
+${extraSections(input)}
 ${confusion}
 <h2>Lineage</h2><table id="lineage">${lineageRows}</table>
 </body></html>

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../common/logger';
 import { getJson, ObjectExistsError, putJson, type ObjectStore } from '../storage/object-store';
 import { seededRandom, stableHash } from './data';
 import { resolveTrainingParams, train, TrainingAbortedError, type TrainResult } from './index';
+import type { TrackingTarget } from './track';
 import { ConfigInvalidError, UsageError } from '../common/errors';
 
 export interface TrialRecord {
@@ -64,6 +65,8 @@ export interface TuneOptions {
   tuning?: Partial<TuningConfig>;
   onTrialStart?: (trialId: string) => void;
   onTrialEnd?: (trial: TrialRecord) => void | Promise<void>;
+  /** Track every trial as a run whose parent run is the study (source `tune`, tags study and trial). */
+  tracking?: Omit<TrackingTarget, 'source'>;
 }
 
 const VALIDATION_KEY: Record<TuningConfig['metric'], string> = { auc: 'val_auc', accuracy: 'val_accuracy', loss: 'val_loss', rmse: 'val_rmse' };
@@ -251,6 +254,7 @@ async function runTrial(opts: TuneOptions, plan: StudyPlan, trial: Trial, logger
       logger,
       signal: opts.signal,
       parentRun: opts.studyId,
+      ...(opts.tracking ? { tracking: { ...opts.tracking, source: 'tune' as const, tags: { ...opts.tracking.tags, study: opts.studyId, trial: trialId } } } : {}),
     });
     const metric = result.validation[VALIDATION_KEY[plan.tuning.metric]];
     if (metric === undefined) throw new ConfigInvalidError(`tuning metric "${plan.tuning.metric}" is not available for a ${result.task} task (use ${result.task === 'regression' ? 'rmse or loss' : 'auc, accuracy or loss'})`);

@@ -11,6 +11,7 @@ import { openStoreRoot } from '../../runtime/storage/open';
 import { train } from '../../runtime/training';
 import type { EnvironmentContext } from '../../runtime/training/locate';
 import { registerPackage, registerTrainedModel, servingImageFor } from '../../runtime/training/register';
+import { codeVersion } from '../../runtime/training/version';
 import { motoAvailable, startMoto, type MotoServer } from '../helpers/moto';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
@@ -69,7 +70,7 @@ describe('registerPackage (local store)', () => {
     await expect(registerTrainedModel(elsewhere, store.uri(prefix))).rejects.toThrow(/is not in the dev store/);
   });
 
-  it('records a version per distinct training, and the newest again for a repeat unless forced', async () => {
+  it('records a version per distinct training, and returns the version that already holds a run unless forced', async () => {
     const store = new LocalObjectStore(makeTempDir());
     const ctx = contextFor(store, 'local');
     await trainedPackage(store, 'run-1');
@@ -77,13 +78,24 @@ describe('registerPackage (local store)', () => {
     const first = await registerTrainedModel(ctx, 'run-1');
     const second = await registerTrainedModel(ctx, 'run-2');
     expect([first.version.version, second.version.version, first.created, second.created]).toEqual(['v1', 'v2', true, true]);
-    // run-1 is not the newest version any more: registering it again is a new version (a rollback candidate).
-    const rollback = await registerTrainedModel(ctx, 'run-1');
-    expect([rollback.version.version, rollback.created]).toEqual(['v3', true]);
+    // run-1 is not the newest version any more, yet it is still v1: registering it again returns v1.
     const repeat = await registerTrainedModel(ctx, 'run-1');
-    expect([repeat.version.version, repeat.created]).toEqual(['v3', false]);
+    expect([repeat.version.version, repeat.created]).toEqual(['v1', false]);
+    expect((await registerTrainedModel(ctx, 'run-2')).version.version).toBe('v2');
     const forced = await registerTrainedModel(ctx, 'run-1', { force: true, parentRun: 'run-2' });
-    expect([forced.version.version, forced.created, forced.version.lineage.parent_run]).toEqual(['v4', true, 'run-2']);
+    expect([forced.version.version, forced.created, forced.version.lineage.parent_run]).toEqual(['v3', true, 'run-2']);
+  });
+
+  it('records the same lineage on every path: the code version from git and the data URI training recorded', async () => {
+    const store = new LocalObjectStore(makeTempDir());
+    const ctx = contextFor(store, 'local');
+    const prefix = await trainedPackage(store, 'run-l');
+    const dataUri = store.uri(`${processedRunPrefix(ctx.paths, 'run-l')}data.csv`);
+    const viaCli = await registerTrainedModel(ctx, 'run-l');
+    expect(viaCli.version.lineage).toMatchObject({ run_id: 'run-l', data_uri: dataUri, code_version: codeVersion() });
+    const viaPipeline = await registerPackage(ctx, { source: prefix, dataUri, force: true });
+    expect(viaPipeline.version.lineage).toMatchObject({ data_uri: dataUri, code_version: viaCli.version.lineage.code_version });
+    expect(codeVersion()).toMatch(/\+[0-9a-f]{12}$|^[^+]+$/);
   });
 });
 

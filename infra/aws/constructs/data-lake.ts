@@ -43,6 +43,7 @@ const CONFIG_KEY: Record<DataLakePrefix, string> = {
   models: 'aws.storage.models_path',
   checkpoints: 'aws.storage.checkpoints_path',
   registry: `(fixed) ${FIXED_PREFIXES.registry}`,
+  tracking: `(fixed) ${FIXED_PREFIXES.tracking}`,
   state: `(fixed) ${FIXED_PREFIXES.state}`,
   dataCapture: `(fixed) ${FIXED_PREFIXES.dataCapture}`,
 };

@@ -14,6 +14,7 @@ interface EvaluateCommandOptions {
   workdir: string;
   report?: string;
   json?: boolean;
+  compare?: string;
   project?: string;
 }
 
@@ -29,6 +30,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--workdir <dir>', 'store root when --cloud local', DEFAULT_WORKDIR)
     .option(...PROJECT_OPTION)
     .option('--report <file>', 'write the HTML report to this file')
+    .option('--compare <version>', "another registry version scored on the same rows, side by side (default: the version pinned in --env's config, if any)")
     .option('--json', 'print the metrics as JSON')
     .action(async (opts: EvaluateCommandOptions) => {
       const { readModelPackage } = require('../../model/package') as typeof import('../../model/package');
@@ -38,14 +40,17 @@ export function registerEvaluateCommand(program: Command): void {
       const ctx = opts.env ? await commandContext({ ...opts, env: opts.env }) : null;
       if (!ctx && opts.project !== undefined) throw new UsageError('--project names whose versions and runs to look up: pass --env (and --cloud) to say in which store');
       if (!ctx && /^v\d+$/.test(opts.model)) throw new UsageError(`--model ${opts.model} is a registry version: pass --env (and --cloud) to say which registry`);
+      const { comparisonVersion, evaluateVersion } = require('../../training/evaluate-compare') as typeof import('../../training/evaluate-compare');
+      const compareWith = comparisonVersion(ctx, opts.model, opts.compare);
       const where = await resolvePackage(ctx, opts.model);
       const pkg = await readModelPackage(where.store, where.prefix, { registered: where.registered });
       const data = ctx ? await resolveData(ctx, opts.data) : await resolveData({ store: where.store } as never, opts.data);
-      const { rows } = await loadCsvRows(data.store, data.keys);
-      const result = evaluatePackage(pkg, rows, opts.data);
+      const { rows, dataHash } = await loadCsvRows(data.store, data.keys);
+      const compared = compareWith && ctx ? await evaluateVersion(ctx, compareWith, rows, opts.data) : null;
+      const result = evaluatePackage(pkg, rows, opts.data, { model: where.version ?? opts.model, dataHash, ...(compared ? { compare: { label: compared.version, metrics: compared.metrics } } : {}) });
       if (opts.report) fs.writeFileSync(opts.report, result.reportHtml);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ model: where.version ?? opts.model, rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ model: where.version ?? opts.model, rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null, compare: compared }, null, 2) + '\n');
         return;
       }
       const lines = Object.entries(result.metrics).map(([k, v]) => `  ${k.padEnd(12)} ${v}`);

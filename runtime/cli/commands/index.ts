@@ -11,6 +11,8 @@ import { registerTrainCommand } from './train';
 import { registerEvaluateCommand } from './evaluate';
 import { registerRegisterCommand } from './register';
 import { registerTuneCommand } from './tune';
+import { registerRunsCommand } from './runs';
+import { registerModelsCommand } from './models';
 
 /**
  * Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/.
@@ -28,6 +30,8 @@ export function registerCommands(program: Command): void {
   registerEvaluateCommand(program);
   registerRegisterCommand(program);
   registerTuneCommand(program);
+  registerRunsCommand(program);
+  registerModelsCommand(program);
   registerPromoteCommand(program);
   registerImagesCommand(program);
   registerServeCommand(program);

@@ -17,7 +17,7 @@ interface RegisterCommandOptions {
   project?: string;
 }
 
-/** What `register` prints: the version, or that the newest version already held this package. */
+/** What `register` prints: the version, or that a version already held this package. */
 export function describeRegistration({ version, created }: Registration): string {
   const lines = created
     ? [`registered ${version.project} ${version.version} (run ${version.lineage.run_id})`]
@@ -42,7 +42,7 @@ export function registerRegisterCommand(program: Command): void {
     .option(...PROJECT_OPTION)
     .option('--parent-run <id>', 'the run this model was derived from (tuning study, retraining)')
     .option('--image <uri>', '--cloud aws: the serving image the SageMaker model package records (default: from aws.account and a pinned aws.image_tag)')
-    .option('--force', 'register a new version even when the newest one already holds this run, data and config')
+    .option('--force', 'register a new version even when a version already holds this run, data and config')
     .option('--json', 'print the version record as JSON (with "already_registered")')
     .action(async (opts: RegisterCommandOptions) => {
       const { registerTrainedModel } = require('../../training/register') as typeof import('../../training/register');

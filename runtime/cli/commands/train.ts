@@ -54,6 +54,7 @@ export function registerTrainCommand(program: Command): void {
         logger: createLogger('train'),
         progress: opts.json ? 'none' : 'auto',
         overrides: opts.epochs !== undefined ? { epochs: opts.epochs } : undefined,
+        tracking: { store: ctx.store, source: 'train', env: ctx.envName, cloud: ctx.cloud },
       });
       const registration = opts.register ? await registerPackage(ctx, { source: result.packagePrefix, dataUri: result.dataUri, servingImage }) : undefined;
       const version = registration?.version;

@@ -56,6 +56,7 @@ export function registerTuneCommand(program: Command): void {
         tuning: overrides,
         logger: createLogger('tune'),
         signal: controller.signal,
+        tracking: { store: ctx.store, env: ctx.envName, cloud: ctx.cloud },
       });
       if (opts.json) {
         process.stdout.write(JSON.stringify(study, null, 2) + '\n');

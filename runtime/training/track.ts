@@ -1,0 +1,102 @@
+/**
+ * What a training run records in experiment tracking (runtime/tracking): the resolved parameters, the epoch log,
+ * system figures, final metrics, artifacts and lineage. train() measures the system figures and calls trackRun
+ * once the package is written; the CLI's train, the pipeline and tuning trials ask for it with `tracking`.
+ */
+import type { PipelineConfig, TrainingParams } from '../../config/schema';
+import type { ObjectStore } from '../storage/object-store';
+import { RUN_RECORD_FORMAT, RunTracker, type ParamValue, type RunRecord, type RunSource } from '../tracking';
+import { round } from './telemetry';
+import { codeVersion } from './version';
+
+/** Where and how train() tracks a run: the store holding the registry (ctx.store), and what the run came from. */
+export interface TrackingTarget {
+  store: ObjectStore;
+  source: RunSource;
+  env?: string;
+  cloud?: string;
+  tags?: Record<string, string>;
+}
+
+/** Process figures over a run: CPU seconds, wall seconds and the process's peak RSS. */
+export class RunClock {
+  readonly startedAt = new Date();
+  private readonly cpu = process.cpuUsage();
+  private readonly wall = process.hrtime.bigint();
+
+  figures(epochs: Record<string, number>[]): Record<string, number> {
+    const cpu = process.cpuUsage(this.cpu);
+    const peak = (key: string) => epochs.reduce((m, e) => (typeof e[key] === 'number' ? Math.max(m, e[key]) : m), -1);
+    const gpu = { gpu_util_percent_max: peak('gpu_util_percent'), gpu_mem_mb_max: peak('gpu_mem_mb') };
+    return {
+      wall_s: round(Number(process.hrtime.bigint() - this.wall) / 1e9, 3),
+      cpu_user_s: round(cpu.user / 1e6, 3),
+      cpu_system_s: round(cpu.system / 1e6, 3),
+      peak_rss_mb: round(process.resourceUsage().maxRSS / 1024, 1),
+      ...Object.fromEntries(Object.entries(gpu).filter(([, v]) => v >= 0)),
+    };
+  }
+}
+
+/** `{ a: { b: 1 } }` -> `{ 'a.b': 1 }`; arrays of scalars stay values. */
+function flatten(prefix: string, value: unknown, out: Record<string, ParamValue>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(prefix ? `${prefix}.${k}` : k, v, out);
+  } else if (value !== undefined) {
+    out[prefix] = value as ParamValue;
+  }
+}
+
+/**
+ * The parameters a run trained with: every training_params key after defaults and overrides, the pipeline's
+ * `model` section where it has one (`model.<key>`), the seed and the splits.
+ */
+export function resolvedParams(pipeline: PipelineConfig, params: TrainingParams): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  flatten('', params, out);
+  const model = (pipeline as unknown as Record<string, unknown>).model;
+  if (model !== undefined) flatten('model', model, out);
+  out.seed = pipeline.seed;
+  out.train_split = pipeline.train_split;
+  return out;
+}
+
+export interface TrackInput {
+  target: TrackingTarget;
+  pipeline: PipelineConfig;
+  params: TrainingParams;
+  runId: string;
+  clock: RunClock;
+  epochs: Record<string, number>[];
+  metrics: Record<string, number>;
+  validation: Record<string, number>;
+  backend: string;
+  artifacts: Record<string, string>;
+  lineage: { data_uri: string; data_hash: string; config_hash: string; parent_run: string | null };
+}
+
+export function runRecordOf(input: TrackInput): RunRecord {
+  const { target } = input;
+  return {
+    format_version: RUN_RECORD_FORMAT,
+    run_id: input.runId,
+    experiment: input.pipeline.project,
+    source: target.source,
+    status: 'finished',
+    started_at: input.clock.startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    params: resolvedParams(input.pipeline, input.params),
+    metrics: input.metrics,
+    validation: input.validation,
+    epochs: input.epochs,
+    system: { ...input.clock.figures(input.epochs), backend: input.backend },
+    tags: { source: target.source, ...(target.tags ?? {}) },
+    artifacts: input.artifacts,
+    lineage: { ...input.lineage, code_version: codeVersion(), env: target.env ?? null, cloud: target.cloud ?? null },
+  };
+}
+
+/** Writes the run's record beside the registry; returns its key. */
+export function trackRun(input: TrackInput): Promise<string> {
+  return new RunTracker(input.target.store, input.pipeline.project).write(runRecordOf(input));
+}
