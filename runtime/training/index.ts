@@ -5,7 +5,7 @@
  * package-run.ts); what a run shows goes through a ProgressReporter (progress.ts), never from the steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { trainingParamsSchema, type ProjectConfig, type TrainingParams } from '../../config/schema';
+import { searchParameters, trainingParamsSchema, type ModelType, type ProjectConfig, type TrainingParams } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
 import type { TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
@@ -70,9 +70,21 @@ export interface TrainResult {
   bestEpoch: number;
 }
 
+/** Overrides as the model type reads them: a tree or linear model's keys (learning_rate included) go into its block. */
+function nestOverrides(base: TrainingParams, overrides: Record<string, unknown>, modelType: ModelType): Record<string, unknown> {
+  if (modelType === 'neural_network') return overrides;
+  const block = modelType === 'gradient_boosting' ? 'gradient_boosting' : 'linear';
+  const keys = new Set(Object.keys(searchParameters(modelType)));
+  keys.delete('validation_split');
+  const nested = Object.fromEntries(Object.entries(overrides).filter(([k]) => keys.has(k)));
+  const flat = Object.fromEntries(Object.entries(overrides).filter(([k]) => !keys.has(k)));
+  return Object.keys(nested).length === 0 ? flat : { ...flat, [block]: { ...base[block], ...(overrides[block] as object | undefined), ...nested } };
+}
+
 /** Merges overrides into the config's training params and validates the result. */
-export function resolveTrainingParams(base: TrainingParams, overrides: Partial<TrainingParams> = {}): TrainingParams {
-  const merged = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+export function resolveTrainingParams(base: TrainingParams, overrides: Partial<TrainingParams> | Record<string, unknown> = {}, modelType: ModelType = 'neural_network'): TrainingParams {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const merged = { ...base, ...nestOverrides(base, given, modelType) };
   if (overrides.hidden_size !== undefined && overrides.hidden_layers === undefined) delete (merged as Partial<TrainingParams>).hidden_layers;
   const parsed = trainingParamsSchema.safeParse(merged);
   if (!parsed.success) {
@@ -89,7 +101,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const dataStore = opts.dataStore ?? opts.store;
   const packagePrefix = opts.packagePrefix ?? runPackagePrefix({ models: opts.modelsPrefix }, opts.runId);
   const reporter = opts.reporter ?? createProgress(opts.progress ?? 'auto', opts.metricsOut);
-  const params = resolveTrainingParams(pipeline.training_params, opts.overrides);
+  const params = resolveTrainingParams(pipeline.training_params, opts.overrides, pipeline.model_type);
   const backend = await selectBackend({ logger, requireGpu: opts.requireGpu });
   const prepared = await prepareData({ pipeline, params, dataStore, dataKeys: opts.dataKeys, runId: opts.runId, logger });
   const fitted = await fitModel({
