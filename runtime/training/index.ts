@@ -7,12 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { searchParameters, trainingParamsSchema, type ModelType, type ProjectConfig, type TrainingParams } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
-import type { TaskKind } from '../model/package';
+import type { FeatureImportance, TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
 import { selectBackend } from './backend';
-import { fitModel } from './fit';
+import { fitClassic, type RunModel } from './classic';
+import { fitModel, predict, type FittedModel } from './fit';
+import { layerSummary } from './model';
 import { packageRun } from './package-run';
-import { disposePrepared, prepareData } from './prepare';
+import { disposePrepared, prepareData, type PreparedData } from './prepare';
 import { createProgress, type ProgressMode, type ProgressReporter } from './progress';
 import { runPackagePrefix } from '../contract/layout';
 import { ConfigInvalidError } from '../common/errors';
@@ -68,6 +70,9 @@ export interface TrainResult {
   /** Validation metrics of the best epoch (what tuning compares). */
   validation: Record<string, number>;
   bestEpoch: number;
+  modelType: ModelType;
+  /** Permutation importance on the test split (and split gain for trees), most important first. */
+  importance: FeatureImportance[];
 }
 
 /** Overrides as the model type reads them: a tree or linear model's keys (learning_rate included) go into its block. */
@@ -94,6 +99,64 @@ export function resolveTrainingParams(base: TrainingParams, overrides: Partial<T
   return parsed.data;
 }
 
+/** The dense net's fit as a RunModel (the package holds its best epoch's weights). */
+function netRunModel(fitted: FittedModel, params: TrainingParams, prepared: PreparedData): RunModel {
+  const { state } = fitted;
+  return {
+    modelType: 'neural_network',
+    files: { model: fitted.model },
+    predict: (x, n) => predictRows(fitted.model, x, n, prepared.preprocessing.outputDim),
+    history: state.history,
+    validation: state.history.find((h) => h.epoch === state.bestEpoch) ?? state.history[state.history.length - 1] ?? { epoch: 0 },
+    bestEpoch: state.bestEpoch,
+    epochs: state.epoch,
+    layers: layerSummary(params, prepared.data.task, prepared.outputUnits),
+    dispose: () => {
+      tf.dispose(fitted.bestWeights);
+      fitted.model.dispose();
+    },
+  };
+}
+
+async function predictRows(model: tf.LayersModel, x: Float32Array, n: number, dim: number): Promise<Float32Array> {
+  const input = tf.tensor2d(x, [n, dim]);
+  try {
+    return await predict(model, input);
+  } finally {
+    input.dispose();
+  }
+}
+
+interface FitStep {
+  opts: TrainOptions;
+  params: TrainingParams;
+  prepared: PreparedData;
+  packagePrefix: string;
+  reporter: ProgressReporter;
+  logger: Logger;
+}
+
+/** Fits the configured model type: the net with its checkpointed loop, the others in one pass (no checkpoints). */
+async function fitRunModel(step: FitStep): Promise<{ model: RunModel; resumedFromEpoch: number | null }> {
+  const { opts, params, prepared } = step;
+  const pipeline = opts.project.pipeline;
+  if (pipeline.model_type !== 'neural_network') return { model: await fitClassic(pipeline.model_type, prepared, params, pipeline.seed), resumedFromEpoch: null };
+  const fitted = await fitModel({
+    prepared,
+    params,
+    seed: pipeline.seed,
+    runId: opts.runId,
+    store: opts.store,
+    epochLogKey: `${step.packagePrefix}epochs.jsonl`,
+    checkpointStore: opts.checkpointStore ?? opts.store,
+    checkpointsPrefix: opts.checkpointsPrefix,
+    signal: opts.signal,
+    reporter: step.reporter,
+    logger: step.logger,
+  });
+  return { model: netRunModel(fitted, params, prepared), resumedFromEpoch: fitted.resumedFromEpoch };
+}
+
 /** Trains on `dataKeys`, resuming from this run's checkpoints, and writes the model package to packagePrefix. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const logger = opts.logger ?? silentLogger;
@@ -104,26 +167,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const params = resolveTrainingParams(pipeline.training_params, opts.overrides, pipeline.model_type);
   const backend = await selectBackend({ logger, requireGpu: opts.requireGpu });
   const prepared = await prepareData({ pipeline, params, dataStore, dataKeys: opts.dataKeys, runId: opts.runId, logger });
-  const fitted = await fitModel({
-    prepared,
-    params,
-    seed: pipeline.seed,
-    runId: opts.runId,
-    store: opts.store,
-    epochLogKey: `${packagePrefix}epochs.jsonl`,
-    checkpointStore: opts.checkpointStore ?? opts.store,
-    checkpointsPrefix: opts.checkpointsPrefix,
-    signal: opts.signal,
-    reporter,
-    logger,
-  });
-  const run = await packageRun({ pipeline, params, prepared, fitted, runId: opts.runId, backend: backend.name, store: opts.store, packagePrefix, dataStore, dataKeys: opts.dataKeys, parentRun: opts.parentRun ?? null });
+  const { model, resumedFromEpoch } = await fitRunModel({ opts, params, prepared, packagePrefix, reporter, logger });
+  const run = await packageRun({ pipeline, params, prepared, fitted: model, runId: opts.runId, backend: backend.name, store: opts.store, packagePrefix, dataStore, dataKeys: opts.dataKeys, parentRun: opts.parentRun ?? null });
   reporter.finished(run.validation, run.metrics);
   disposePrepared(prepared);
-  tf.dispose(fitted.bestWeights);
-  fitted.model.dispose();
+  model.dispose();
   logger.info({ run: opts.runId, package: packagePrefix ? opts.store.uri(packagePrefix) : opts.store.root, metrics: run.metrics }, 'training finished');
-  const { state } = fitted;
   return {
     runId: opts.runId,
     packagePrefix,
@@ -133,10 +182,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     dataUri: run.dataUri,
     backend: backend.name,
     reportKey: `${packagePrefix}report.html`,
-    epochs: state.epoch,
-    resumedFromEpoch: fitted.resumedFromEpoch,
+    epochs: model.epochs,
+    resumedFromEpoch,
     task: prepared.data.task,
     validation: Object.fromEntries(Object.entries(run.validation).filter(([k]) => k.startsWith('val_'))),
-    bestEpoch: state.bestEpoch,
+    bestEpoch: model.bestEpoch,
+    modelType: model.modelType,
+    importance: run.importance,
   };
 }
