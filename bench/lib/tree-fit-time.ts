@@ -1,21 +1,21 @@
 /**
  * Gradient-boosting fit time on adult (the docs/examples/adult features, mlstack's train split) beside
  * scikit-learn's HistGradientBoostingClassifier with the same trees, leaves and bins, early stopping off
- * on both, in the same run. Run by bench/train.ts after the network figures.
+ * on both, in the same run. Run by bench/train.ts after the network figures (`--trees-only` skips those):
  *
- *   node bin/run-ts.js bench/train-trees.ts [--trees 100] [--leaves 31] [--bins 255]
+ *   node bin/run-ts.js bench/train.ts --trees-only [--trees 100] [--leaves 31] [--bins 255]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadProjectConfig } from '../config/load';
-import { gradientBoostingParamsSchema } from '../config/schema';
-import { silentLogger } from '../runtime/common/logger';
-import { treeColumnsOf, treeView } from '../runtime/model/trees';
-import { LocalObjectStore } from '../runtime/storage/local-store';
-import { boost } from '../runtime/training/gbdt';
-import { disposePrepared, prepareData, type Matrices } from '../runtime/training/prepare';
-import { runSklearn, writeAdultSplit } from './lib/adult-split';
+import { loadProjectConfig } from '../../config/load';
+import { gradientBoostingParamsSchema } from '../../config/schema';
+import { silentLogger } from '../../runtime/common/logger';
+import { treeColumnsOf, treeView } from '../../runtime/model/trees';
+import { LocalObjectStore } from '../../runtime/storage/local-store';
+import { boost } from '../../runtime/training/gbdt';
+import { disposePrepared, prepareData, type Matrices } from '../../runtime/training/prepare';
+import { runSklearn, writeAdultSplit } from './adult-split';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -24,7 +24,7 @@ function flag(name: string, fallback: number): number {
 
 export async function treeFitTimes(): Promise<void> {
   const [trees, leaves, bins] = [flag('--trees', 100), flag('--leaves', 31), flag('--bins', 255)];
-  const repo = path.resolve(__dirname, '..');
+  const repo = path.resolve(__dirname, '..', '..');
   const dataFile = path.join(repo, '..', 'shared', 'data', 'adult.csv');
   const { pipeline } = loadProjectConfig(path.join(repo, 'docs', 'examples', 'adult'));
   // Both fit on the whole train split (fit + validation rows) with early stopping off.
@@ -53,11 +53,4 @@ export async function treeFitTimes(): Promise<void> {
   process.stdout.write(`\ngradient boosting fit on adult's train split (${fit.n} rows, ${columns.length} columns; ${trees} trees, ${leaves} leaves, ${bins} bins; median of 3)\n`);
   process.stdout.write(`  mlstack (TypeScript)                      ${ours.toFixed(2)} s (includes scoring the validation rows each round)\n`);
   if (sklearn) process.stdout.write(`  scikit-learn HistGradientBoostingClassifier ${sklearn.fit_s.toFixed(2)} s   ratio x${(ours / sklearn.fit_s).toFixed(2)} (target <= 3)\n`);
-}
-
-if (require.main === module) {
-  treeFitTimes().catch((err) => {
-    process.stderr.write(`bench/train-trees: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
 }
