@@ -14,7 +14,8 @@ import { batchTransform } from '../../runtime/serving/batch';
 import { loadPredictor } from '../../runtime/serving/load';
 import { startServer } from '../../runtime/serving/server';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
-import { train, type TrainResult } from '../../runtime/training';
+import { resolveTrainingParams, train, type TrainResult } from '../../runtime/training';
+import { planStudy, tune } from '../../runtime/training/tuning';
 import { evaluatePackage } from '../../runtime/training/evaluate';
 import { makeTempDir } from '../helpers/tmp';
 import { churnCsv } from './synthetic';
@@ -133,5 +134,25 @@ describe('regression and multiclass with trees and linear models', () => {
     expect(pkg.trees!.outputs).toBe(3);
     const [p] = (await loadPredictor(path.join(folder, result.packagePrefix))).predict([rows[0]]);
     expect(Object.values(p.probabilities!).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  }, 60_000);
+});
+
+describe('tuning a gradient_boosting model', () => {
+  it('samples the tree parameters into training_params.gradient_boosting and keeps the best trial', async () => {
+    const store = new LocalObjectStore(makeTempDir('mlstack-tune-trees-'));
+    await store.put('data/part-0.csv', churnCsv(1200, 14));
+    const project = projectOf('gradient_boosting', (p) => {
+      p.tuning = { strategy: 'random', trials: 3, metric: 'auc', eta: 3, min_epochs: 2, search_space: { num_leaves: { min: 4, max: 16, log: false, integer: true }, learning_rate: { min: 0.05, max: 0.3, log: true, integer: false } } };
+    });
+    const plan = planStudy(project.pipeline, undefined);
+    const params = resolveTrainingParams(project.pipeline.training_params, plan.configs[0], 'gradient_boosting');
+    const sampled = plan.configs[0] as Record<string, number>;
+    expect(params.gradient_boosting.num_leaves).toBe(sampled.num_leaves);
+    expect(params.gradient_boosting.learning_rate).toBe(sampled.learning_rate);
+    expect(params.learning_rate).toBe(project.pipeline.training_params.learning_rate);
+    const study = await tune({ project, store, dataKeys: ['data/part-0.csv'], studyId: 's1', modelsPrefix: 'models/', checkpointsPrefix: 'ck/' });
+    expect(study.trials.map((t) => t.status)).toEqual(['complete', 'complete', 'complete']);
+    const best = await readModelPackage(store, study.best!.package_prefix);
+    expect(best.metadata.model_type).toBe('gradient_boosting');
   }, 60_000);
 });
