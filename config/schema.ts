@@ -114,8 +114,16 @@ export const linearParamsSchema = z
   })
   .strict();
 
-export const MODEL_TYPES = ['neural_network', 'gradient_boosting', 'logistic_regression', 'linear'] as const;
+/** The types a run trains; "auto" trains several of them and keeps the best. */
+export const TRAINED_MODEL_TYPES = ['neural_network', 'gradient_boosting', 'logistic_regression', 'linear'] as const;
+export type TrainedModelType = (typeof TRAINED_MODEL_TYPES)[number];
+export const MODEL_TYPES = [...TRAINED_MODEL_TYPES, 'auto'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
+
+/** model_type "auto": the candidates trained on the same split; the best on the validation metric is packaged. */
+export const autoParamsSchema = z
+  .object({ candidates: z.array(z.enum(TRAINED_MODEL_TYPES)).min(1).default(['gradient_boosting', 'logistic_regression', 'neural_network']) })
+  .strict();
 
 export const trainingParamsSchema = z
   .object({
@@ -123,6 +131,8 @@ export const trainingParamsSchema = z
     gradient_boosting: gradientBoostingParamsSchema.prefault({}),
     /** Parameters of model_type "logistic_regression" and "linear" (defaults apply when omitted). */
     linear: linearParamsSchema.prefault({}),
+    /** Candidates of model_type "auto". */
+    auto: autoParamsSchema.prefault({}),
     batch_size: intIn(1, LIMITS.batchSize),
     epochs: intIn(1, LIMITS.epochs),
     /** Units per hidden layer, e.g. [64, 64]. Takes precedence over hidden_size. */
@@ -145,7 +155,7 @@ export const trainingParamsSchema = z
   });
 
 /** The nested blocks of training_params that hold one model type's parameters. */
-const MODEL_PARAM_BLOCKS = ['gradient_boosting', 'linear'] as const;
+const MODEL_PARAM_BLOCKS = ['gradient_boosting', 'linear', 'auto'] as const;
 
 /** The training parameters of model_type "neural_network" a search space may name: the flat keys of training_params. */
 export const TRAINING_PARAMETERS = Object.keys(trainingParamsSchema.shape).filter((k) => !(MODEL_PARAM_BLOCKS as readonly string[]).includes(k)) as (keyof TrainingParams)[];
@@ -156,6 +166,8 @@ export const TRAINING_PARAMETERS = Object.keys(trainingParamsSchema.shape).filte
  */
 export function searchParameters(modelType: ModelType): Record<string, z.ZodType> {
   const flat = trainingParamsSchema.shape as Record<string, z.ZodType>;
+  // auto compares model types; tuning one type's parameters is done with that model_type.
+  if (modelType === 'auto') return {};
   if (modelType === 'neural_network') return Object.fromEntries(TRAINING_PARAMETERS.map((k) => [k, flat[k]]));
   const block = modelType === 'gradient_boosting' ? gradientBoostingParamsSchema : linearParamsSchema;
   return { ...(block.shape as Record<string, z.ZodType>), validation_split: flat.validation_split };

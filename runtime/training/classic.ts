@@ -4,7 +4,7 @@
  * shape package-run.ts writes for every model type.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelType, TrainingParams } from '../../config/schema';
+import type { TrainedModelType, TrainingParams } from '../../config/schema';
 import type { Activation, ModelMetadata } from '../model/package';
 import { createTreeForward, treeColumnsOf, treeView, type TreeEnsemble } from '../model/trees';
 import type { EpochRecord } from './checkpoint';
@@ -16,7 +16,7 @@ import type { Matrices, PreparedData } from './prepare';
 
 /** A fitted model of any type, as packaging needs it. */
 export interface RunModel {
-  modelType: ModelType;
+  modelType: TrainedModelType;
   /** What the package stores: the Dense model (net, linear) or the trees. */
   files: { model: tf.LayersModel } | { trees: TreeEnsemble };
   /** Outputs for preprocessed rows (row-major n x input_dim). */
@@ -83,7 +83,7 @@ function denseModelOf(model: LinearModel, dim: number, activation: Activation): 
   return dense;
 }
 
-async function fitLinearModel(prepared: PreparedData, params: TrainingParams, seed: number, modelType: ModelType): Promise<RunModel> {
+async function fitLinearModel(prepared: PreparedData, params: TrainingParams, seed: number, modelType: TrainedModelType): Promise<RunModel> {
   const dim = prepared.preprocessing.outputDim;
   const task = prepared.data.task;
   const scale = prepared.scale ?? { mean: 0, std: 1 };
@@ -111,6 +111,6 @@ async function fitLinearModel(prepared: PreparedData, params: TrainingParams, se
 }
 
 /** Fits a gradient_boosting, logistic_regression or linear model on the prepared splits. */
-export function fitClassic(modelType: Exclude<ModelType, 'neural_network'>, prepared: PreparedData, params: TrainingParams, seed: number): Promise<RunModel> {
+export function fitClassic(modelType: Exclude<TrainedModelType, 'neural_network'>, prepared: PreparedData, params: TrainingParams, seed: number): Promise<RunModel> {
   return modelType === 'gradient_boosting' ? fitTrees(prepared, params, seed) : fitLinearModel(prepared, params, seed, modelType);
 }

@@ -5,13 +5,13 @@
  * package-run.ts); what a run shows goes through a ProgressReporter (progress.ts), never from the steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { searchParameters, trainingParamsSchema, type ModelType, type ProjectConfig, type TrainingParams } from '../../config/schema';
+import { searchParameters, trainingParamsSchema, type ModelType, type ProjectConfig, type TrainedModelType, type TrainingParams } from '../../config/schema';
 import { silentLogger, type Logger } from '../common/logger';
 import type { FeatureImportance, TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
 import { selectBackend } from './backend';
 import { fitClassic, type RunModel } from './classic';
-import { fitModel, predict, type FittedModel } from './fit';
+import { fitModel, monitorOf, predict, type FittedModel } from './fit';
 import { layerSummary } from './model';
 import { packageRun } from './package-run';
 import { disposePrepared, prepareData, type PreparedData } from './prepare';
@@ -70,14 +70,16 @@ export interface TrainResult {
   /** Validation metrics of the best epoch (what tuning compares). */
   validation: Record<string, number>;
   bestEpoch: number;
-  modelType: ModelType;
+  modelType: TrainedModelType;
+  /** model_type "auto": every candidate's validation metrics, the packaged one selected. */
+  candidates?: CandidateRecord[];
   /** Permutation importance on the test split (and split gain for trees), most important first. */
   importance: FeatureImportance[];
 }
 
 /** Overrides as the model type reads them: a tree or linear model's keys (learning_rate included) go into its block. */
 function nestOverrides(base: TrainingParams, overrides: Record<string, unknown>, modelType: ModelType): Record<string, unknown> {
-  if (modelType === 'neural_network') return overrides;
+  if (modelType === 'neural_network' || modelType === 'auto') return overrides;
   const block = modelType === 'gradient_boosting' ? 'gradient_boosting' : 'linear';
   const keys = new Set(Object.keys(searchParameters(modelType)));
   keys.delete('validation_split');
@@ -136,11 +138,11 @@ interface FitStep {
   logger: Logger;
 }
 
-/** Fits the configured model type: the net with its checkpointed loop, the others in one pass (no checkpoints). */
-async function fitRunModel(step: FitStep): Promise<{ model: RunModel; resumedFromEpoch: number | null }> {
+/** Fits one model type: the net with its checkpointed loop, the others in one pass (no checkpoints). */
+async function fitOne(step: FitStep, modelType: TrainedModelType): Promise<{ model: RunModel; resumedFromEpoch: number | null }> {
   const { opts, params, prepared } = step;
   const pipeline = opts.project.pipeline;
-  if (pipeline.model_type !== 'neural_network') return { model: await fitClassic(pipeline.model_type, prepared, params, pipeline.seed), resumedFromEpoch: null };
+  if (modelType !== 'neural_network') return { model: await fitClassic(modelType, prepared, params, pipeline.seed), resumedFromEpoch: null };
   const fitted = await fitModel({
     prepared,
     params,
@@ -157,6 +159,38 @@ async function fitRunModel(step: FitStep): Promise<{ model: RunModel; resumedFro
   return { model: netRunModel(fitted, params, prepared), resumedFromEpoch: fitted.resumedFromEpoch };
 }
 
+/** A candidate's validation record, as "auto" records it. */
+export interface CandidateRecord {
+  model_type: TrainedModelType;
+  validation: Record<string, number>;
+  selected: boolean;
+}
+
+/**
+ * Fits the configured model type; "auto" fits each candidate on the same split and keeps the best by the
+ * validation metric early stopping watches (AUC for binary, loss otherwise), recording every candidate.
+ */
+async function fitRunModel(step: FitStep): Promise<{ model: RunModel; resumedFromEpoch: number | null; candidates?: CandidateRecord[] }> {
+  const modelType = step.opts.project.pipeline.model_type;
+  if (modelType !== 'auto') return fitOne(step, modelType);
+  const monitor = monitorOf(step.prepared.data.task);
+  const score = (m: RunModel) => (monitor.mode === 'max' ? 1 : -1) * (m.validation[monitor.key] ?? -Infinity);
+  let best: { model: RunModel; resumedFromEpoch: number | null } | null = null;
+  const fitted: RunModel[] = [];
+  for (const candidate of step.params.auto.candidates) {
+    const run = await fitOne(step, candidate);
+    fitted.push(run.model);
+    step.logger.info({ run: step.opts.runId, candidate, validation: run.model.validation }, 'auto: candidate trained');
+    if (!best || score(run.model) > score(best.model)) {
+      best?.model.dispose();
+      best = run;
+    } else run.model.dispose();
+  }
+  const chosen = best as { model: RunModel; resumedFromEpoch: number | null };
+  const candidates = fitted.map((m) => ({ model_type: m.modelType, validation: m.validation, selected: m === chosen.model }));
+  return { ...chosen, candidates };
+}
+
 /** Trains on `dataKeys`, resuming from this run's checkpoints, and writes the model package to packagePrefix. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const logger = opts.logger ?? silentLogger;
@@ -167,8 +201,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const params = resolveTrainingParams(pipeline.training_params, opts.overrides, pipeline.model_type);
   const backend = await selectBackend({ logger, requireGpu: opts.requireGpu });
   const prepared = await prepareData({ pipeline, params, dataStore, dataKeys: opts.dataKeys, runId: opts.runId, logger });
-  const { model, resumedFromEpoch } = await fitRunModel({ opts, params, prepared, packagePrefix, reporter, logger });
-  const run = await packageRun({ pipeline, params, prepared, fitted: model, runId: opts.runId, backend: backend.name, store: opts.store, packagePrefix, dataStore, dataKeys: opts.dataKeys, parentRun: opts.parentRun ?? null });
+  const { model, resumedFromEpoch, candidates } = await fitRunModel({ opts, params, prepared, packagePrefix, reporter, logger });
+  const run = await packageRun({ pipeline, params, prepared, fitted: model, runId: opts.runId, backend: backend.name, store: opts.store, packagePrefix, dataStore, dataKeys: opts.dataKeys, parentRun: opts.parentRun ?? null, candidates });
   reporter.finished(run.validation, run.metrics);
   disposePrepared(prepared);
   model.dispose();
@@ -189,5 +223,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     bestEpoch: model.bestEpoch,
     modelType: model.modelType,
     importance: run.importance,
+    ...(candidates ? { candidates } : {}),
   };
 }

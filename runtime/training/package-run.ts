@@ -29,6 +29,8 @@ export interface PackageInput {
   dataStore: ObjectStore;
   dataKeys: string[];
   parentRun: string | null;
+  /** model_type "auto": every candidate trained, recorded in metrics.json. */
+  candidates?: { model_type: string; validation: Record<string, number>; selected: boolean }[];
 }
 
 export interface PackagedRun {
@@ -147,7 +149,7 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     ...fitted.files,
     preprocessing: prepared.preprocessing,
     metadata,
-    metrics: { ...metrics, validation, best_epoch: fitted.bestEpoch, epochs: fitted.epochs, history: fitted.history, confusion: confusion?.matrix ?? null, feature_importance: importance },
+    metrics: { ...metrics, validation, best_epoch: fitted.bestEpoch, epochs: fitted.epochs, history: fitted.history, confusion: confusion?.matrix ?? null, feature_importance: importance, ...(input.candidates ? { candidates: input.candidates } : {}) },
     reportHtml,
   });
   return { metrics, validation, dataUri: lineage.data_uri, importance };

@@ -156,3 +156,21 @@ describe('tuning a gradient_boosting model', () => {
     expect(best.metadata.model_type).toBe('gradient_boosting');
   }, 60_000);
 });
+
+describe('model_type auto', () => {
+  it('trains every candidate on the same split, packages the best by validation AUC and records them all', async () => {
+    const store = new LocalObjectStore(makeTempDir('mlstack-auto-'));
+    await store.put('data/part-0.csv', churnCsv(2000, 15));
+    const result = await train({ project: projectOf('auto'), store, dataKeys: ['data/part-0.csv'], runId: 'auto', modelsPrefix: 'models/', checkpointsPrefix: 'ck/', progress: 'none', overrides: { epochs: 3 } });
+    const candidates = result.candidates!;
+    expect(candidates.map((c) => c.model_type)).toEqual(['gradient_boosting', 'logistic_regression', 'neural_network']);
+    const best = Math.max(...candidates.map((c) => c.validation.val_auc));
+    const selected = candidates.filter((c) => c.selected);
+    expect(selected).toHaveLength(1);
+    expect(selected[0].validation.val_auc).toBe(best);
+    expect(result.modelType).toBe(selected[0].model_type);
+    const pkg = await readModelPackage(store, result.packagePrefix);
+    expect(pkg.metadata.model_type).toBe(selected[0].model_type);
+    expect((pkg.metrics as { candidates: unknown[] }).candidates).toHaveLength(3);
+  }, 60_000);
+});
