@@ -102,18 +102,77 @@ export function applyLink(link: TreeLink, raw: Float32Array, n: number, outputs:
   }
 }
 
+/** All trees in flat typed arrays: node children are global node indices, or ~global leaf index. */
+interface CompiledTrees {
+  roots: Int32Array;
+  feature: Int32Array;
+  threshold: Float64Array;
+  defaultLeft: Uint8Array;
+  sets: (Set<number> | null)[];
+  left: Int32Array;
+  right: Int32Array;
+  leafValues: Float64Array;
+}
+
+function compile(trees: TreeNodes[]): CompiledTrees {
+  const nodes = trees.reduce((a, t) => a + t.feature.length, 0);
+  const c: CompiledTrees = { roots: new Int32Array(trees.length), feature: new Int32Array(nodes), threshold: new Float64Array(nodes), defaultLeft: new Uint8Array(nodes), sets: [], left: new Int32Array(nodes), right: new Int32Array(nodes), leafValues: Float64Array.from(trees.flatMap((t) => t.leaf_values)) };
+  let nodeAt = 0;
+  let leafAt = 0;
+  const child = (v: number) => (v >= 0 ? v + nodeAt : ~(~v + leafAt));
+  trees.forEach((t, i) => {
+    c.roots[i] = t.feature.length === 0 ? ~leafAt : nodeAt;
+    t.feature.forEach((f, j) => {
+      c.feature[nodeAt + j] = f;
+      c.threshold[nodeAt + j] = t.threshold[j];
+      c.defaultLeft[nodeAt + j] = t.default_left[j] ? 1 : 0;
+      c.sets.push(t.categories[j] ? new Set(t.categories[j]) : null);
+      c.left[nodeAt + j] = child(t.left[j]);
+      c.right[nodeAt + j] = child(t.right[j]);
+    });
+    nodeAt += t.feature.length;
+    leafAt += t.leaf_values.length;
+  });
+  return c;
+}
+
+/** One row's tree columns, read from its preprocessed values (row-major at `base`). */
+function readColumns(columns: TreeColumn[], rows: Float32Array, base: number, out: Float64Array): void {
+  for (let ci = 0; ci < columns.length; ci++) {
+    const c = columns[ci];
+    if (c.kind === 'numeric') {
+      out[ci] = rows[base + c.at];
+      continue;
+    }
+    let code = NaN;
+    for (let j = 0; j < c.width; j++) if (rows[base + c.at + j] === 1) code = j;
+    out[ci] = code;
+  }
+}
+
+function walk(c: CompiledTrees, root: number, x: Float64Array): number {
+  let node = root;
+  while (node >= 0) {
+    const v = x[c.feature[node]];
+    const set = c.sets[node];
+    const goLeft = set ? set.has(v) : v !== v ? c.defaultLeft[node] === 1 : v <= c.threshold[node];
+    node = goLeft ? c.left[node] : c.right[node];
+  }
+  return c.leafValues[~node];
+}
+
 /** A forward pass over preprocessed rows (row-major n x dim): returns n x outputs probabilities (or values). */
 export function createTreeForward(ensemble: TreeEnsemble, dim: number): (rows: Float32Array, n: number) => Float32Array {
-  const leftSets = ensemble.trees.map((t) => t.categories.map((c) => (c ? new Set(c) : null)));
+  const compiled = compile(ensemble.trees);
   const k = ensemble.outputs;
+  const x = new Float64Array(ensemble.columns.length);
   return (rows, n) => {
-    const view = treeView(ensemble.columns, rows, n, dim);
     const out = new Float32Array(n * k);
     for (let r = 0; r < n; r++) {
-      for (let o = 0; o < k; o++) out[r * k + o] = ensemble.base_score[o];
-      ensemble.trees.forEach((tree, t) => {
-        out[r * k + (t % k)] += tree.leaf_values[leafOf(tree, view, n, r, leftSets[t])];
-      });
+      readColumns(ensemble.columns, rows, r * dim, x);
+      const sums = ensemble.base_score.slice();
+      for (let t = 0; t < compiled.roots.length; t++) sums[t % k] += walk(compiled, compiled.roots[t], x);
+      for (let o = 0; o < k; o++) out[r * k + o] = sums[o];
     }
     applyLink(ensemble.link, out, n, k);
     return out;
