@@ -1,7 +1,8 @@
 /**
  * Training throughput per available TF.js backend on the same networks (the default
  * config's [32,16] at batch 64, and the adult example's [128] at batch 128), with the
- * training loop train() uses. Prints the median samples/s of 3 epochs and the ratio to cpu.
+ * training loop train() uses. Prints the median samples/s of 3 epochs and the ratio to cpu; then
+ * gradient boosting's fit time on adult beside scikit-learn's (bench/lib/tree-fit-time.ts; --trees-only for that alone).
  *
  *   node bin/run-ts.js bench/train.ts [--rows 20000] [--epochs 3]
  */
@@ -11,6 +12,7 @@ import { selectBackend, type BackendName } from '../runtime/training/backend';
 import { runEpoch } from '../runtime/training';
 import { buildModel } from '../runtime/training/model';
 import { seededRandom, shuffledIndices } from '../runtime/training/data';
+import { treeFitTimes } from './lib/tree-fit-time';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
   const rows = flag('--rows', 20000);
   const epochs = flag('--epochs', 3);
   const results: Record<string, Record<string, number>> = {};
-  for (const backend of BACKENDS) {
+  for (const backend of process.argv.includes('--trees-only') ? [] : BACKENDS) {
     try {
       await selectBackend({ only: backend });
     } catch (err) {
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${backend.padEnd(15)} ${Math.round(rate).toString().padStart(8)} samples/s${base ? `   x${(rate / base).toFixed(2)} vs cpu` : ''}\n`);
     }
   }
+  await treeFitTimes();
 }
 
 main().catch((err) => {

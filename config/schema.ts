@@ -50,6 +50,12 @@ export const LIMITS = {
   retryAfterMs: 86_400_000,
   partRows: 10_000_000,
   databaseBatch: 1_000_000,
+  trees: 100_000,
+  leaves: 131_072,
+  treeDepth: 64,
+  maxBins: 255,
+  minDataInLeaf: 1_000_000,
+  lambdaL2: 1_000_000,
 } as const;
 /** A key prefix inside a bucket: no leading slash, ends with a slash. */
 const prefix = z
@@ -74,8 +80,59 @@ const choice = z.object({ values: z.array(z.union([z.number(), z.string(), z.arr
 
 const layerUnits = intIn(1, LIMITS.layerUnits);
 
+/** model_type "gradient_boosting": histogram gradient-boosted trees (runtime/training/gbdt.ts). */
+export const gradientBoostingParamsSchema = z
+  .object({
+    /** Boosting rounds at most (one tree per output each); early stopping usually ends sooner. */
+    num_trees: intIn(1, LIMITS.trees).default(500),
+    learning_rate: z.number().positive().max(1).default(0.1),
+    num_leaves: intIn(2, LIMITS.leaves).default(31),
+    /** 0: no limit (growth is leaf-wise, bounded by num_leaves). */
+    max_depth: intIn(0, LIMITS.treeDepth).default(0),
+    /** Bins per numeric column, the missing-value bin included. */
+    max_bins: intIn(4, LIMITS.maxBins).default(255),
+    min_data_in_leaf: intIn(1, LIMITS.minDataInLeaf).default(20),
+    lambda_l2: z.number().min(0).max(LIMITS.lambdaL2).default(0),
+    /** Share of the fit rows each round samples (seeded). */
+    bagging_fraction: z.number().gt(0).max(1).default(1),
+    /** Share of the columns each round samples (seeded). */
+    feature_fraction: z.number().gt(0).max(1).default(1),
+    /** Rounds without a better validation loss before boosting stops. */
+    early_stopping_rounds: intIn(1, LIMITS.trees).default(20),
+  })
+  .strict();
+
+/** model_type "logistic_regression" / "linear": an L2-regularised linear model fitted by Adam on mini-batches. */
+export const linearParamsSchema = z
+  .object({
+    l2: z.number().min(0).max(LIMITS.l2).default(0.0001),
+    learning_rate: z.number().positive().max(1).default(0.01),
+    epochs: intIn(1, LIMITS.epochs).default(60),
+    batch_size: intIn(1, LIMITS.batchSize).default(256),
+    /** Epochs without a better validation loss before training stops. */
+    early_stopping_patience: intIn(1, LIMITS.epochs).default(5),
+  })
+  .strict();
+
+/** The types a run trains; "auto" trains several of them and keeps the best. */
+export const TRAINED_MODEL_TYPES = ['neural_network', 'gradient_boosting', 'logistic_regression', 'linear'] as const;
+export type TrainedModelType = (typeof TRAINED_MODEL_TYPES)[number];
+export const MODEL_TYPES = [...TRAINED_MODEL_TYPES, 'auto'] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+
+/** model_type "auto": the candidates trained on the same split; the best on the validation metric is packaged. */
+export const autoParamsSchema = z
+  .object({ candidates: z.array(z.enum(TRAINED_MODEL_TYPES)).min(1).default(['gradient_boosting', 'logistic_regression', 'neural_network']) })
+  .strict();
+
 export const trainingParamsSchema = z
   .object({
+    /** Parameters of model_type "gradient_boosting" (defaults apply when omitted). */
+    gradient_boosting: gradientBoostingParamsSchema.prefault({}),
+    /** Parameters of model_type "logistic_regression" and "linear" (defaults apply when omitted). */
+    linear: linearParamsSchema.prefault({}),
+    /** Candidates of model_type "auto". */
+    auto: autoParamsSchema.prefault({}),
     batch_size: intIn(1, LIMITS.batchSize),
     epochs: intIn(1, LIMITS.epochs),
     /** Units per hidden layer, e.g. [64, 64]. Takes precedence over hidden_size. */
@@ -97,14 +154,29 @@ export const trainingParamsSchema = z
     path: ['hidden_layers'],
   });
 
-/** The training parameters a search space may name: the keys of training_params. */
-export const TRAINING_PARAMETERS = Object.keys(trainingParamsSchema.shape) as (keyof TrainingParams)[];
+/** The nested blocks of training_params that hold one model type's parameters. */
+const MODEL_PARAM_BLOCKS = ['gradient_boosting', 'linear', 'auto'] as const;
+
+/** The training parameters of model_type "neural_network" a search space may name: the flat keys of training_params. */
+export const TRAINING_PARAMETERS = Object.keys(trainingParamsSchema.shape).filter((k) => !(MODEL_PARAM_BLOCKS as readonly string[]).includes(k)) as (keyof TrainingParams)[];
+
+/**
+ * The parameters a search space (and a trial's overrides) may name for a model type, with the schema of each.
+ * Trees and linear models name their block's keys (learning_rate is then the block's), and validation_split.
+ */
+export function searchParameters(modelType: ModelType): Record<string, z.ZodType> {
+  const flat = trainingParamsSchema.shape as Record<string, z.ZodType>;
+  // auto compares model types; tuning one type's parameters is done with that model_type.
+  if (modelType === 'auto') return {};
+  if (modelType === 'neural_network') return Object.fromEntries(TRAINING_PARAMETERS.map((k) => [k, flat[k]]));
+  const block = modelType === 'gradient_boosting' ? gradientBoostingParamsSchema : linearParamsSchema;
+  return { ...(block.shape as Record<string, z.ZodType>), validation_split: flat.validation_split };
+}
 
 type SearchDimensionConfig = z.infer<typeof numberRange> | z.infer<typeof choice>;
 
 /** Why the first value a parameter refuses is refused, or undefined when it takes them all. */
-function refusal(param: keyof TrainingParams, values: readonly unknown[]): string | undefined {
-  const schema = trainingParamsSchema.shape[param];
+function refusal(schema: z.ZodType, values: readonly unknown[]): string | undefined {
   for (const value of values) {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
@@ -118,36 +190,34 @@ function refusal(param: keyof TrainingParams, values: readonly unknown[]): strin
 }
 
 /** True for a parameter that refuses fractions (batch_size, epochs, ...): a range over it must round its samples. */
-function wholeNumbersOnly(param: keyof TrainingParams): boolean {
-  const parsed = trainingParamsSchema.shape[param].safeParse(1.5);
+function wholeNumbersOnly(schema: z.ZodType): boolean {
+  const parsed = schema.safeParse(1.5);
   return !parsed.success && parsed.error.issues.some((i) => i.code === 'invalid_type' && i.expected === 'int');
 }
 
-/** Each search-space key is a training parameter, and every value the dimension can sample is one it accepts. */
-function checkSearchSpace(space: Record<string, SearchDimensionConfig>, ctx: z.RefinementCtx): void {
+/** Each search-space key is a training parameter of the model type, and every value the dimension can sample is one it accepts. */
+function checkSearchSpace(modelType: ModelType, space: Record<string, SearchDimensionConfig>, ctx: z.RefinementCtx): void {
+  const params = searchParameters(modelType);
   for (const [key, dim] of Object.entries(space)) {
-    const path = ['search_space', key];
-    if (!(TRAINING_PARAMETERS as string[]).includes(key)) {
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `"${key}" is not a training parameter of model_type "neural_network": search_space keys must be training_params keys (${TRAINING_PARAMETERS.join(', ')})`,
-      });
+    const path = ['tuning', 'search_space', key];
+    const schema = params[key];
+    if (!schema) {
+      const where = modelType === 'neural_network' ? 'training_params keys' : `training_params keys of its block, or validation_split`;
+      ctx.addIssue({ code: 'custom', path, message: `"${key}" is not a training parameter of model_type "${modelType}": search_space keys must be ${where} (${Object.keys(params).join(', ')})` });
       continue;
     }
-    const param = key as keyof TrainingParams;
     if ('values' in dim) {
-      const why = refusal(param, dim.values);
-      if (why) ctx.addIssue({ code: 'custom', path: [...path, 'values'], message: `not a valid ${param}: ${why}` });
+      const why = refusal(schema, dim.values);
+      if (why) ctx.addIssue({ code: 'custom', path: [...path, 'values'], message: `not a valid ${key}: ${why}` });
       continue;
     }
-    if (!dim.integer && wholeNumbersOnly(param)) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'integer'], message: `${param} takes whole numbers: add "integer": true to the range` });
+    if (!dim.integer && wholeNumbersOnly(schema)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'integer'], message: `${key} takes whole numbers: add "integer": true to the range` });
       continue;
     }
     const ends = dim.integer ? [Math.round(dim.min), Math.round(dim.max)] : [dim.min, dim.max];
-    const why = refusal(param, ends);
-    if (why) ctx.addIssue({ code: 'custom', path, message: `the range {min: ${dim.min}, max: ${dim.max}} samples values ${param} refuses: ${why}` });
+    const why = refusal(schema, ends);
+    if (why) ctx.addIssue({ code: 'custom', path, message: `the range {min: ${dim.min}, max: ${dim.max}} samples values ${key} refuses: ${why}` });
   }
 }
 
@@ -160,10 +230,10 @@ export const tuningSchema = z
     /** Successive halving: keep the best 1/eta of trials at each rung. */
     eta: intIn(2, LIMITS.eta).default(3),
     min_epochs: intIn(1, LIMITS.epochs).default(2),
+    /** Checked against model_type's parameters by pipelineSchema. */
     search_space: z.record(z.string(), z.union([numberRange, choice])),
   })
-  .strict()
-  .superRefine((t, ctx) => checkSearchSpace(t.search_space, ctx));
+  .strict();
 
 const gateBounds = z
   .object({ min: z.number().optional(), max: z.number().optional() })
@@ -177,7 +247,7 @@ export const pipelineSchema = z
     project: z
       .string()
       .regex(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,30}$/, 'lowercase letters, digits and single dashes, 2-31 chars, starting with a letter, not ending with a dash'),
-    model_type: z.enum(['neural_network']),
+    model_type: z.enum(MODEL_TYPES),
     /** binary, multiclass or regression; inferred from the target column when omitted. */
     task: z.enum(['binary', 'multiclass', 'regression']).optional(),
     features: z.array(z.string().min(1)).min(1),
@@ -211,6 +281,7 @@ export const pipelineSchema = z
     if (p.features.includes(p.target)) {
       ctx.addIssue({ code: 'custom', path: ['features'], message: `the target "${p.target}" must not be a feature` });
     }
+    if (p.tuning) checkSearchSpace(p.model_type, p.tuning.search_space, ctx);
     const dup = p.features.find((f, i) => p.features.indexOf(f) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['features'], message: `feature "${dup}" is listed twice` });
     for (const c of p.categorical_features ?? []) {
@@ -532,6 +603,8 @@ export type FieldRule = z.infer<typeof fieldRule>;
 export const DEFAULT_MAX_QUARANTINE_SHARE = 0.5;
 export type IngestionConfig = z.infer<typeof ingestionSchema>;
 export type TrainingParams = z.infer<typeof trainingParamsSchema>;
+export type GradientBoostingParams = z.infer<typeof gradientBoostingParamsSchema>;
+export type LinearParams = z.infer<typeof linearParamsSchema>;
 export type TuningConfig = z.infer<typeof tuningSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AwsEnvironment = z.infer<typeof awsSchema>;

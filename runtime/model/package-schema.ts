@@ -6,8 +6,9 @@
  */
 import { z } from 'zod';
 import { PackageInvalidError } from './manifest';
-import type { ModelJson, ModelMetadata } from './package';
+import { holdsTrees, type ModelJson, type ModelMetadata } from './package';
 import { PREPROCESSING_FORMAT_VERSION, type FeatureState, type PreprocessingState } from './preprocessing';
+import { TREES_FORMAT, type TreeEnsemble, type TreeNodes } from './trees';
 
 const ACTIVATIONS = ['relu', 'sigmoid', 'softmax', 'linear', 'tanh'] as const;
 const name = z.string().min(1);
@@ -15,6 +16,7 @@ const count = z.number().int().nonnegative();
 
 const metadataSchema = z.object({
   format_version: z.literal(1),
+  model_type: z.enum(['neural_network', 'gradient_boosting', 'logistic_regression', 'linear']).optional(),
   project: name,
   task: z.enum(['binary', 'multiclass', 'regression']),
   features: z.array(name).min(1),
@@ -81,6 +83,7 @@ export interface PackageFileNames {
   preprocessing: string;
   modelJson: string;
   weights: string;
+  trees: string;
 }
 
 /** Refuses with `model package <where>: <file>: <field>: <problem>`. */
@@ -196,6 +199,56 @@ function checkModel(modelJson: ModelJson, weightBytes: number, m: ModelMetadata,
   });
 }
 
+const treeNodesSchema = z.object({
+  feature: z.array(count),
+  threshold: z.array(z.number()),
+  default_left: z.array(z.boolean()),
+  categories: z.array(z.array(z.number().int()).nullable()),
+  left: z.array(z.number().int()),
+  right: z.array(z.number().int()),
+  gain: z.array(z.number()),
+  leaf_values: z.array(z.number()).min(1),
+});
+
+const treesSchema = z.object({
+  format: z.literal(TREES_FORMAT),
+  columns: z
+    .array(z.discriminatedUnion('kind', [z.object({ name, kind: z.literal('numeric'), at: count }), z.object({ name, kind: z.literal('categorical'), at: count, width: z.number().int().positive() })]))
+    .min(1),
+  outputs: z.number().int().positive(),
+  link: z.enum(['sigmoid', 'softmax', 'identity']),
+  base_score: z.array(z.number()),
+  trees: z.array(treeNodesSchema),
+});
+
+const LINK_OF_ACTIVATION: Record<string, string> = { sigmoid: 'sigmoid', softmax: 'softmax', linear: 'identity' };
+
+/** Every node's arrays agree in length, split on a known column, and point at nodes or leaves that exist. */
+function checkTree(tree: TreeNodes, t: number, columns: number, file: string, refuse: Refuse): void {
+  const nodes = tree.feature.length;
+  const lengths = [tree.threshold, tree.default_left, tree.categories, tree.left, tree.right, tree.gain].map((a) => a.length);
+  if (lengths.some((l) => l !== nodes)) refuse(file, `trees.${t}`, `node arrays differ in length (${nodes} features, ${list(lengths)})`);
+  if (tree.leaf_values.length !== nodes + 1) refuse(file, `trees.${t}.leaf_values`, `${nodes} splits make ${nodes + 1} leaves, found ${tree.leaf_values.length}`);
+  tree.feature.forEach((f, i) => {
+    if (f >= columns) refuse(file, `trees.${t}.feature.${i}`, `column ${f} does not exist (${columns} columns)`);
+    for (const child of [tree.left[i], tree.right[i]]) {
+      if (child >= 0 ? child <= i || child >= nodes : ~child >= nodes + 1) refuse(file, `trees.${t}.left/right.${i}`, `child ${child} is not a later node or a leaf`);
+    }
+  });
+}
+
+/** trees.json fits metadata's output layer and the preprocessing's columns. */
+function checkTrees(e: TreeEnsemble, m: ModelMetadata, file: string, refuse: Refuse): void {
+  const last = m.layers[m.layers.length - 1];
+  if (e.outputs !== last.units || LINK_OF_ACTIVATION[last.activation] !== e.link) refuse(file, 'outputs', `${e.outputs} ${e.link} outputs do not match metadata's ${last.units} ${last.activation}`);
+  if (e.base_score.length !== e.outputs) refuse(file, 'base_score', `has ${e.base_score.length} values for ${e.outputs} outputs`);
+  if (e.trees.length % e.outputs !== 0) refuse(file, 'trees', `${e.trees.length} trees do not divide among ${e.outputs} outputs`);
+  e.columns.forEach((c, i) => {
+    if (c.at + (c.kind === 'categorical' ? c.width : 1) > m.input_dim) refuse(file, `columns.${i}`, `reads past the ${m.input_dim} preprocessed columns`);
+  });
+  e.trees.forEach((tree, t) => checkTree(tree, t, e.columns.length, file, refuse));
+}
+
 export interface UncheckedPackageDocs {
   metadata: unknown;
   preprocessing: unknown;
@@ -211,7 +264,7 @@ export function validatePackageDocs(
   docs: UncheckedPackageDocs,
   where: string,
   files: PackageFileNames,
-): { metadata: ModelMetadata; preprocessing: PreprocessingState; modelJson: ModelJson } {
+): { metadata: ModelMetadata; preprocessing: PreprocessingState; modelJson: ModelJson; trees?: TreeEnsemble } {
   const refuse = refuser(where);
   // Parsed to check; the documents themselves are returned, unchanged.
   parse(metadataSchema, docs.metadata, files.metadata, refuse);
@@ -221,6 +274,12 @@ export function validatePackageDocs(
   parse(preprocessingSchema, docs.preprocessing, files.preprocessing, refuse);
   const preprocessing = docs.preprocessing as PreprocessingState;
   checkPreprocessing(preprocessing, metadata, files, refuse);
+  if (holdsTrees(metadata)) {
+    if (metadata.layers.length !== 1) refuse(files.metadata, 'layers', `a tree model lists its output as one layer, found ${metadata.layers.length}`);
+    parse(treesSchema, docs.modelJson, files.trees, refuse);
+    checkTrees(docs.modelJson as TreeEnsemble, metadata, files.trees, refuse);
+    return { metadata, preprocessing, modelJson: docs.modelJson as ModelJson, trees: docs.modelJson as TreeEnsemble };
+  }
   parse(modelJsonSchema, docs.modelJson, files.modelJson, refuse);
   const modelJson = docs.modelJson as ModelJson;
   checkModel(modelJson, docs.weightBytes, metadata, files, refuse);

@@ -1,8 +1,9 @@
 /**
  * The model package: everything serving needs, under one store prefix.
  *
- *   <prefix>model/model.json      TF.js LayersModel artifacts (modelTopology + weightsManifest)
- *   <prefix>model/weights.bin     the weights, float32, in manifest order
+ *   <prefix>model/model.json      TF.js LayersModel artifacts (modelTopology + weightsManifest)   } neural_network,
+ *   <prefix>model/weights.bin     the weights, float32, in manifest order                        } logistic_regression, linear
+ *   <prefix>model/trees.json      the tree ensemble (runtime/model/trees.ts)                        gradient_boosting
  *   <prefix>preprocessing.json    PreprocessingState (runtime/model/preprocessing.ts)
  *   <prefix>metadata.json         ModelMetadata
  *   <prefix>metrics.json          test-split metrics
@@ -15,13 +16,16 @@
  * The topology is always a Sequential of Dense (+ Dropout) layers with named activations,
  * so a lean forward pass (readDenseLayers) can serve it without tf.
  * Regression models predict the target in its original units (the target scaling is folded
- * into the last layer when the package is written).
+ * into the last layer when the package is written). metadata.json's model_type says which model files
+ * the package holds (absent in packages written before it existed: neural_network); a linear model is a
+ * one-layer Dense model, so only trees need their own file.
  */
 import type * as tfTypes from './tf';
 import type { ObjectStore } from '../storage/object-store';
 import { checkFile, checkListing, digestOf, MANIFEST_FILE, packageLabel, PackageInvalidError, readManifest, verifyFileStream, writeManifest, type PackageTrust } from './manifest';
 import { validatePackageDocs } from './package-schema';
 import type { PreprocessingState } from './preprocessing';
+import type { TreeEnsemble } from './trees';
 
 export type { PackageTrust } from './manifest';
 import { InvalidInputError, NotFoundError } from '../common/errors';
@@ -30,9 +34,20 @@ export const MODEL_PACKAGE_FORMAT_VERSION = 1;
 
 export type TaskKind = 'binary' | 'multiclass' | 'regression';
 export type Activation = 'relu' | 'sigmoid' | 'softmax' | 'linear' | 'tanh';
+export type PackageModelType = 'neural_network' | 'gradient_boosting' | 'logistic_regression' | 'linear';
+
+/** A feature's importance: split gain (trees) and the test metric's drop when the feature is permuted (every type). */
+export interface FeatureImportance {
+  feature: string;
+  permutation: number;
+  permutation_std: number;
+  split_gain?: number;
+}
 
 export interface ModelMetadata {
   format_version: typeof MODEL_PACKAGE_FORMAT_VERSION;
+  /** Absent in packages written before model types: neural_network. */
+  model_type?: PackageModelType;
   project: string;
   task: TaskKind;
   features: string[];
@@ -44,7 +59,7 @@ export interface ModelMetadata {
   /** Binary decision threshold on the positive-class probability. */
   threshold: number;
   input_dim: number;
-  /** Dense layers in order (dropout omitted). */
+  /** Dense layers in order (dropout omitted); a tree model lists its output (units and link) as one layer. */
   layers: { units: number; activation: Activation }[];
   created_at: string;
   run_id: string;
@@ -60,6 +75,7 @@ export interface ModelMetadata {
 export const PACKAGE_FILES = {
   modelJson: 'model/model.json',
   weights: 'model/weights.bin',
+  trees: 'model/trees.json',
   preprocessing: 'preprocessing.json',
   metadata: 'metadata.json',
   metrics: 'metrics.json',
@@ -76,17 +92,27 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
 }
 
+/** Which model files a package holds, from its metadata. */
+export function holdsTrees(metadata: Pick<ModelMetadata, 'model_type'>): boolean {
+  return metadata.model_type === 'gradient_boosting';
+}
+
 export interface ModelPackage {
   metadata: ModelMetadata;
   preprocessing: PreprocessingState;
-  modelJson: ModelJson;
-  weights: ArrayBuffer;
+  /** Dense packages (every model type but gradient_boosting). */
+  modelJson?: ModelJson;
+  weights?: ArrayBuffer;
+  /** gradient_boosting packages. */
+  trees?: TreeEnsemble;
   /** Present when the package has one. */
   metrics?: Record<string, unknown>;
 }
 
 export interface WriteModelPackageInput {
-  model: tfTypes.LayersModel;
+  /** The Dense model, or trees for gradient_boosting. */
+  model?: tfTypes.LayersModel;
+  trees?: TreeEnsemble;
   preprocessing: PreprocessingState;
   metadata: ModelMetadata;
   metrics: Record<string, unknown>;
@@ -129,8 +155,9 @@ export async function serializeModel(model: tfTypes.LayersModel): Promise<{ mode
 
 /** A package's contents, serialised: what writePackageFiles writes. */
 export interface PackageContents {
-  modelJson: ModelJson;
-  weights: ArrayBuffer;
+  modelJson?: ModelJson;
+  weights?: ArrayBuffer;
+  trees?: TreeEnsemble;
   preprocessing: PreprocessingState;
   metadata: ModelMetadata;
   metrics: Record<string, unknown>;
@@ -160,21 +187,25 @@ export async function writePackageFiles(store: ObjectStore, prefix: string, cont
     await store.put(base + name, bytes, { contentType });
     written.set(name, bytes);
   };
-  const modelBytes = Buffer.from(JSON.stringify(contents.modelJson));
-  await put(PACKAGE_FILES.weights, Buffer.from(contents.weights), 'application/octet-stream');
-  await put(PACKAGE_FILES.modelJson, modelBytes, 'application/json');
+  const weights = Buffer.from(contents.weights ?? new ArrayBuffer(0));
+  const modelBytes = Buffer.from(JSON.stringify(contents.trees ?? contents.modelJson));
+  if (contents.trees) await put(PACKAGE_FILES.trees, modelBytes, 'application/json');
+  else {
+    await put(PACKAGE_FILES.weights, weights, 'application/octet-stream');
+    await put(PACKAGE_FILES.modelJson, modelBytes, 'application/json');
+  }
   await put(PACKAGE_FILES.preprocessing, jsonBytes(contents.preprocessing), 'application/json');
   await put(PACKAGE_FILES.metrics, jsonBytes(contents.metrics), 'application/json');
   if (contents.reportHtml !== undefined) await put(PACKAGE_FILES.report, Buffer.from(contents.reportHtml), 'text/html; charset=utf-8');
   await put(PACKAGE_FILES.metadata, jsonBytes(contents.metadata), 'application/json');
   const manifestSha256 = await writeManifest(store, base, written);
-  return { sizeBytes: contents.weights.byteLength + modelBytes.byteLength, manifestSha256 };
+  return { sizeBytes: weights.byteLength + modelBytes.byteLength, manifestSha256 };
 }
 
 /** Writes a complete package under `prefix` (see writePackageFiles), manifest.json last. */
 export async function writeModelPackage(store: ObjectStore, prefix: string, input: WriteModelPackageInput): Promise<WrittenPackage> {
-  const { modelJson, weights } = await serializeModel(input.model);
-  return writePackageFiles(store, prefix, { modelJson, weights, preprocessing: input.preprocessing, metadata: input.metadata, metrics: input.metrics, reportHtml: input.reportHtml });
+  const { modelJson, weights } = input.model ? await serializeModel(input.model) : { modelJson: undefined, weights: undefined };
+  return writePackageFiles(store, prefix, { modelJson, weights, trees: input.trees, preprocessing: input.preprocessing, metadata: input.metadata, metrics: input.metrics, reportHtml: input.reportHtml });
 }
 
 function parseJson(bytes: Buffer, where: string, file: string): unknown {
@@ -221,15 +252,16 @@ export async function readModelPackage(store: ObjectStore, prefix: string, trust
   const read = async (name: string): Promise<Buffer> => checked(name, await store.get(base + name));
   checked(PACKAGE_FILES.metadata, metadataBytes);
   const preprocessingBytes = await read(PACKAGE_FILES.preprocessing);
-  const modelJsonBytes = await read(PACKAGE_FILES.modelJson);
-  const weightBytes = await read(PACKAGE_FILES.weights);
+  const trees = holdsTrees(parseJson(metadataBytes, where, PACKAGE_FILES.metadata) as Pick<ModelMetadata, 'model_type'>);
+  const modelJsonBytes = await read(trees ? PACKAGE_FILES.trees : PACKAGE_FILES.modelJson);
+  const weightBytes = trees ? Buffer.alloc(0) : await read(PACKAGE_FILES.weights);
   const hasMetrics = listed ? listed.has(PACKAGE_FILES.metrics) : await store.exists(base + PACKAGE_FILES.metrics);
   const metricsBytes = hasMetrics ? await read(PACKAGE_FILES.metrics) : undefined;
   if (verified && listed) {
-    const parsed = new Set<string>([PACKAGE_FILES.metadata, PACKAGE_FILES.preprocessing, PACKAGE_FILES.modelJson, PACKAGE_FILES.weights, PACKAGE_FILES.metrics]);
+    const parsed = new Set<string>([PACKAGE_FILES.metadata, PACKAGE_FILES.preprocessing, PACKAGE_FILES.metrics, ...(trees ? [PACKAGE_FILES.trees] : [PACKAGE_FILES.modelJson, PACKAGE_FILES.weights])]);
     for (const name of listed) if (!parsed.has(name)) await verifyFileStream(store, base, verified.manifest, name);
   }
-  const { metadata, preprocessing, modelJson } = validatePackageDocs(
+  const { metadata, preprocessing, modelJson, trees: ensemble } = validatePackageDocs(
     {
       metadata: parseJson(metadataBytes, where, PACKAGE_FILES.metadata),
       preprocessing: parseJson(preprocessingBytes, where, PACKAGE_FILES.preprocessing),
@@ -241,14 +273,22 @@ export async function readModelPackage(store: ObjectStore, prefix: string, trust
   );
   const weights = weightBytes.buffer.slice(weightBytes.byteOffset, weightBytes.byteOffset + weightBytes.byteLength) as ArrayBuffer;
   const metrics = metricsBytes ? (parseJson(metricsBytes, where, PACKAGE_FILES.metrics) as Record<string, unknown>) : undefined;
+  if (ensemble) return { metadata, preprocessing, trees: ensemble, metrics };
   return { metadata, preprocessing, modelJson, weights, metrics };
 }
 
 /** A tf.LayersModel from a package (needs a tf backend; serving can use readDenseLayers instead). */
 export async function loadTfModel(pkg: Pick<ModelPackage, 'modelJson' | 'weights'>): Promise<tfTypes.LayersModel> {
   const tf = await loadTf();
-  const weightSpecs = pkg.modelJson.weightsManifest.flatMap((g) => g.weights) as tfTypes.io.WeightsManifestEntry[];
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: pkg.modelJson.modelTopology, weightSpecs, weightData: pkg.weights }));
+  const { modelJson, weights } = denseFiles(pkg);
+  const weightSpecs = modelJson.weightsManifest.flatMap((g) => g.weights) as tfTypes.io.WeightsManifestEntry[];
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData: weights }));
+}
+
+/** A Dense package's model.json and weights (a tree package has none). */
+export function denseFiles(pkg: Pick<ModelPackage, 'modelJson' | 'weights'>): { modelJson: ModelJson; weights: ArrayBuffer } {
+  if (!pkg.modelJson || !pkg.weights) throw new InvalidInputError('the model package holds trees, not Dense layers (model/model.json and weights.bin)');
+  return { modelJson: pkg.modelJson, weights: pkg.weights };
 }
 
 export interface DenseLayerWeights {
@@ -264,7 +304,8 @@ export interface DenseLayerWeights {
  * The Dense layers of a package with their weights, in order (Dropout is identity at inference).
  * Enough for a forward pass without tf: out = activation(in · kernel + bias).
  */
-export function readDenseLayers(pkg: Pick<ModelPackage, 'modelJson' | 'weights'>): DenseLayerWeights[] {
+export function readDenseLayers(files: Pick<ModelPackage, 'modelJson' | 'weights'>): DenseLayerWeights[] {
+  const pkg = denseFiles(files);
   const layers: { class_name: string; config: { name: string; units?: number; activation?: string; use_bias?: boolean } }[] =
     (pkg.modelJson.modelTopology?.model_config ?? pkg.modelJson.modelTopology)?.config?.layers ?? [];
   const specs = pkg.modelJson.weightsManifest.flatMap((g) => g.weights);

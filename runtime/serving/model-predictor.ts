@@ -1,5 +1,5 @@
-import { createDenseForward } from '../model/dense-forward';
-import { readDenseLayers, type ModelPackage } from '../model/package';
+import { createModelForward } from '../model/model-forward';
+import type { ModelPackage } from '../model/package';
 import { transformRows, validateInputRow } from '../model/preprocessing';
 import { WRAPPER_KEYS } from './input';
 import { createJsonBatchEncoder } from './json-batch';
@@ -12,15 +12,10 @@ import type { Prediction, Predictor } from './predictor';
  */
 export function predictorFromPackage(pkg: ModelPackage, version: string): Predictor {
   const { metadata, preprocessing } = pkg;
-  const layers = readDenseLayers(pkg);
-  if (layers.length === 0) throw new Error('the model package has no Dense layers');
-  if (layers[0].inputDim !== preprocessing.outputDim) {
-    throw new Error(`the model takes ${layers[0].inputDim} inputs but preprocessing.json produces ${preprocessing.outputDim}: the package is inconsistent`);
-  }
-  const units = layers[layers.length - 1].units;
+  const forward = createModelForward(pkg);
+  const units = forward.units;
   const features = preprocessing.features.map((f) => f.name);
   const decode = decoder(metadata, units);
-  const forward = createDenseForward(layers);
   const encodeJson = createJsonBatchEncoder(preprocessing, WRAPPER_KEYS);
   const predictMatrix = (matrix: Float32Array, n: number): Prediction[] => {
     const outputs = forward(matrix, n);

@@ -60,6 +60,8 @@ const HYPERPARAMETERS: Record<string, (v: string) => unknown> = {
   l2: Number,
   hidden_size: Number,
   hidden_layers: (v) => (v.trim().startsWith('[') ? JSON.parse(v) : v.split(',').map((s) => Number(s.trim()))),
+  // gradient_boosting's (learning_rate is then the trees'); resolveTrainingParams moves them into their block.
+  ...Object.fromEntries(['num_trees', 'num_leaves', 'max_depth', 'max_bins', 'min_data_in_leaf', 'lambda_l2', 'bagging_fraction', 'feature_fraction', 'early_stopping_rounds'].map((k) => [k, Number])),
 };
 /** Keys that are not training params but are allowed in hyperparameters. */
 const CONTROL_KEYS = new Set(['env', 'run_id', 'parent_run', 'study_uri', 'models_uri']);

@@ -1,8 +1,9 @@
 /**
  * Evaluates a model package on labelled CSV rows with the same preprocessing and the lean
- * dense forward pass serving uses (no tf backend needed).
+ * forward pass serving uses, for every model type (no tf backend needed).
  */
-import { denseForward, readDenseLayers, type ModelPackage } from '../model/package';
+import { createModelForward } from '../model/model-forward';
+import type { ModelPackage } from '../model/package';
 import { isMissing, transformRows, validateInputRow } from '../model/preprocessing';
 import { binaryMetrics, multiclassMetrics, regressionMetrics, rocCurve, type RocPoint } from './metrics';
 import { calibrationBins, prCurve, thresholdTable } from './curves';
@@ -45,7 +46,7 @@ export function evaluatePackage(pkg: ModelPackage, rows: Row[], dataLabel = 'eva
     if (problem) throw new InvalidInputError(`${dataLabel} row ${i + 1}: ${problem}`);
   }
   const x = transformRows(pkg.preprocessing, labelled);
-  const out = denseForward(readDenseLayers(pkg), x, labelled.length);
+  const out = createModelForward(pkg)(x, labelled.length);
   let metrics: Record<string, number>;
   let confusion: EvaluationResult['confusion'];
   let roc: RocPoint[] | undefined;

@@ -71,7 +71,7 @@ export async function predict(model: tf.LayersModel, x: tf.Tensor2D): Promise<Fl
 }
 
 /** Validation metrics for one epoch; `monitor` is what early stopping watches. */
-function validationMetrics(task: TaskKind, labels: Float64Array, preds: Float32Array, classes: number, scale?: TargetScale): Record<string, number> {
+export function validationMetrics(task: TaskKind, labels: Float64Array, preds: Float32Array, classes: number, scale?: TargetScale): Record<string, number> {
   if (task === 'binary') {
     const m = binaryMetrics(labels, preds);
     return { val_loss: m.log_loss, val_auc: m.auc, val_accuracy: m.accuracy };

@@ -2,14 +2,14 @@
  * Training's last step: the fitted model evaluated on the held-out test split, timed and sized,
  * and written as a model package with its metadata, lineage, metrics and HTML report.
  */
-import * as tf from '../model/tf';
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
-import { serializeModel, writeModelPackage, type ModelMetadata, type TaskKind } from '../model/package';
+import { serializeModel, writeModelPackage, type FeatureImportance, type ModelMetadata, type TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
 import type { EpochRecord } from './checkpoint';
-import { mapValues, predict, type FittedModel } from './fit';
+import type { RunModel } from './classic';
+import { mapValues } from './fit';
+import { featureImportance } from './importance';
 import { binaryMetrics, multiclassMetrics, percentile, regressionMetrics, rocCurve, type RocPoint } from './metrics';
-import { layerSummary } from './model';
 import type { PreparedData } from './prepare';
 import { calibrationBins, classBalance, prCurve, thresholdTable } from './curves';
 import { renderReport, type ReportInput } from './report';
@@ -21,7 +21,7 @@ export interface PackageInput {
   pipeline: PipelineConfig;
   params: TrainingParams;
   prepared: PreparedData;
-  fitted: FittedModel;
+  fitted: RunModel;
   runId: string;
   backend: string;
   /** The package goes here, under packagePrefix. */
@@ -31,6 +31,8 @@ export interface PackageInput {
   dataStore: ObjectStore;
   dataKeys: string[];
   parentRun: string | null;
+  /** model_type "auto": every candidate trained, recorded in metrics.json. */
+  candidates?: { model_type: string; validation: Record<string, number>; selected: boolean }[];
 }
 
 export interface PackagedRun {
@@ -39,18 +41,27 @@ export interface PackagedRun {
   /** The best epoch's record (the package holds its weights). */
   validation: EpochRecord;
   dataUri: string;
+  importance: FeatureImportance[];
 }
 
-async function latencyP99(model: tf.LayersModel, inputDim: number, samples = 100): Promise<number> {
-  const x = tf.zeros([1, inputDim]) as tf.Tensor2D;
+/** Permutation repeats per feature on the test split. */
+const IMPORTANCE_REPEATS = 3;
+
+async function latencyP99(model: RunModel, inputDim: number, samples = 100): Promise<number> {
+  const x = new Float32Array(inputDim);
   const times: number[] = [];
   for (let i = 0; i < samples + 10; i++) {
     const start = process.hrtime.bigint();
-    await predict(model, x);
+    await model.predict(x, 1);
     if (i >= 10) times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  x.dispose();
   return percentile(times, 0.99);
+}
+
+async function modelSizeBytes(files: RunModel['files']): Promise<number> {
+  if ('trees' in files) return Buffer.byteLength(JSON.stringify(files.trees));
+  const serialized = await serializeModel(files.model);
+  return serialized.weights.byteLength + Buffer.byteLength(JSON.stringify(serialized.modelJson));
 }
 
 function evaluateTest(
@@ -86,6 +97,7 @@ function metadataOf(input: PackageInput, lineage: { code_version: string; data_u
   const { pipeline, prepared } = input;
   return {
     format_version: 1,
+    model_type: input.fitted.modelType,
     project: pipeline.project,
     task: prepared.data.task,
     features: pipeline.features,
@@ -94,7 +106,7 @@ function metadataOf(input: PackageInput, lineage: { code_version: string; data_u
     positive_class: prepared.data.positiveClass,
     threshold: 0.5,
     input_dim: prepared.preprocessing.outputDim,
-    layers: layerSummary(input.params, prepared.data.task, prepared.outputUnits),
+    layers: input.fitted.layers,
     created_at: new Date().toISOString(),
     run_id: input.runId,
     data_hash: prepared.dataHash,
@@ -115,16 +127,16 @@ function reportExtras(input: PackageInput, testPreds: Float32Array): Pick<Report
   return { params, balance, pr: prCurve(test.labels, testPreds), calibration: calibrationBins(test.labels, testPreds), thresholds: thresholdTable(test.labels, testPreds) };
 }
 
-/** Evaluates the fitted model on the test split and writes the package (model, preprocessing, metadata, metrics, report). */
+/** Evaluates the fitted model on the test split and writes the package (model, preprocessing, metadata, metrics, importance, report). */
 export async function packageRun(input: PackageInput): Promise<PackagedRun> {
   const { prepared, fitted, pipeline } = input;
-  const { model, state } = fitted;
-  const testPreds = await predict(model, prepared.test.x);
+  const testX = (await prepared.test.x.data()) as Float32Array;
+  const testPreds = await fitted.predict(testX, prepared.test.labels.length);
   const { metrics, roc, confusion } = evaluateTest(prepared.data.task, prepared.test.labels, testPreds, prepared.outputUnits, prepared.data.classes);
-  metrics.predict_latency_p99_ms = round(await latencyP99(model, prepared.preprocessing.outputDim), 4);
-  const serialized = await serializeModel(model);
-  metrics.model_size_bytes = serialized.weights.byteLength + Buffer.byteLength(JSON.stringify(serialized.modelJson));
-  const validation = state.history.find((h) => h.epoch === state.bestEpoch) ?? state.history[state.history.length - 1] ?? { epoch: 0 };
+  metrics.predict_latency_p99_ms = round(await latencyP99(fitted, prepared.preprocessing.outputDim), 4);
+  metrics.model_size_bytes = await modelSizeBytes(fitted.files);
+  const importance = await featureImportance({ predict: fitted.predict, x: testX, labels: prepared.test.labels, task: prepared.data.task, outputs: prepared.outputUnits, preprocessing: prepared.preprocessing, repeats: IMPORTANCE_REPEATS, seed: pipeline.seed, splitGain: fitted.splitGain });
+  const validation = fitted.validation;
   const lineage = {
     run_id: input.runId,
     data_hash: prepared.dataHash,
@@ -140,18 +152,19 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     runId: input.runId,
     task: prepared.data.task,
     metrics,
-    history: state.history,
+    history: fitted.history,
     roc,
     confusion,
-    lineage: { ...lineage, best_epoch: state.bestEpoch, epochs: state.epoch },
+    importance,
+    lineage: { ...lineage, model_type: fitted.modelType, best_epoch: fitted.bestEpoch, epochs: fitted.epochs },
     ...reportExtras(input, testPreds),
   });
   await writeModelPackage(input.store, input.packagePrefix, {
-    model,
+    ...fitted.files,
     preprocessing: prepared.preprocessing,
     metadata,
-    metrics: { ...metrics, validation, best_epoch: state.bestEpoch, epochs: state.epoch, history: state.history, confusion: confusion?.matrix ?? null },
+    metrics: { ...metrics, validation, best_epoch: fitted.bestEpoch, epochs: fitted.epochs, history: fitted.history, confusion: confusion?.matrix ?? null, feature_importance: importance, ...(input.candidates ? { candidates: input.candidates } : {}) },
     reportHtml,
   });
-  return { metrics, validation, dataUri: lineage.data_uri };
+  return { metrics, validation, dataUri: lineage.data_uri, importance };
 }

@@ -16,6 +16,8 @@ export interface ReportInput {
   history: Record<string, number>[];
   roc?: RocPoint[];
   confusion?: { labels: string[]; matrix: number[][] };
+  /** Feature importance, most important first. */
+  importance?: { feature: string; permutation: number; permutation_std: number; split_gain?: number }[];
   lineage: Record<string, string | number | null>;
   /** The resolved training parameters. */
   params?: Record<string, unknown>;
@@ -155,6 +157,14 @@ function formatMetric(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(4);
 }
 
+function importanceTable(importance: NonNullable<ReportInput['importance']>): string {
+  const gains = importance.some((f) => f.split_gain !== undefined);
+  const rows = importance
+    .map((f) => `<tr><th>${escapeHtml(f.feature)}</th><td>${f.permutation.toFixed(4)} ± ${f.permutation_std.toFixed(4)}</td>${gains ? `<td>${(f.split_gain ?? 0).toFixed(1)}</td>` : ''}</tr>`)
+    .join('');
+  return `<h2>Feature importance (permutation on the test split)</h2><table id="importance"><tr><th>feature</th><th>score drop</th>${gains ? '<th>split gain</th>' : ''}</tr>${rows}</table>`;
+}
+
 export function renderReport(input: ReportInput): string {
   const metricRows = Object.entries(input.metrics)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${formatMetric(v)}</td></tr>`)
@@ -182,6 +192,7 @@ ${input.subtitle ? `<p id="evaluated-on">${escapeHtml(input.subtitle)}</p>` : ''
 ${roc}
 ${extraSections(input)}
 ${confusion}
+${input.importance ? importanceTable(input.importance) : ''}
 <h2>Lineage</h2><table id="lineage">${lineageRows}</table>
 </body></html>
 `;

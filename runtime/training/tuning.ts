@@ -191,7 +191,7 @@ export function planStudy(pipeline: ProjectConfig['pipeline'], overrides: Partia
   const configs = sampleConfigurations(tuning, pipeline.seed);
   configs.forEach((c, i) => {
     try {
-      resolveTrainingParams(baseParams, c);
+      resolveTrainingParams(baseParams, c, pipeline.model_type);
     } catch (err) {
       throw new ConfigInvalidError(`tuning.search_space sample ${i + 1} is not valid: ${(err as Error).message}`);
     }

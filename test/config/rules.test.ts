@@ -84,6 +84,34 @@ describe('tuning.search_space', () => {
     expect(TRAINING_PARAMETERS).toEqual(expect.arrayContaining(['batch_size', 'epochs', 'learning_rate', 'hidden_layers', 'dropout']));
   });
 
+  it('takes the tree parameters for gradient_boosting (learning_rate is then the trees\') and refuses the net\'s', () => {
+    const dir = configWith({
+      'pipeline.json': (d) => {
+        d.model_type = 'gradient_boosting';
+        d.training_params.gradient_boosting = { num_leaves: 15 };
+        d.tuning.search_space = {
+          num_leaves: { min: 8, max: 64, integer: true },
+          learning_rate: { min: 0.02, max: 0.3, log: true },
+          min_data_in_leaf: { values: [10, 20, 50] },
+          feature_fraction: { min: 0.5, max: 1 },
+        };
+      },
+    });
+    const { pipeline } = loadProjectConfig(dir);
+    expect(pipeline.training_params.gradient_boosting).toMatchObject({ num_leaves: 15, learning_rate: 0.1, max_bins: 255 });
+    const bad = configWith({
+      'pipeline.json': (d) => {
+        d.model_type = 'gradient_boosting';
+        d.tuning.search_space = { hidden_layers: { values: [[8]] }, num_leaves: { min: 1, max: 8, integer: true } };
+      },
+    });
+    const problems = problemsOf(bad);
+    expect(problems[0]).toMatch(/tuning\.search_space\.hidden_layers: "hidden_layers" is not a training parameter of model_type "gradient_boosting": .*num_leaves/);
+    expect(problems[1]).toMatch(/tuning\.search_space\.num_leaves: the range \{min: 1, max: 8\} samples values num_leaves refuses: 1: expected a number >= 2/);
+    const badBlock = configWith({ 'pipeline.json': (d) => (d.training_params.gradient_boosting = { feature_fraction: 0 }) });
+    expect(problemsOf(badBlock)[0]).toMatch(/training_params\.gradient_boosting\.feature_fraction/);
+  });
+
   it('refuses values a parameter refuses, and a fractional range over a whole-number parameter', () => {
     const dir = configWith({
       'pipeline.json': (d) => {

@@ -93,6 +93,9 @@ describe('mlstack train / evaluate / register / tune (local)', () => {
     expect(result.rows).toBe(400);
     expect(result.metrics.auc).toBeGreaterThan(0.6);
     expect(result.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(400);
+    expect(result.model_type).toBe('neural_network');
+    expect(result.feature_importance).toHaveLength(6);
+    expect(Object.keys(result.feature_importance[0])).toEqual(['feature', 'permutation', 'permutation_std']);
     expect(fs.readFileSync(report, 'utf8')).toContain('<svg id="roc-curve"');
     const byDir = await run(['evaluate', '--model', path.join(workdir, runPackagePrefix(local, 'cli-run')), '--data', csvFile]);
     expect(byDir.stdout).toMatch(/evaluated .* on 400 rows/);

@@ -133,6 +133,7 @@ describe('entrypoint helpers', () => {
 
   it('maps hyperparameters to training params', () => {
     expect(overridesFrom({ epochs: '3', hidden_layers: '64,32', learning_rate: '0.01', sagemaker_region: 'x', env: 'dev' })).toEqual({ epochs: 3, hidden_layers: [64, 32], learning_rate: 0.01 });
+    expect(overridesFrom({ num_leaves: '15', feature_fraction: '0.8', learning_rate: '0.05' })).toEqual({ num_leaves: 15, feature_fraction: 0.8, learning_rate: 0.05 });
     expect(overridesFrom({ hidden_layers: '[16]' })).toEqual({ hidden_layers: [16] });
     expect(() => overridesFrom({ epochs: 'many' })).toThrow(/epochs="many" is not a number/);
   });

@@ -50,7 +50,10 @@ export function registerEvaluateCommand(program: Command): void {
       const result = evaluatePackage(pkg, rows, opts.data, { model: where.version ?? opts.model, dataHash, ...(compared ? { compare: { label: compared.version, metrics: compared.metrics } } : {}) });
       if (opts.report) fs.writeFileSync(opts.report, result.reportHtml);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ model: where.version ?? opts.model, rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null, compare: compared }, null, 2) + '\n');
+        // Importance is the package's own, measured on its training run's test split.
+        const importance = pkg.metrics?.feature_importance ?? null;
+        const doc = { model: where.version ?? opts.model, model_type: pkg.metadata.model_type ?? 'neural_network', rows: result.rows, metrics: result.metrics, confusion: result.confusion ?? null, feature_importance: importance, compare: compared };
+        process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
         return;
       }
       const lines = Object.entries(result.metrics).map(([k, v]) => `  ${k.padEnd(12)} ${v}`);
