@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
+import { trainingBaseline, writeBaseline } from '../monitoring/baseline';
 import { serializeModel, writeModelPackage, type ModelMetadata, type TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
 import type { EpochRecord } from './checkpoint';
@@ -132,6 +133,8 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     confusion,
     lineage: { ...lineage, best_epoch: state.bestEpoch, epochs: state.epoch },
   });
+  const baseline = trainingBaseline({ rows: prepared.data.rows, indices: prepared.splits.fit, preprocessing: prepared.preprocessing, task: prepared.data.task, predictions: testPreds, classes: prepared.data.classes });
+  await writeBaseline(input.store, input.packagePrefix, baseline); // before the package: its manifest lists baseline.json
   await writeModelPackage(input.store, input.packagePrefix, {
     model,
     preprocessing: prepared.preprocessing,
