@@ -38,9 +38,11 @@ const baselineSchema = z.strictObject({
   rows: count,
   features: z.record(z.string().min(1), profileSchema),
   prediction: profileSchema.nullable(),
+  /** Binary: the class whose probability the prediction profile holds (the positive class); null otherwise. */
+  score_class: z.string().nullable().default(null),
 });
 
-export type Baseline = z.infer<typeof baselineSchema>;
+export type Baseline = z.output<typeof baselineSchema>;
 
 export interface TrainingBaselineInput {
   /** The raw rows and the indices of the split the model was fitted on. */
@@ -78,7 +80,9 @@ export function trainingBaseline(input: TrainingBaselineInput): Baseline {
   for (const f of input.preprocessing.features) {
     features[f.name] = profileOf(f.kind === 'numeric' ? 'numeric' : 'categorical', column(input.rows, input.indices, f.name));
   }
-  return { format_version: BASELINE_FORMAT_VERSION, rows: input.indices.length, features, prediction: predictionProfile(input.task, input.predictions, input.classes) };
+  const prediction = predictionProfile(input.task, input.predictions, input.classes);
+  const score_class = input.task === 'binary' ? (input.classes[1] ?? null) : null;
+  return { format_version: BASELINE_FORMAT_VERSION, rows: input.indices.length, features, prediction, score_class };
 }
 
 function withSlash(prefix: string): string {

@@ -11,6 +11,7 @@ import { registerTrainCommand } from './train';
 import { registerEvaluateCommand } from './evaluate';
 import { registerRegisterCommand } from './register';
 import { registerTuneCommand } from './tune';
+import { registerMonitorCommand } from './monitor';
 
 /**
  * Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/.
@@ -33,4 +34,5 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerInvokeCommand(program);
   registerBatchCommand(program);
+  registerMonitorCommand(program);
 }
