@@ -12,6 +12,7 @@ import { trainingBaseline, writeBaseline } from '../../runtime/monitoring/baseli
 import type { CaptureLine } from '../../runtime/monitoring/records';
 import { ModelRegistry } from '../../runtime/registry';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
+import { startServeCli } from '../helpers/cli';
 import { runCliCaptured } from '../helpers/cli-capture';
 import { writeTinyPackage } from '../helpers/tiny-package';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
@@ -108,8 +109,31 @@ describe('mlstack monitor', () => {
     expect(html.match(/class="bar live"/g)?.length).toBeGreaterThan(10);
   });
 
+  it('GIVEN mlstack serve --capture-percent 100 and shifted traffic WHEN the server stops and the monitor reads its capture THEN x drifts (exit 3)', async () => {
+    const serve = startServeCli(['--model', 'v1', '--workdir', workdir, '--config-dir', configDir, '--port', '0', '--host', '127.0.0.1', '--workers', '1', '--capture-percent', '100']);
+    try {
+      const url = await serve.url;
+      for (let i = 0; i < 50; i++) {
+        const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify({ instances: [{ x: 5000 + i }] }), headers: { 'Content-Type': 'application/json' } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+        await res.text();
+      }
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(await serve.running).toBe(0);
+    } finally {
+      serve.restore();
+    }
+    const run = await runCliCaptured(args('--json', '--data', 'data-capture/local/'));
+    expect(run.code).toBe(3);
+    const result = JSON.parse(run.stdout);
+    expect(result.rows).toBe(50);
+    expect(result.drifted_features).toContain('x');
+    expect(result.features[0].bins.live.at(-1)).toBe(1);
+  });
+
   it('GIVEN --since after the capture WHEN monitored THEN no record is counted', async () => {
-    const run = await runCliCaptured(args('--json', '--since', '2026-02-01T00:00:00Z'));
+    const run = await runCliCaptured(args('--json', '--since', '2026-02-01T00:00:00Z', '--data', 'data-capture/ep/'));
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).rows).toBe(0);
   });
