@@ -15,11 +15,11 @@ export interface LiveSource {
   keys: string[];
 }
 
-/** The data objects under a key or prefix: the key itself, or every .csv/.jsonl/.json object under the prefix, sorted. */
+/** The data objects under a key or prefix: the key itself, or every .csv/.jsonl object under the prefix (not markers such as _SUCCESS.json), sorted. */
 export async function liveKeys(store: ObjectStore, keyOrPrefix: string): Promise<string[]> {
   if (keyOrPrefix !== '' && !keyOrPrefix.endsWith('/') && (await store.exists(keyOrPrefix))) return [keyOrPrefix];
   const base = keyOrPrefix === '' || keyOrPrefix.endsWith('/') ? keyOrPrefix : `${keyOrPrefix}/`;
-  const keys = (await store.list(base)).map((o) => o.key).filter((k) => /\.(csv|jsonl|json)$/i.test(k));
+  const keys = (await store.list(base)).map((o) => o.key).filter((k) => /\.(csv|jsonl)$/i.test(k));
   if (keys.length === 0) throw new NotFoundError(`no data at ${store.uri(keyOrPrefix)}: expected a .csv or .jsonl object, or a folder holding some (captured traffic lies under data-capture/)`);
   return keys.sort();
 }

@@ -64,4 +64,11 @@ describe('live keys', () => {
     await expect(liveKeys(store, 'x/')).rejects.toThrow(NotFoundError);
     await expect(liveKeys(store, 'x')).rejects.toThrow(/no data at .*x: expected a \.csv or \.jsonl object/);
   });
+
+  it('GIVEN a processed run folder WHEN listed THEN its data is read and its _SUCCESS.json marker is not', async () => {
+    const store = new LocalObjectStore(makeTempDir());
+    await store.put('run/data.csv', 'a\n1\n');
+    await store.put('run/_SUCCESS.json', '{\n"rows": 1\n}');
+    expect(await liveKeys(store, 'run/')).toEqual(['run/data.csv']);
+  });
 });
