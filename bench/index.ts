@@ -1,14 +1,14 @@
 /**
  * `npm run bench [-- name ...]`: runs the benchmarks one after another, each in its own process
  * (so one's memory does not skew the next). Names: pipeline, ingest, train, quality, serve, serve-models, serve-input, forward, synth,
- * cli-startup, install (install runs `npm ci` twice in temporary folders), tar.
+ * cli-startup, install (install runs `npm ci` twice in temporary folders), tar, monitor.
  * Each prints its own figures; run one alone with `node bin/run-ts.js bench/<name>.ts [flags]`.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const BENCHMARKS = ['pipeline', 'ingest', 'train', 'quality', 'serve', 'serve-models', 'serve-input', 'forward', 'synth', 'cli-startup', 'install', 'tar'] as const;
+export const BENCHMARKS = ['pipeline', 'ingest', 'train', 'quality', 'serve', 'serve-models', 'serve-input', 'forward', 'synth', 'cli-startup', 'install', 'tar', 'monitor'] as const;
 
 function main(): number {
   const asked = process.argv.slice(2);

@@ -564,6 +564,50 @@ export const azureSchema = z
   })
   .strict();
 
+const driftThreshold = z.number().min(0).max(10);
+/** Drift thresholds per metric (a metric drifts when its value is greater); see docs/monitoring.md. */
+const metricThresholds = z
+  .object({
+    psi: driftThreshold.optional(),
+    js: z.number().min(0).max(1).optional(),
+    ks: z.number().min(0).max(1).optional(),
+    missing_share: z.number().min(0).max(1).optional(),
+    unseen_share: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+export const monitoringSchema = z
+  .object({
+    /** When the scheduled monitor job runs (cron, UTC, the ingestion_schedule syntax). */
+    schedule: z.string().min(1).default('cron(0 4 * * ? *)'),
+    /** Share of requests (0-100) the serving runtime writes to the store; 0 turns capture off. */
+    capture_percent: z.number().min(0).max(100).default(0),
+    /** Seconds between capture flushes to the store (1-3600). */
+    capture_flush_seconds: z.number().int().min(1).max(3600).default(60),
+    thresholds: metricThresholds
+      .extend({
+        /** Per feature: the metrics that differ from the ones above. */
+        features: z.record(z.string().min(1), metricThresholds).optional(),
+        /** For the prediction's distribution. */
+        prediction: metricThresholds.optional(),
+      })
+      .strict()
+      .default({}),
+    /** What drift does: alert (the alarm fires) or retrain (ingestion then training; promotion still gates). */
+    on_drift: z.enum(['alert', 'retrain']).default('alert'),
+    /** Ground truth: a CSV or JSONL object in the environment's store with a request id and the true label. */
+    labels: z
+      .object({
+        key: z.string().min(1),
+        id_field: z.string().min(1).default('request_id'),
+        /** @default pipeline.json's target */
+        label_field: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const environmentSchema = z
   .object({
     name: z.enum(ENVIRONMENTS),
@@ -587,6 +631,8 @@ export const environmentSchema = z
       .regex(/^(https?|s3|gs|az|postgres|postgresql|mysql):\/\/\S+$/, 'an http(s), s3, gs, az, postgres or mysql URL')
       .refine((u) => !/^[a-z]+:\/\/[^/@]*:[^/@]*@/.test(u), { message: 'must not carry a password: put credentials in the secret' })
       .optional(),
+    /** Drift and performance monitoring: capture, schedule, thresholds, what drift does (docs/monitoring.md). */
+    monitoring: monitoringSchema.default({ schedule: 'cron(0 4 * * ? *)', capture_percent: 0, capture_flush_seconds: 60, thresholds: {}, on_drift: 'alert' }),
     aws: awsSchema.optional(),
     gcp: gcpSchema.optional(),
     azure: azureSchema.optional(),
@@ -607,6 +653,7 @@ export type GradientBoostingParams = z.infer<typeof gradientBoostingParamsSchema
 export type LinearParams = z.infer<typeof linearParamsSchema>;
 export type TuningConfig = z.infer<typeof tuningSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 export type AwsEnvironment = z.infer<typeof awsSchema>;
 export type GcpEnvironment = z.infer<typeof gcpSchema>;
 export type AzureEnvironment = z.infer<typeof azureSchema>;

@@ -24,7 +24,8 @@ export interface ErrorCodeSpec {
 
 /**
  * Every error code. Exit codes follow the README's contract: 2 when the caller can fix the call (a flag,
- * a variable, the config, the input), 1 for any other failure, 130 for a run stopped by a signal.
+ * a variable, the config, the input), 1 for any other failure, 3 for drift found by `mlstack monitor`, 130 for a
+ * run stopped by a signal.
  */
 export const ERROR_CODES = {
   USAGE: { exitCode: 2, meaning: 'started wrongly: an unknown, missing or malformed flag, argument, command or container variable' },
@@ -53,6 +54,7 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: "a platform job's inputs (data channel, hyperparameters, the platform's config files) are missing or unusable; 1, as the platforms treat every failure alike",
   },
+  DRIFT_DETECTED: { exitCode: 3, meaning: 'mlstack monitor found drift: a metric over its threshold for a feature or the prediction; the result and the HTML report name each one' },
   ABORTED: { exitCode: 130, meaning: 'stopped by a signal before it finished; what was saved (checkpoints, trials) stays and a rerun resumes' },
   INTERNAL: { exitCode: 1, httpStatus: 500, meaning: `a fault in mlstack itself (a broken invariant); the message and, with ${ENV.debug}=1, the stack say where` },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -2,10 +2,12 @@
  * What the server answers on each route, over one ServerContext: the predict handler (body limits,
  * parsing, validation, the model), readiness, liveness, metrics and the 404 for everything else.
  */
+import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 import type { Registry } from 'prom-client';
 import { httpStatusOf } from '../common/errors';
 import type { Logger } from '../common/logger';
+import type { CaptureWriter } from '../monitoring/capture';
 import { readBody } from './body';
 import { closeAfterResponse } from './linger';
 import { bodyFormat, parseRows, validateRows, type BodyFormat } from './input';
@@ -32,6 +34,8 @@ export interface ServerContext {
   scrapes: number;
   /** Called when the last in-flight request ends (set once draining starts). */
   onIdle: (() => void) | undefined;
+  /** Writes a sampled share of requests and their predictions to the store (runtime/monitoring/capture.ts). */
+  readonly capture?: CaptureWriter;
 }
 
 type JsonBody = Record<string, unknown>;
@@ -83,13 +87,22 @@ function handlePredict(ctx: ServerContext, req: http.IncomingMessage, res: http.
   });
 }
 
+/** The caller's request id (X-Request-Id, X-Amzn-RequestId) when it sends one and it is sane, else a new UUID. */
+function requestIdOf(req: http.IncomingMessage): string {
+  const given = req.headers['x-request-id'] ?? req.headers['x-amzn-requestid'];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
 function answerPrediction(ctx: ServerContext, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, format: BodyFormat): void {
   const model = ctx.predictor;
   if (!model) return sendError(ctx, res, httpStatusOf('MODEL_NOT_READY'), 'not_ready', 'the model is still loading; retry shortly');
   try {
     const predictions = predictBody(model, body, format, ctx.maxBatchSize);
     ctx.metrics.predicted(predictions.length);
+    const captured = ctx.capture?.sample() ? requestIdOf(req) : undefined;
+    if (captured) res.setHeader('X-Request-Id', captured);
     send(ctx, res, 200, predictionsBody(predictions, model.version));
+    if (captured) ctx.capture?.record(captured, model.version, () => parseRows(body.toString('utf8'), format, model.features), predictions);
   } catch (err) {
     if (err instanceof InputError) {
       ctx.logger.info({ path: req.url, status: err.status, msg: err.message }, 'rejected request');

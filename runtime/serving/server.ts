@@ -9,6 +9,7 @@ import { dispatch, sendError, type ServerContext } from './handlers';
 import { ServerMetrics } from './metrics';
 import type { Predictor } from './predictor';
 import { buildRouteTable } from './routes';
+import type { CaptureWriter } from '../monitoring/capture';
 
 export const DEFAULT_MAX_BATCH_SIZE = 1000;
 /** Vertex AI's request limit; SageMaker allows 6 MB, so this default is safe everywhere. */
@@ -42,6 +43,8 @@ export interface ServerOptions {
   renderMetrics?: (registry: Registry) => Promise<string>;
   /** Readiness also waits for this: a cluster worker's is "every worker's model is loaded". @default always open */
   readinessGate?: () => boolean;
+  /** Sampled requests and predictions to the store; flushed (and stopped) by close(). @default none */
+  capture?: CaptureWriter;
 }
 
 export interface RunningServer {
@@ -75,6 +78,7 @@ function serverContext(opts: ServerOptions): ServerContext {
     inFlight: 0,
     scrapes: 0,
     onIdle: undefined,
+    capture: opts.capture,
   };
   return ctx;
 }
@@ -190,6 +194,11 @@ function drainer(ctx: ServerContext, server: http.Server, drainTimeoutMs: number
   };
 }
 
+/** close() then the capture's last flush (after the in-flight requests have recorded theirs). */
+function withCaptureFlushed(close: () => Promise<void>, capture: CaptureWriter | undefined): () => Promise<void> {
+  return capture ? () => close().then(() => capture.close()) : close;
+}
+
 /** One node:http server answering the SageMaker, Vertex AI and Azure ML routes (see routes.ts). */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx = serverContext(opts);
@@ -210,6 +219,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     registry: ctx.metrics.registry,
     whenReady,
-    close: drainer(ctx, server, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS),
+    close: withCaptureFlushed(drainer(ctx, server, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS), opts.capture),
   };
 }

@@ -3,6 +3,7 @@
  * and written as a model package with its metadata, lineage, metrics and HTML report.
  */
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
+import { trainingBaseline, writeBaseline } from '../monitoring/baseline';
 import { serializeModel, writeModelPackage, type FeatureImportance, type ModelMetadata, type TaskKind } from '../model/package';
 import type { ObjectStore } from '../storage/object-store';
 import type { EpochRecord } from './checkpoint';
@@ -159,6 +160,8 @@ export async function packageRun(input: PackageInput): Promise<PackagedRun> {
     lineage: { ...lineage, model_type: fitted.modelType, best_epoch: fitted.bestEpoch, epochs: fitted.epochs },
     ...reportExtras(input, testPreds),
   });
+  const baseline = trainingBaseline({ rows: prepared.data.rows, indices: prepared.splits.fit, preprocessing: prepared.preprocessing, task: prepared.data.task, predictions: testPreds, classes: prepared.data.classes });
+  await writeBaseline(input.store, input.packagePrefix, baseline); // before the package: its manifest lists baseline.json
   await writeModelPackage(input.store, input.packagePrefix, {
     ...fitted.files,
     preprocessing: prepared.preprocessing,

@@ -17,6 +17,7 @@ import { transformRows } from '../../runtime/model/preprocessing';
 import { ModelRegistry, type ModelVersion } from '../../runtime/registry';
 import { resolveModelSource } from '../../runtime/serving/entrypoint';
 import { loadPredictor } from '../../runtime/serving/load';
+import { readBaseline } from '../../runtime/monitoring/baseline';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { train } from '../../runtime/training';
 import { runCli, startServeCli } from '../helpers/cli';
@@ -75,6 +76,7 @@ const TAMPERINGS: Tampering[] = [
   },
   { what: 'model.json edited', apply: (dir) => editJsonFile(path.join(dir, PACKAGE_FILES.modelJson), (m) => (m.generatedBy = 'someone else')), refusal: mismatch(PACKAGE_FILES.modelJson) },
   { what: 'the report edited', apply: (dir) => fs.appendFileSync(path.join(dir, 'report.html'), '<!-- x -->'), refusal: mismatch('report.html') },
+  { what: 'the monitoring baseline edited', apply: (dir) => editJsonFile(path.join(dir, 'baseline.json'), (b) => (b.rows += 1)), refusal: mismatch('baseline.json') },
   { what: 'a file added', apply: (dir) => fs.writeFileSync(path.join(dir, 'model', 'extra.bin'), 'x'), refusal: /: model\/extra\.bin is not listed in manifest\.json: a file was added after training/ },
   { what: 'a file removed', apply: (dir) => fs.rmSync(path.join(dir, 'metrics.json')), refusal: /: metrics\.json is listed in manifest\.json \(sha256 [0-9a-f]{64}\) but missing/ },
   { what: 'the manifest removed', apply: (dir) => fs.rmSync(path.join(dir, MANIFEST_FILE)), refusal: /has no manifest\.json: .*Retrain it; or, only for a package you trust, set MLSTACK_ALLOW_UNVERIFIED_PACKAGES=1/ },
@@ -128,11 +130,19 @@ describe('a trained package', () => {
   it('carries manifest.json with the sha256 and size of every other file, the epoch log included', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(trainedDir, MANIFEST_FILE), 'utf8'));
     expect(manifest.format_version).toBe(1);
-    expect(Object.keys(manifest.files).sort()).toEqual(['epochs.jsonl', 'metadata.json', 'metrics.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json', 'report.html']);
+    expect(Object.keys(manifest.files).sort()).toEqual(['baseline.json', 'epochs.jsonl', 'metadata.json', 'metrics.json', 'model/model.json', 'model/weights.bin', 'preprocessing.json', 'report.html']);
     for (const [name, digest] of Object.entries<{ sha256: string; bytes: number }>(manifest.files)) {
       const bytes = fs.readFileSync(path.join(trainedDir, name));
       expect(digest).toEqual({ sha256: sha256Hex(bytes), bytes: bytes.byteLength });
     }
+  });
+
+  it('carries baseline.json: every feature profiled and the test-split score distribution', async () => {
+    const baseline = await readBaseline(new LocalObjectStore(trainedDir), '');
+    const meta = JSON.parse(fs.readFileSync(path.join(trainedDir, 'metadata.json'), 'utf8'));
+    expect(Object.keys(baseline?.features ?? {}).sort()).toEqual([...meta.features].sort());
+    expect(baseline?.prediction).toMatchObject({ kind: 'numeric' });
+    expect(baseline?.prediction?.count).toBeGreaterThan(0);
   });
 
   it('loads, verified, and predicts what its own TF.js model predicts', async () => {

@@ -13,6 +13,7 @@ import { registerRegisterCommand } from './register';
 import { registerTuneCommand } from './tune';
 import { registerRunsCommand } from './runs';
 import { registerModelsCommand } from './models';
+import { registerMonitorCommand } from './monitor';
 
 /**
  * Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/.
@@ -37,4 +38,5 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerInvokeCommand(program);
   registerBatchCommand(program);
+  registerMonitorCommand(program);
 }

@@ -6,7 +6,7 @@ import { UsageError } from '../errors';
 import { ENV } from '../../contract/env';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parsePort, parseWholeNumber, PROJECT_OPTION } from './options';
+import { parsePort, parseWholeNumber, PROJECT_OPTION, wholeNumber } from './options';
 
 interface ServeOptions {
   model: string;
@@ -17,6 +17,7 @@ interface ServeOptions {
   configDir: string;
   workers?: string;
   project?: string;
+  capturePercent: number;
 }
 
 /** `--workers`: `auto` or a whole number of at least 1 (MLSTACK_WORKERS, checked by serving/cluster's parseWorkers, takes the same). */
@@ -32,6 +33,15 @@ export function servingConfigLimits(configDir: string): { maxBatchSize?: number;
   return { maxBatchSize: serving.max_batch_size, maxBodyBytes: serving.max_body_bytes };
 }
 
+/** `--capture-percent` above 0: a capture writer into the workdir (flushed every minute and at shutdown). */
+function localCapture(opts: ServeOptions, logger: import('../../common/logger').Logger): import('../../monitoring/capture').CaptureWriter | undefined {
+  if (opts.capturePercent === 0) return undefined;
+  const { CaptureWriter } = require('../../monitoring/capture') as typeof import('../../monitoring/capture');
+  const { LocalObjectStore } = require('../../storage/local-store') as typeof import('../../storage/local-store');
+  const { FIXED_PREFIXES } = require('../../contract/layout') as typeof import('../../contract/layout');
+  return new CaptureWriter({ store: new LocalObjectStore(opts.workdir), prefix: `${FIXED_PREFIXES.dataCapture}local/mlstack/`, percent: opts.capturePercent, flushMs: 60_000, logger });
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -44,6 +54,7 @@ export function registerServeCommand(program: Command): void {
     .option('--config-dir <dir>', 'configuration folder (project, serving.max_batch_size, max_body_bytes)', DEFAULT_CONFIG_DIR)
     .option(...PROJECT_OPTION)
     .option('--workers <n>', `server processes sharing the port: a number, or auto = one per usable core; default $${ENV.workers} or auto`, parseWorkersOption)
+    .option('--capture-percent <n>', 'share of requests (0-100) written with their predictions as JSONL to data-capture/local/ in the --workdir store, for mlstack monitor', wholeNumber('--capture-percent', { max: 100 }), 0)
     .action(async (opts: ServeOptions) => {
       const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
       const { isServingWorker, parseWorkers } = require('../../serving/cluster') as typeof import('../../serving/cluster');
@@ -65,6 +76,7 @@ export function registerServeCommand(program: Command): void {
             logger,
             ...limits,
             ...extra,
+            capture: localCapture(opts, logger),
           }),
         );
       } catch (err) {
