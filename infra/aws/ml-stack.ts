@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { requireCloud } from '../../config/load';
-import type { EnvironmentName, ParserConfig, PipelineConfig, ProjectConfig, WithCloud } from '../../config/schema';
+import { searchParameters, type EnvironmentName, type ParserConfig, type PipelineConfig, type ProjectConfig, type WithCloud } from '../../config/schema';
 import { awsNames, type AwsNames } from '../../runtime/contract/aws-names';
 import { ingestionLaunch, type LaunchContext } from '../../runtime/contract/env';
 import { bucketUri, storagePaths } from '../../runtime/contract/layout';
@@ -265,9 +265,15 @@ function stackInputs(props: MlStackProps, env: WithCloud<'aws'>): StackInputs {
 }
 
 /**
- * pipeline.json training_params as SageMaker hyperparameters (strings; other values as JSON). The container
- * reads its environment (require_gpu) from the job's Environment, not a hyperparameter.
+ * The training_params the configured model type reads, as SageMaker hyperparameters (strings; other values as
+ * JSON), flat the way the container takes them: a tree or linear model's block keys by name (the container
+ * nests them back), the net's keys for neural_network and auto. The container reads its environment
+ * (require_gpu) from the job's Environment, not a hyperparameter.
  */
 function staticHyperparameters(pipeline: PipelineConfig): Record<string, string> {
-  return Object.fromEntries(Object.entries(pipeline.training_params).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  const params = pipeline.training_params as unknown as Record<string, unknown>;
+  const type = pipeline.model_type === 'auto' ? 'neural_network' : pipeline.model_type;
+  const block = type === 'gradient_boosting' ? 'gradient_boosting' : type === 'neural_network' ? undefined : 'linear';
+  const values: Record<string, unknown> = block ? { ...params, ...(params[block] as Record<string, unknown>) } : params;
+  return Object.fromEntries(Object.keys(searchParameters(type)).map((k) => [k, values[k]]).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }

@@ -47,13 +47,25 @@ function flatten(prefix: string, value: unknown, out: Record<string, ParamValue>
   }
 }
 
+/** training_params blocks that only one model type reads (the net's keys sit at the top level). */
+const MODEL_TYPE_BLOCKS: Record<string, readonly string[]> = {
+  neural_network: [],
+  gradient_boosting: ['gradient_boosting'],
+  logistic_regression: ['linear'],
+  linear: ['linear'],
+  auto: ['auto', 'gradient_boosting', 'linear'],
+};
+const ALL_BLOCKS = new Set(Object.values(MODEL_TYPE_BLOCKS).flat());
+
 /**
- * The parameters a run trained with: every training_params key after defaults and overrides, the pipeline's
- * `model` section where it has one (`model.<key>`), the seed and the splits.
+ * The parameters a run trained with: model_type, every training_params key after defaults and overrides
+ * (nested blocks as `block.key`; other model types' blocks left out: they did not shape this run), the
+ * pipeline's `model` section where it has one (`model.<key>`), the seed and the splits.
  */
 export function resolvedParams(pipeline: PipelineConfig, params: TrainingParams): Record<string, ParamValue> {
-  const out: Record<string, ParamValue> = {};
-  flatten('', params, out);
+  const out: Record<string, ParamValue> = { model_type: pipeline.model_type };
+  const own = new Set(MODEL_TYPE_BLOCKS[pipeline.model_type] ?? []);
+  flatten('', Object.fromEntries(Object.entries(params).filter(([k]) => !ALL_BLOCKS.has(k) || own.has(k))), out);
   const model = (pipeline as unknown as Record<string, unknown>).model;
   if (model !== undefined) flatten('model', model, out);
   out.seed = pipeline.seed;

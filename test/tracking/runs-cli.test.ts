@@ -60,8 +60,10 @@ describe('mlstack runs (three tracked runs)', () => {
     for (const [runId, dir] of Object.entries(configs)) {
       const record = records[runId];
       const config = loadProjectConfig(dir);
-      const expected = resolveTrainingParams(config.pipeline.training_params, runId === 'run-c' ? { epochs: 3 } : {});
-      expect(record.params).toEqual({ ...expected, seed: config.pipeline.seed, train_split: config.pipeline.train_split });
+      // A neural_network run: the tree, linear and auto blocks did not shape it.
+      const { gradient_boosting, linear, auto, ...expected } = resolveTrainingParams(config.pipeline.training_params, runId === 'run-c' ? { epochs: 3 } : {});
+      expect([gradient_boosting, linear, auto].every((block) => typeof block === 'object')).toBe(true);
+      expect(record.params).toEqual({ model_type: 'neural_network', ...expected, seed: config.pipeline.seed, train_split: config.pipeline.train_split });
       expect(record.params.l2).toBe(0);
       expect(record.epochs.map((e) => e.epoch)).toEqual(runId === 'run-c' ? [1, 2, 3] : [1, 2]);
       expect(record.system.peak_rss_mb).toEqual(expect.any(Number));

@@ -124,7 +124,7 @@ describeMoto('register command against S3 and SageMaker (moto_server)', () => {
     const doc = JSON.parse(fs.readFileSync(path.join(output, 'registration.json'), 'utf8'));
     expect(doc).toMatchObject({ version: 'v1', artifact_uri: `s3://${bucket}/models/mlstack/v1/model.tar.gz`, already_registered: false });
     expect(r.stdout).toContain(`mlstack-registration ${JSON.stringify(doc)}`);
-    expect(await keysUnder('models/mlstack/v1/')).toEqual(['epochs.jsonl', 'evaluation.json', 'manifest.json', 'metadata.json', 'metrics.json', 'model.tar.gz', 'model/model.json', 'model/weights.bin', 'preprocessing.json', 'report.html']);
+    expect(await keysUnder('models/mlstack/v1/')).toEqual(['baseline.json', 'epochs.jsonl', 'evaluation.json', 'manifest.json', 'metadata.json', 'metrics.json', 'model.tar.gz', 'model/model.json', 'model/weights.bin', 'preprocessing.json', 'report.html']);
     expect(await keysUnder('registry/mlstack/versions/')).toEqual(['v1.json']);
 
     const archive = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'models/mlstack/v1/model.tar.gz' }))).Body!.transformToByteArray());

@@ -11,6 +11,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadProjectConfig } from '../../../config/load';
 import { ENVIRONMENTS, type EnvironmentName, type ProjectConfig } from '../../../config/schema';
 import { buildMlApp, mlAppStackNames } from '../../../infra/aws/build-app';
+import { resolveTrainingParams } from '../../../runtime/training';
+import { overridesFrom } from '../../../runtime/training/entrypoint';
 import { REGISTER_PATHS } from '../../../infra/aws/constructs/training-job';
 import { awsNames, ecrImageUri } from '../../../runtime/contract/aws-names';
 import { IMAGE_NAMES, type ImageName } from '../../../runtime/contract/images';
@@ -441,6 +443,25 @@ describe('MlStack-dev with a pinned image tag, a pinned model and parser.json au
       expect(report.violations.map((v) => `${stack.stackName}: ${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`)).toEqual([]);
     }
   });
+});
+
+test('a gradient_boosting config declares the hyperparameters the training container takes (the tree block, flat)', () => {
+  const configDir = configWith({});
+  editJson(path.join(configDir, 'pipeline.json'), (doc) => {
+    doc.model_type = 'gradient_boosting';
+    doc.training_params.gradient_boosting = { num_leaves: 15, learning_rate: 0.05 };
+    doc.tuning.search_space = { num_leaves: { values: [15, 31] }, learning_rate: { min: 0.02, max: 0.2, log: true } };
+  });
+  const { stacks } = buildMlApp({ configDir, environments: ['qa'], nag: false, buildContext: REPO_ROOT });
+  const hyper = stacks.qa!.trainingJob.jobDefinition.StaticHyperParameters;
+  expect(hyper).toMatchObject({ num_leaves: '15', learning_rate: '0.05', num_trees: expect.any(String) });
+  expect(Object.keys(hyper)).not.toEqual(expect.arrayContaining(['gradient_boosting']));
+  expect(hyper).not.toHaveProperty('hidden_layers');
+  // what the container does with them: the tree block gets them back, nothing is refused
+  const overrides = overridesFrom({ ...hyper });
+  const params = resolveTrainingParams(loadProjectConfig(configDir).pipeline.training_params, overrides, 'gradient_boosting');
+  expect(params.gradient_boosting).toMatchObject({ num_leaves: 15, learning_rate: 0.05 });
+  fs.rmSync(configDir, { recursive: true, force: true });
 });
 
 test('an environment without an aws section gets neither stack', () => {
