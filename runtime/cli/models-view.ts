@@ -2,21 +2,15 @@
  * `mlstack models list | show`: the project's registry versions in the environment's store, and where each is
  * pinned (config/environments/<env>.json `model_version`, what `mlstack promote` writes).
  */
-import { ENVIRONMENTS } from '../../config/schema';
 import type { RunContext } from '../context';
 import { ModelRegistry, type ModelVersion } from '../registry';
+import { pinnedIn, pinnedVersions } from '../registry/pins';
 import { formatValue } from '../tracking/query';
 import { section, table } from './table';
 
 /** Each environment's pinned version (null when none is pinned). */
 export function pins(ctx: RunContext): Record<string, string | null> {
-  return Object.fromEntries(ENVIRONMENTS.map((env) => [env, ctx.project.environments[env]?.model_version ?? null]));
-}
-
-function pinnedIn(pinned: Record<string, string | null>, version: string): string[] {
-  return Object.entries(pinned)
-    .filter(([, v]) => v === version)
-    .map(([env]) => env);
+  return pinnedVersions(ctx.project);
 }
 
 function registryOf(ctx: RunContext): ModelRegistry {

@@ -10,7 +10,7 @@ import { getJson, putJson, type ObjectStore } from '../storage/object-store';
 import { runRecordSchema, type RunRecord } from './record';
 
 export { RUN_RECORD_FORMAT, RUN_SOURCES, runRecordSchema, type ParamValue, type RunRecord, type RunSource } from './record';
-export { compareRuns, filterRuns, parseFilter, sortRuns, type Comparison, type RunFilter } from './query';
+export { compareRuns, filterRuns, parseFilter, sideBySideRows, sortRuns, type Comparison, type ComparisonRow, type RunFilter } from './query';
 
 export class UnknownRunError extends NotFoundError {
   constructor(project: string, runId: string, known: string[]) {

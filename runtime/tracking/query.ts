@@ -66,7 +66,8 @@ export interface Comparison {
   lineage: ComparisonRow[];
 }
 
-function rows(keys: string[], cell: (key: string) => string[]): ComparisonRow[] {
+/** One row per key (every key once, sorted), with the cells `cell` gives and whether they differ. */
+export function sideBySideRows(keys: string[], cell: (key: string) => string[]): ComparisonRow[] {
   return [...new Set(keys)].sort().map((key) => {
     const values = cell(key);
     return { key, values, differs: new Set(values).size > 1 };
@@ -75,7 +76,7 @@ function rows(keys: string[], cell: (key: string) => string[]): ComparisonRow[] 
 
 /** Params, test metrics, validation metrics and lineage of the runs, side by side (every key any run has). */
 export function compareRuns(runs: RunRecord[]): Comparison {
-  const table = (pick: (r: RunRecord) => Record<string, ParamValue>) => rows(runs.flatMap((r) => Object.keys(pick(r))), (key) => runs.map((r) => formatValue(pick(r)[key])));
+  const table = (pick: (r: RunRecord) => Record<string, ParamValue>) => sideBySideRows(runs.flatMap((r) => Object.keys(pick(r))), (key) => runs.map((r) => formatValue(pick(r)[key])));
   return {
     runs: runs.map((r) => r.run_id),
     params: table((r) => r.params),

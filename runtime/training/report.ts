@@ -54,8 +54,14 @@ function axes(xLabel: string, yLabel: string, yMin: number, yMax: number): strin
   ].join('');
 }
 
-export function lossCurveSvg(history: Record<string, number>[]): string {
-  const series = (['loss', 'val_loss'] as const).filter((k) => history.some((h) => Number.isFinite(h[k])));
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+/**
+ * Per-epoch series on one chart (x: each record's `epoch`): the report's loss curves, and in `mlstack ui` any
+ * epoch metric of a run, or one metric of several runs (a series per run).
+ */
+export function epochCurveSvg(id: string, history: Record<string, number>[], keys: string[], yLabel: string): string {
+  const series = keys.filter((k) => history.some((h) => Number.isFinite(h[k])));
   const values = history.flatMap((h) => series.map((k) => h[k]).filter(Number.isFinite));
   if (values.length === 0) return '<p>No epochs recorded.</p>';
   const yMin = Math.min(...values);
@@ -65,16 +71,20 @@ export function lossCurveSvg(history: Record<string, number>[]): string {
   const xMax = Math.max(...epochs) === xMin ? xMin + 1 : Math.max(...epochs);
   const sx = (x: number) => PAD + ((x - xMin) / (xMax - xMin)) * (W - PAD - 10);
   const sy = (y: number) => H - PAD - ((y - yMin) / (yMax - yMin)) * (H - PAD - 10);
-  const colors: Record<string, string> = { loss: '#1f77b4', val_loss: '#ff7f0e' };
-  const lines = series.map((k) =>
+  const color = (i: number) => PALETTE[i % PALETTE.length];
+  const lines = series.map((k, i) =>
     polyline(
       history.filter((h) => Number.isFinite(h[k])).map((h) => [sx(h.epoch), sy(h[k])]),
-      colors[k],
-      k,
+      color(i),
+      escapeHtml(k),
     ),
   );
-  const legend = series.map((k, i) => `<text x="${W - 90}" y="${20 + i * 14}" font-size="11" fill="${colors[k]}">${k}</text>`).join('');
-  return `<svg id="loss-curve" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${axes('epoch', 'loss', yMin, yMax)}${lines.join('')}${legend}</svg>`;
+  const legend = series.map((k, i) => `<text x="${W - 90}" y="${20 + i * 14}" font-size="11" fill="${color(i)}">${escapeHtml(k)}</text>`).join('');
+  return `<svg id="${escapeHtml(id)}" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${axes('epoch', yLabel, yMin, yMax)}${lines.join('')}${legend}</svg>`;
+}
+
+export function lossCurveSvg(history: Record<string, number>[]): string {
+  return epochCurveSvg('loss-curve', history, ['loss', 'val_loss'], 'loss');
 }
 
 export function rocCurveSvg(roc: RocPoint[], auc?: number): string {

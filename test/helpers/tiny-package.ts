@@ -7,7 +7,7 @@ import { writePackageFiles, type ModelJson, type ModelMetadata, type WrittenPack
 import { fitPreprocessing } from '../../runtime/model/preprocessing';
 import type { ObjectStore } from '../../runtime/storage/object-store';
 
-export async function writeTinyPackage(store: ObjectStore, prefix: string, opts: { project?: string; runId?: string; weight?: number } = {}): Promise<WrittenPackage> {
+export async function writeTinyPackage(store: ObjectStore, prefix: string, opts: { project?: string; runId?: string; weight?: number; reportHtml?: string } = {}): Promise<WrittenPackage> {
   const preprocessing = fitPreprocessing([{ x: 1 }, { x: 2 }, { x: 4 }], { features: ['x'] });
   const modelJson: ModelJson = {
     format: 'layers-model',
@@ -38,5 +38,5 @@ export async function writeTinyPackage(store: ObjectStore, prefix: string, opts:
     backend: 'none',
   };
   const weights = Float32Array.of(opts.weight ?? 1.5, -0.25).buffer;
-  return writePackageFiles(store, prefix, { modelJson, weights, preprocessing, metadata, metrics: { auc: 0.5 } });
+  return writePackageFiles(store, prefix, { modelJson, weights, preprocessing, metadata, metrics: { auc: 0.5 }, reportHtml: opts.reportHtml });
 }

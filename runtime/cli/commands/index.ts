@@ -14,6 +14,7 @@ import { registerTuneCommand } from './tune';
 import { registerRunsCommand } from './runs';
 import { registerModelsCommand } from './models';
 import { registerMonitorCommand } from './monitor';
+import { registerUiCommand } from './ui';
 
 /**
  * Every `mlstack` sub-command; each lives in its own file and stays a thin wrapper over runtime/.
@@ -33,6 +34,7 @@ export function registerCommands(program: Command): void {
   registerTuneCommand(program);
   registerRunsCommand(program);
   registerModelsCommand(program);
+  registerUiCommand(program);
   registerPromoteCommand(program);
   registerImagesCommand(program);
   registerServeCommand(program);
