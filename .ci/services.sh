@@ -78,5 +78,15 @@ start_mysql() {
   echo "mysql: mysql://mlstack:mlstack@127.0.0.1:$MYSQL_PORT/mlstack_test"
 }
 
+# Headless Chromium for the `mlstack ui` browser tests (test/ui/browser.test.ts drives it with playwright-core).
+install_chromium() {
+  if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; return; fi
+  echo "chromium: installing chromium and chromium-driver (Debian packages)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  [ -x /usr/bin/chromium ] || { echo "chromium: /usr/bin/chromium still missing after apt-get install chromium" >&2; exit 1; }
+}
+
 start_postgres
 start_mysql
+install_chromium

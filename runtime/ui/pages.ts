@@ -138,7 +138,7 @@ export function versionPage(project: string, v: ModelVersion, pins: Record<strin
     `<h2>metrics (test split)</h2>${pairsTable('metrics', recordPairs(v.metrics))}`,
     `<h2>lineage</h2>${pairsTable('lineage', recordPairs(v.lineage as unknown as Record<string, unknown>))}`,
     `<h2>files</h2>${pairsTable('files', files)}`,
-    `<h2>Report</h2><iframe id="report" title="report of ${escapeHtml(v.version)}" sandbox src="${escapeHtml(reportHref)}"></iframe>`,
+    `<h2>Report</h2><iframe id="report" title="report of ${escapeHtml(v.version)}" sandbox="allow-same-origin" src="${escapeHtml(reportHref)}"></iframe>`,
   ];
   return page(`${project} ${v.version}`, crumbs(project, [v.version, path('experiments', project, 'versions', v.version)]), body.join('\n'));
 }

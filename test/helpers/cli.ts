@@ -21,12 +21,18 @@ export async function runCli(args: string[]): Promise<CliRun> {
   }
 }
 
+/** A long-running command started in-process: the URL it prints, its exit code, and a way to put stdout and stderr back. */
+export interface StartedCli {
+  url: Promise<string>;
+  running: Promise<number>;
+  restore(): void;
+}
+
 /**
- * Starts `mlstack serve ...args` in-process, its output captured. `url` resolves with the URL it prints once
- * the model is loaded (rejects if the command ends first); `running` resolves with its exit code. Call
- * `restore()` when done to put stdout and stderr back.
+ * Starts `mlstack ...args` in-process, its output captured. `url` resolves with the first `at http://...` it
+ * prints (rejects if the command ends first); `running` resolves with its exit code. Call `restore()` when done.
  */
-export function startServeCli(args: string[]): { url: Promise<string>; running: Promise<number>; restore(): void } {
+export function startCli(args: string[]): StartedCli {
   let output = '';
   let printed!: (url: string) => void;
   const url = new Promise<string>((resolve) => (printed = resolve));
@@ -37,13 +43,18 @@ export function startServeCli(args: string[]): { url: Promise<string>; running: 
     return true;
   });
   const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((output += c.toString()), true));
-  const running = main(['node', 'mlstack', 'serve', ...args]);
+  const running = main(['node', 'mlstack', ...args]);
   return {
-    url: Promise.race([url, running.then((code) => Promise.reject(new Error(`serve exited ${code}: ${output}`)))]),
+    url: Promise.race([url, running.then((code) => Promise.reject(new Error(`${args[0]} exited ${code}: ${output}`)))]),
     running,
     restore: () => {
       out.mockRestore();
       err.mockRestore();
     },
   };
+}
+
+/** `mlstack serve ...args` started in-process (startCli): `url` once the model is loaded. */
+export function startServeCli(args: string[]): StartedCli {
+  return startCli(['serve', ...args]);
 }

@@ -101,7 +101,7 @@ describe('mlstack ui server (local folder)', () => {
     const version = await get('/experiments/mlstack/versions/v1');
     expect(version.text).toContain('<tr><td>staging</td><td>v1</td><td>pinned here</td></tr>');
     expect(version.text).toContain('<tr><td>prod</td><td>-</td><td></td></tr>');
-    expect(version.text).toContain('<iframe id="report" title="report of v1" sandbox src="/experiments/mlstack/versions/v1/report">');
+    expect(version.text).toContain('<iframe id="report" title="report of v1" sandbox="allow-same-origin" src="/experiments/mlstack/versions/v1/report">');
     const report = await get('/experiments/mlstack/versions/v1/report');
     expect(report.text).toContain('<h1 id="report-title">report of run-a</h1>');
     expect(report.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'; img-src data:");
