@@ -9,8 +9,10 @@ import { anchor, escapeHtml, htmlTable, link, page, pairsTable, path, type Cell 
 
 const DIFFERS = '≠';
 
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export function experimentsPage(experiments: Experiment[]): string {
-  const rows = experiments.map((e): Cell[] => [e.name, link(path('experiments', e.name, 'runs'), `${e.runs} runs`), link(path('experiments', e.name, 'versions'), `${e.versions} versions`)]);
+  const rows = experiments.map((e): Cell[] => [e.name, link(path('experiments', e.name, 'runs'), count(e.runs, 'run')), link(path('experiments', e.name, 'versions'), count(e.versions, 'version'))]);
   return page('Experiments', [], htmlTable('experiments', ['experiment (project)', 'runs', 'versions'], rows));
 }
 

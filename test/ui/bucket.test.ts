@@ -51,7 +51,7 @@ describeMoto('mlstack ui over an S3 bucket (moto_server)', () => {
   });
 
   it('lists the experiment, and lists and compares the runs the bucket holds', async () => {
-    expect((await page('/')).text).toContain('<td>mlstack</td><td><a href="/experiments/mlstack/runs">2 runs</a></td><td><a href="/experiments/mlstack/versions">1 versions</a>');
+    expect((await page('/')).text).toContain('<td>mlstack</td><td><a href="/experiments/mlstack/runs">2 runs</a></td><td><a href="/experiments/mlstack/versions">1 version</a>');
     const runs = await page('experiments/mlstack/runs');
     expect(runs.status).toBe(200);
     expect(runs.text).toContain('<a href="/experiments/mlstack/runs/s1">s1</a>');

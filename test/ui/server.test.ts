@@ -65,7 +65,7 @@ describe('mlstack ui server (local folder)', () => {
     expect(home.status).toBe(200);
     expect(home.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
     expect(home.text).toMatch(/<td>mlstack<\/td><td><a href="\/experiments\/mlstack\/runs">3 runs<\/a><\/td><td><a href="\/experiments\/mlstack\/versions">2 versions<\/a>/);
-    expect(home.text).toContain('<td>other</td><td><a href="/experiments/other/runs">1 runs</a></td><td><a href="/experiments/other/versions">0 versions</a>');
+    expect(home.text).toContain('<td>other</td><td><a href="/experiments/other/runs">1 run</a></td><td><a href="/experiments/other/versions">0 versions</a>');
   });
 
   it('lists runs with their differing params, escaping every value', async () => {
