@@ -30,6 +30,7 @@ import { MODEL_ARCHIVE, runPackagePrefix, type StoreCloud } from '../contract/la
 import { LocalObjectStore } from '../storage/local-store';
 import { openObjectUri } from '../storage/open';
 import type { ObjectStore } from '../storage/object-store';
+import { containerTrackingTarget } from './container-tracking';
 import { resolveCsvKeys } from './data';
 import { dataKeysFor, locate } from './data-location';
 import { runEvaluateCommand } from './evaluate-command';
@@ -342,6 +343,7 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
     logger.info({ contract: where.contract, run: where.runId, data: where.dataKeys.map((k) => where!.dataStore.uri(k)), model: where.modelPrefix ? where.modelStore.uri(where.modelPrefix) : where.modelStore.root, requireGpu }, 'training job starting');
     if (where.contract === 'sagemaker') logResourceConfig(env, logger);
     const parentRun = where.hyperparameters.parent_run ?? null;
+    const tracking = await containerTrackingTarget({ contract: where.contract, ctx: where.registration?.ctx, study: study?.studyId }, env, logger);
     const result: TrainResult = await train({
       project,
       store: where.modelStore,
@@ -359,6 +361,7 @@ export async function runEntrypoint(argv: string[], env: NodeJS.ProcessEnv = pro
       logger,
       signal,
       parentRun,
+      tracking,
     });
     if (study) {
       const uri = await recordStudyTrial(study, where, project, { started, result });

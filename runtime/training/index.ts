@@ -225,7 +225,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         target: opts.tracking, pipeline, params, runId: opts.runId, clock, epochs: model.history, metrics: run.metrics, validation, backend: backend.name,
         artifacts: runArtifacts(opts.store, packagePrefix),
         lineage: { data_uri: run.dataUri, data_hash: prepared.dataHash, config_hash: prepared.configHash, parent_run: opts.parentRun ?? null },
-      })
+      }, logger)
     : null;
   return {
     runId: opts.runId,

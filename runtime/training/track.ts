@@ -4,6 +4,7 @@
  * once the package is written; the CLI's train, the pipeline and tuning trials ask for it with `tracking`.
  */
 import type { PipelineConfig, TrainingParams } from '../../config/schema';
+import type { Logger } from '../common/logger';
 import type { ObjectStore } from '../storage/object-store';
 import { RUN_RECORD_FORMAT, RunTracker, type ParamValue, type RunRecord, type RunSource } from '../tracking';
 import { round } from './telemetry';
@@ -16,6 +17,11 @@ export interface TrackingTarget {
   env?: string;
   cloud?: string;
   tags?: Record<string, string>;
+  /**
+   * A write that fails is logged as a warning and the run goes on (the platform containers: the store may refuse
+   * them, and a trained model must not be lost to its tracking record). @default false: a failed write fails the run
+   */
+  bestEffort?: boolean;
 }
 
 /** Process figures over a run: CPU seconds, wall seconds and the process's peak RSS. */
@@ -108,7 +114,13 @@ export function runRecordOf(input: TrackInput): RunRecord {
   };
 }
 
-/** Writes the run's record beside the registry; returns its key. */
-export function trackRun(input: TrackInput): Promise<string> {
-  return new RunTracker(input.target.store, input.pipeline.project).write(runRecordOf(input));
+/** Writes the run's record beside the registry; returns its key (null when a best-effort write failed, logged). */
+export async function trackRun(input: TrackInput, logger?: Logger): Promise<string | null> {
+  try {
+    return await new RunTracker(input.target.store, input.pipeline.project).write(runRecordOf(input));
+  } catch (err) {
+    if (!input.target.bestEffort) throw err;
+    logger?.warn({ err, store: input.target.store.uri('') }, `run ${input.runId} not tracked: ${(err as Error).message}`);
+    return null;
+  }
 }

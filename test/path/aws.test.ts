@@ -155,6 +155,9 @@ describeWithMoto('aws: scheduled ingestion -> Step Functions + SageMaker -> regi
     for (const run of platform.runs) expect({ job: run.name, unread: unreadDeclared(run.declared, run.reads) }).toEqual({ job: run.name, unread: [] });
     const training = platform.runs[0];
     expect(training.declared).toEqual({ [ENV.env]: ENV_NAME, [ENV.cloud]: 'aws' });
+    // The training container tracked its run in the environment's bucket (found from the declared env and cloud).
+    const tracked = JSON.parse((await getObject(s3, `s3://${aws.storage.bucket}/tracking/${project}/runs/${training.name}.json`)).toString('utf8'));
+    expect(tracked).toMatchObject({ run_id: training.name, source: 'train', tags: { contract: 'sagemaker' }, lineage: { env: ENV_NAME, cloud: 'aws' } });
 
     // 4. Registration: v1's archive where the endpoint will look, and the model package pointing at it.
     const archiveUri = `s3://${aws.storage.bucket}/${versionArchiveKey(paths, 'v1')}`;

@@ -16,6 +16,7 @@ import { sagemakerClient } from '../../runtime/registry/sagemaker';
 import { AzureBlobObjectStore } from '../../runtime/storage/azure-blob-store';
 import type { ObjectStore } from '../../runtime/storage/object-store';
 import { openStoreRoot } from '../../runtime/storage/open';
+import { RunTracker } from '../../runtime/tracking';
 import { detectContract, resolveBucketLocations, runEntrypoint } from '../../runtime/training/entrypoint';
 import { azuriteAvailable, startAzurite, type Azurite } from '../helpers/azurite';
 import { startFakeGcs, type FakeGcs } from '../helpers/gcs-server';
@@ -97,6 +98,10 @@ async function expectTrainsAndRegisters(store: ObjectStore, env: NodeJS.ProcessE
   expect(await store.exists('models/mlstack/v1/model/weights.bin')).toBe(true);
   const record = await new ModelRegistry(store, 'registry/', 'mlstack').get('v1');
   expect(record.lineage).toMatchObject({ run_id: runId, data_uri: store.uri(processed(COMPLETE_RUN)), parent_run: null });
+  // The run is tracked in the same store, as `mlstack train` tracks a local run.
+  const tracked = await new RunTracker(store, 'mlstack').get(runId);
+  expect(tracked).toMatchObject({ source: 'train', tags: { source: 'train', contract: 'bucket' }, lineage: { env: 'dev', data_uri: store.uri(`${processed(COMPLETE_RUN)}data.csv`) } });
+  expect(tracked.epochs.map((e) => e.epoch)).toEqual([1, 2]);
 
   // The platform retries the task with the same execution id: it resumes from the checkpoint and does not register twice.
   const again = await train(env);

@@ -299,7 +299,8 @@ export class TrainingJob extends Construct implements iam.IGrantable {
     return this.createJobRole('ExecutionRole', 'SageMaker training jobs and tuning trials', 'TrainingJobs', vpc, (role) => {
       dataLake.grantRead(role, 'processed');
       dataLake.grantReadWrite(role, 'checkpoints', 'state');
-      dataLake.grantWrite(role, 'models');
+      // tracking/: the training container records its run there (runtime/training/container-tracking.ts).
+      dataLake.grantWrite(role, 'models', 'tracking');
     });
   }
 

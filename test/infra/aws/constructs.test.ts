@@ -415,6 +415,19 @@ describe('TrainingJob', () => {
     expect(JSON.stringify(states)).not.toContain(':aws-sdk:');
   });
 
+  test(`the execution role writes models/ and ${FIXED_PREFIXES.tracking} (the training container tracks its run), never the registry`, () => {
+    const f = fixture('v9');
+    const job = trainingJob(f);
+    const policy = Object.values(Template.fromStack(f.stack).findResources('AWS::IAM::Policy')).find(
+      (p) => p.Properties.Roles[0].Ref === f.stack.getLogicalId(job.executionRole.node.defaultChild as any),
+    )!;
+    const statements = resolveCfn(policy.Properties.PolicyDocument.Statement);
+    const bucketArn = `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>`;
+    const puts = statements.filter((s: any) => [s.Action].flat().includes('s3:PutObject')).flatMap((s: any) => [s.Resource].flat());
+    expect(puts).toEqual(expect.arrayContaining([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.tracking}*`]));
+    expect(puts).not.toContain(`${bucketArn}/${FIXED_PREFIXES.registry}*`);
+  });
+
   test(`the registration role reads models, writes models/ and ${FIXED_PREFIXES.registry}, registers in the group, pulls the training image`, () => {
     const f = fixture('v9');
     const job = trainingJob(f);
