@@ -120,7 +120,7 @@ export async function trackRun(input: TrackInput, logger?: Logger): Promise<stri
     return await new RunTracker(input.target.store, input.pipeline.project).write(runRecordOf(input));
   } catch (err) {
     if (!input.target.bestEffort) throw err;
-    logger?.warn({ err, store: input.target.store.uri('') }, `run ${input.runId} not tracked: ${(err as Error).message}`);
+    logger?.warn({ err, store: input.target.store.root }, `run ${input.runId} not tracked: ${(err as Error).message}`);
     return null;
   }
 }
