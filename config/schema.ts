@@ -261,6 +261,21 @@ export const pipelineSchema = z
     seed: intIn(0, LIMITS.seed).default(42),
     training_params: trainingParamsSchema,
     tuning: tuningSchema.optional(),
+    /** Optional copies of each tracked run in the team's own tracker (runtime/tracking/mlflow.ts, docs/tracking.md). */
+    tracking: z
+      .object({
+        mlflow: z
+          .object({
+            /** The MLflow tracking server's base URL (its REST API 2.0 is under /api/2.0/mlflow/). */
+            tracking_uri: z.string().url().regex(/^https?:\/\//, 'an http(s) URL of the MLflow tracking server'),
+            /** The MLflow experiment the runs go to (created when missing); default: the project. */
+            experiment: z.string().min(1).max(500).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Logical endpoint name; each cloud derives its resource name from it and the environment. */
     endpoint_name: z.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$/, 'letters, digits and dashes, at most 41 chars'),
     serving: z

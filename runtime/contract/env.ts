@@ -114,6 +114,8 @@ export const PLATFORM_ENV = {
   amlScoringRoute: 'AML_SCORING_ROUTE',
   /** Read by @azure/identity: which user-assigned identity a job runs as (our Azure stacks set it). */
   azureClientId: 'AZURE_CLIENT_ID',
+  /** MLflow's own: a bearer token for the tracking server pipeline.json `tracking.mlflow` names. */
+  mlflowToken: 'MLFLOW_TRACKING_TOKEN',
 } as const;
 
 /** The value a stack writes into a secret before an operator stores the real one; the runtime refuses it. */

@@ -7,6 +7,8 @@ import type { PipelineConfig, TrainingParams } from '../../config/schema';
 import type { Logger } from '../common/logger';
 import type { ObjectStore } from '../storage/object-store';
 import { RUN_RECORD_FORMAT, RunTracker, type ParamValue, type RunRecord, type RunSource } from '../tracking';
+import { PLATFORM_ENV } from '../contract/env';
+import { exportRunToMlflow } from '../tracking/mlflow';
 import { round } from './telemetry';
 import { codeVersion } from './version';
 
@@ -117,10 +119,29 @@ export function runRecordOf(input: TrackInput): RunRecord {
 /** Writes the run's record beside the registry; returns its key (null when a best-effort write failed, logged). */
 export async function trackRun(input: TrackInput, logger?: Logger): Promise<string | null> {
   try {
-    return await new RunTracker(input.target.store, input.pipeline.project).write(runRecordOf(input));
+    const record = runRecordOf(input);
+    const key = await new RunTracker(input.target.store, input.pipeline.project).write(record);
+    await exportWhereAsked(input.pipeline, record, logger);
+    return key;
   } catch (err) {
     if (!input.target.bestEffort) throw err;
     logger?.warn({ err, store: input.target.store.root }, `run ${input.runId} not tracked: ${(err as Error).message}`);
     return null;
+  }
+}
+
+/**
+ * Copies the run to the MLflow tracking server pipeline.json `tracking.mlflow` names. The run is already
+ * tracked in the store, so a server that fails is a warning, not a failed run.
+ */
+async function exportWhereAsked(pipeline: PipelineConfig, record: RunRecord, logger?: Logger): Promise<void> {
+  const mlflow = pipeline.tracking?.mlflow;
+  if (!mlflow) return;
+  const target = { trackingUri: mlflow.tracking_uri, experiment: mlflow.experiment ?? pipeline.project, token: process.env[PLATFORM_ENV.mlflowToken] };
+  try {
+    const mlflowRun = await exportRunToMlflow(record, target);
+    logger?.info({ mlflow_run: mlflowRun, experiment: target.experiment }, `run ${record.run_id} exported to MLflow at ${mlflow.tracking_uri}`);
+  } catch (err) {
+    logger?.warn({ err }, `run ${record.run_id} not exported to MLflow (tracking.mlflow.tracking_uri ${mlflow.tracking_uri}): ${(err as Error).message}`);
   }
 }
