@@ -2,6 +2,7 @@
  * `mlstack ui` over a local folder: every route, the differences it marks, escaping, and the errors it answers.
  * Runs and versions are written with the real RunTracker and ModelRegistry (a tiny verified package).
  */
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { resolveContext } from '../../runtime/context';
 import { createLogger } from '../../runtime/common/logger';
@@ -9,6 +10,7 @@ import { ModelRegistry } from '../../runtime/registry';
 import { LocalObjectStore } from '../../runtime/storage/local-store';
 import { RunTracker } from '../../runtime/tracking';
 import { startUiServer, type RunningUi } from '../../runtime/ui/server';
+import { runCli } from '../helpers/cli';
 import { runRecord } from '../helpers/run-record';
 import { writeTinyPackage } from '../helpers/tiny-package';
 import { copyConfig, editJson, makeTempDir } from '../helpers/tmp';
@@ -115,5 +117,20 @@ describe('mlstack ui server (local folder)', () => {
     expect([post.status, post.text]).toEqual([405, 'mlstack ui is read-only: POST is not answered, only GET\n']);
     const head = await get('/experiments/mlstack/runs', { method: 'HEAD' });
     expect([head.status, head.text]).toEqual([200, '']);
+  });
+});
+
+describe('mlstack ui (the command)', () => {
+  it('exits 2 naming --port when the port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const run = await runCli(['ui', '--workdir', makeTempDir('mlstack-ui-'), '--config-dir', copyConfig(), '--port', String(port)]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`mlstack ui cannot listen on 127.0.0.1:${port} (EADDRINUSE): pass another --port (0 picks a free one) or --host`);
+    } finally {
+      taken.close();
+    }
   });
 });

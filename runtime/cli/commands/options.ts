@@ -56,3 +56,16 @@ export function wholeNumber(flag: string, range: WholeNumberRange = {}): (value:
 
 /** `--port`: a TCP port, 0 picking a free one. */
 export const parsePort = wholeNumber('--port', { max: 65535, hint: '0 picks a free port' });
+
+/** Resolves on the first SIGINT (Ctrl-C) or SIGTERM: how a command that keeps serving waits to be stopped. */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

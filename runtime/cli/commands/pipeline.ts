@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { PipelineSummary } from '../../pipeline';
 import type { StoreCloud } from '../../storage/open';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { parseCloud, parsePort, PROJECT_OPTION, wholeNumber } from './options';
+import { parseCloud, parsePort, PROJECT_OPTION, untilStopSignal, wholeNumber } from './options';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 
 interface PipelineCliOptions {
@@ -60,15 +60,7 @@ export function registerPipelineCommand(program: Command): void {
       else process.stdout.write(formatSummary(run.summary));
       if (opts.keepServing) {
         say(`endpoint ${run.summary.endpoint} is serving model ${run.summary.model_version}; Ctrl-C to stop`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            resolve();
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
+        await untilStopSignal();
         await run.close();
       }
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_WORKDIR } from '../../contract/layout';
 import { DEFAULT_CONFIG_DIR } from './defaults';
-import { commandContext, parsePort, PROJECT_OPTION, type ContextOptions } from './options';
+import { commandContext, parsePort, PROJECT_OPTION, untilStopSignal, type ContextOptions } from './options';
 
 interface UiOptions extends ContextOptions {
   port: number;
@@ -25,17 +25,14 @@ export function registerUiCommand(program: Command): void {
       const { createLogger } = require('../../common/logger') as typeof import('../../common/logger');
       const { startUiServer } = require('../../ui/server') as typeof import('../../ui/server');
       const logger = createLogger('ui');
-      const ui = await startUiServer({ ctx: await commandContext(opts), port: opts.port, host: opts.host, logger });
-      process.stdout.write(`mlstack ui at ${ui.url} (read-only; Ctrl-C stops it)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+      const { UsageError } = require('../errors') as typeof import('../errors');
+      const ctx = await commandContext(opts);
+      const ui = await startUiServer({ ctx, port: opts.port, host: opts.host, logger }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL') throw err;
+        throw new UsageError(`mlstack ui cannot listen on ${opts.host}:${opts.port} (${err.code}): pass another --port (0 picks a free one) or --host`);
       });
+      process.stdout.write(`mlstack ui at ${ui.url} (read-only; Ctrl-C stops it)\n`);
+      await untilStopSignal();
       await ui.close();
     });
 }

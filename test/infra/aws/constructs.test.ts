@@ -415,28 +415,27 @@ describe('TrainingJob', () => {
     expect(JSON.stringify(states)).not.toContain(':aws-sdk:');
   });
 
-  test(`the execution role writes models/ and ${FIXED_PREFIXES.tracking} (the training container tracks its run), never the registry`, () => {
+  /** The policy of one of the training job's roles: the resources each action is allowed on, the bucket's ARN, the fixture. */
+  const rolePolicy = (pick: (job: ReturnType<typeof trainingJob>) => iam.Role) => {
     const f = fixture('v9');
     const job = trainingJob(f);
     const policy = Object.values(Template.fromStack(f.stack).findResources('AWS::IAM::Policy')).find(
-      (p) => p.Properties.Roles[0].Ref === f.stack.getLogicalId(job.executionRole.node.defaultChild as any),
+      (p) => p.Properties.Roles[0].Ref === f.stack.getLogicalId(pick(job).node.defaultChild as any),
     )!;
     const statements = resolveCfn(policy.Properties.PolicyDocument.Statement);
-    const bucketArn = `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>`;
-    const puts = statements.filter((s: any) => [s.Action].flat().includes('s3:PutObject')).flatMap((s: any) => [s.Resource].flat());
+    const resourcesOf = (action: string): string[] => statements.filter((s: any) => [s.Action].flat().includes(action)).flatMap((s: any) => [s.Resource].flat());
+    return { f, job, resourcesOf, bucketArn: `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>` };
+  };
+
+  test(`the execution role writes models/ and ${FIXED_PREFIXES.tracking} (the training container tracks its run), never the registry`, () => {
+    const { resourcesOf, bucketArn } = rolePolicy((j) => j.executionRole);
+    const puts = resourcesOf('s3:PutObject');
     expect(puts).toEqual(expect.arrayContaining([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.tracking}*`]));
     expect(puts).not.toContain(`${bucketArn}/${FIXED_PREFIXES.registry}*`);
   });
 
   test(`the registration role reads models, writes models/ and ${FIXED_PREFIXES.registry}, registers in the group, pulls the training image`, () => {
-    const f = fixture('v9');
-    const job = trainingJob(f);
-    const policy = Object.values(Template.fromStack(f.stack).findResources('AWS::IAM::Policy')).find(
-      (p) => p.Properties.Roles[0].Ref === f.stack.getLogicalId(job.registrationRole.node.defaultChild as any),
-    )!;
-    const statements = resolveCfn(policy.Properties.PolicyDocument.Statement);
-    const resourcesOf = (action: string) => statements.filter((s: any) => [s.Action].flat().includes(action)).flatMap((s: any) => [s.Resource].flat());
-    const bucketArn = `<${f.stack.getLogicalId(f.dataLake.bucket.node.defaultChild as any)}.Arn>`;
+    const { f, job, resourcesOf, bucketArn } = rolePolicy((j) => j.registrationRole);
     expect(resourcesOf('s3:GetObject').sort()).toEqual([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
     expect(resourcesOf('s3:PutObject').sort()).toEqual([`${bucketArn}/${PROJ.models}*`, `${bucketArn}/${FIXED_PREFIXES.registry}*`]);
     expect(resourcesOf('s3:DeleteObject')).toEqual([]);
