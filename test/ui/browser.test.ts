@@ -31,6 +31,7 @@ describeChromium('mlstack ui in headless Chromium', () => {
   let base: string;
   let browser: Browser;
   let page: Page;
+  const requested: string[] = [];
 
   const shoot = async (name: string): Promise<string> => {
     const file = path.join(shots, `${name}.png`);
@@ -56,6 +57,7 @@ describeChromium('mlstack ui in headless Chromium', () => {
     base = await ui.url;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('request', (request) => requested.push(request.url()));
   }, 180_000);
 
   afterAll(async () => {
@@ -112,5 +114,11 @@ describeChromium('mlstack ui in headless Chromium', () => {
     expect(isPng(await shoot('version'))).toBe(true);
     expect(fs.readdirSync(shots).sort()).toEqual(['compare.png', 'run.png', 'runs.png', 'version.png']);
     for (const name of fs.readdirSync(shots)) expect(fs.statSync(path.join(shots, name)).size).toBeGreaterThan(1000);
+  });
+
+  it('fetched nothing but its own pages: no CDN, no script, no other host', async () => {
+    expect(requested.length).toBeGreaterThan(5);
+    expect(requested.filter((url) => !url.startsWith(base))).toEqual([]);
+    expect(await page.locator('script').count()).toBe(0);
   });
 });
