@@ -19,7 +19,7 @@ export interface Experiment {
 /** The first path segment of every key under `prefix`: the projects that prefix holds. */
 async function projectsUnder(ctx: RunContext, prefix: string): Promise<string[]> {
   const keys = (await ctx.store.list(prefix)).map((o) => o.key.slice(prefix.length));
-  return [...new Set(keys.map((k) => k.split('/')[0]).filter((p) => p.length > 0 && keys.some((k2) => k2.startsWith(`${p}/`))))];
+  return [...new Set(keys.filter((k) => k.indexOf('/') > 0).map((k) => k.split('/')[0]))];
 }
 
 export class UiCatalog {
